@@ -1,0 +1,115 @@
+"""FedsLLM input: read the workbook, validate it, and hand out checked values.
+
+Pipeline: `read_tables` -> `validate_fedsllm` (collects every problem) ->
+`FedsllmInputs` (only built from a workbook with no problems).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from data.issues import InputError, InputIssue
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
+from data.validation import (
+    CrossRule,
+    SheetContext,
+    check_cross_rules,
+    check_parameter_sheet,
+    check_row_table,
+    normalise_id,
+    parameter_cells,
+)
+from data.workbook import read_tables
+
+PARAMETERS_SHEET = "parameters"
+USERS_SHEET = "users"
+DEFAULT_WORKBOOK = Path(__file__).with_name("fedsllm.xlsx")
+
+FEDSLLM_CROSS_RULES = (
+    CrossRule("gamma", ("gamma", "L"), lambda p: p["gamma"] <= p["L"],
+              lambda p: f"gamma <= L = {p['L']:g} (a function cannot be more strongly convex than it is smooth)"),
+    CrossRule("xi", ("xi", "gamma", "L"), lambda p: p["xi"] <= p["gamma"] / p["L"],
+              lambda p: f"xi <= gamma/L = {p['gamma'] / p['L']:.6g} (Lemma 1)"),
+    CrossRule("delta", ("delta", "L"), lambda p: p["delta"] < 2 / p["L"],
+              lambda p: f"delta < 2/L = {2 / p['L']:.6g} (Lemma 2)"),
+    CrossRule("client_share_min", ("client_share_min", "client_share_max"),
+              lambda p: p["client_share_min"] <= p["client_share_max"],
+              lambda p: f"client_share_min <= client_share_max = {p['client_share_max']:g}"),
+)
+
+
+def validate_fedsllm(file: str, tables) -> list[InputIssue]:
+    """Every problem of a FedsLLM workbook, in sheet order."""
+    context = SheetContext(file, tables)
+    issues = check_parameter_sheet(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
+    issues += check_cross_rules(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS, FEDSLLM_CROSS_RULES)
+    issues += check_row_table(context, USERS_SHEET, FEDSLLM_USER_COLUMNS, id_column="user")
+    return issues
+
+
+def db_to_linear(db):
+    return 10.0 ** (np.asarray(db, dtype=float) / 10.0)
+
+
+def dbm_to_watt(dbm):
+    return 10.0 ** ((np.asarray(dbm, dtype=float) - 30.0) / 10.0)
+
+
+@dataclass(frozen=True)
+class FedsllmInputs:
+    """A validated FedsLLM scenario, in the workbook's units (see data/schema.py)."""
+
+    source: str
+    parameters: dict[str, float]
+    user_ids: tuple[str, ...]
+    users: dict[str, np.ndarray] = field(repr=False)  # column name -> one value per user
+
+    @property
+    def user_count(self) -> int:
+        return len(self.user_ids)
+
+    def parameter(self, name: str) -> float:
+        return self.parameters[name]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.users[name]
+
+    @property
+    def noise_psd_w_per_hz(self) -> float:
+        return float(dbm_to_watt(self.parameters["noise_psd_dbm_per_hz"]))
+
+    def power_to_noise_hz(self, link: str) -> np.ndarray:
+        """g p_max / N0 per user (Hz): the bandwidth at which the SNR would be 1.
+        `link` is "main" (to the main server) or "fed" (to the fed server)."""
+        gain = db_to_linear(self.users[f"gain_{link}_db"])
+        power = dbm_to_watt(self.users[f"power_{link}_max_dbm"])
+        return gain * power / self.noise_psd_w_per_hz
+
+    def with_power_dbm(self, power_dbm: float) -> "FedsllmInputs":
+        """The same scenario with every user's maximum power on both links set to `power_dbm`."""
+        users = dict(self.users)
+        users["power_main_max_dbm"] = np.full(self.user_count, float(power_dbm))
+        users["power_fed_max_dbm"] = np.full(self.user_count, float(power_dbm))
+        return replace(self, users=users)
+
+
+def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
+    """Read and validate a FedsLLM workbook; raise InputError listing every problem."""
+    path = Path(path)
+    tables = read_tables(path)
+    issues = validate_fedsllm(str(path), tables)
+    if issues:
+        raise InputError(issues)
+    cells = parameter_cells(tables[PARAMETERS_SHEET])
+    parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}
+    rows = tables[USERS_SHEET].rows
+    user_ids = tuple(normalise_id(row["user"].value) for row in rows)
+    users = {
+        spec.name: np.array([float(row[spec.name].value) for row in rows])
+        for spec in FEDSLLM_USER_COLUMNS
+        if spec.kind != "id"
+    }
+    return FedsllmInputs(str(path), parameters, user_ids, users)

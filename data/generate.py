@@ -1,0 +1,141 @@
+"""Draw a FedsLLM scenario workbook as in the paper's simulation (Section IV).
+
+    python -m data.generate users=50 seed=1 area_m=500 out=data/fedsllm.xlsx
+
+Users are uniform in a square of side `area_m` centred on the base station
+(none closer than `min_distance_m`), path loss 128.1 + 37.6 log10(d/km) dB with
+zero-mean Gaussian shadowing of `shadowing_std_db`, sample counts multinomial
+over `total_samples` with equal probabilities, C_k uniform in
+[`cycles_min`, `cycles_max`]. Main and fed server share the base station, so
+both links get the same gain. Parameters come from the schema defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    users: int = 50
+    seed: int = 1
+    area_m: float = 500.0
+    min_distance_m: float = 10.0
+    shadowing_std_db: float = 8.0
+    total_samples: int = 60021  # BlogFeedback
+    cycles_min: float = 1e4
+    cycles_max: float = 3e4
+    cpu_max_hz: float = 2e9
+    power_max_dbm: float = 10.0
+    out: str = "data/fedsllm.xlsx"
+
+
+def path_loss_db(distance_m: np.ndarray) -> np.ndarray:
+    """Paper's path loss model, 128.1 + 37.6 log10(d / km) (dB)."""
+    return 128.1 + 37.6 * np.log10(distance_m / 1000.0)
+
+
+def draw_positions(rng: np.random.Generator, settings: ScenarioSettings) -> np.ndarray:
+    """Distances (m) of users uniform in the square, redrawing any too close to the station."""
+    distances = np.empty(settings.users)
+    half = settings.area_m / 2.0
+    drawn = 0
+    while drawn < settings.users:
+        x, y = rng.uniform(-half, half, size=2)
+        distance = float(np.hypot(x, y))
+        if distance >= settings.min_distance_m:
+            distances[drawn] = distance
+            drawn += 1
+    return distances
+
+
+def draw_users(settings: ScenarioSettings) -> dict[str, np.ndarray]:
+    """One value per user for each column of the `users` sheet."""
+    if settings.users < 1 or settings.users > settings.total_samples:
+        raise ValueError(f"users must be between 1 and total_samples={settings.total_samples}, got {settings.users}")
+    if settings.min_distance_m >= settings.area_m / 2:
+        raise ValueError("min_distance_m must be below half of area_m")
+    rng = np.random.default_rng(settings.seed)
+    distance_m = draw_positions(rng, settings)
+    shadowing_db = rng.normal(0.0, settings.shadowing_std_db, size=settings.users)
+    gain_db = -(path_loss_db(distance_m) + shadowing_db)
+    samples = rng.multinomial(settings.total_samples, np.full(settings.users, 1.0 / settings.users))
+    if samples.min() < 1:
+        raise ValueError("a user drew no samples; use fewer users or more total_samples")
+    return {
+        "user": np.arange(1, settings.users + 1),
+        "distance_m": distance_m,
+        "shadowing_db": shadowing_db,
+        "gain_main_db": gain_db,
+        "gain_fed_db": gain_db.copy(),
+        "samples": samples,
+        "cycles_per_sample": rng.uniform(settings.cycles_min, settings.cycles_max, size=settings.users),
+        "cpu_max_hz": np.full(settings.users, settings.cpu_max_hz),
+        "power_main_max_dbm": np.full(settings.users, settings.power_max_dbm),
+        "power_fed_max_dbm": np.full(settings.users, settings.power_max_dbm),
+    }
+
+
+def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters: dict[str, float] | None = None,
+                           about: dict[str, object] | None = None) -> Path:
+    """Write a FedsLLM input workbook: `parameters`, `users` and an `about` sheet."""
+    values = {spec.name: spec.default for spec in FEDSLLM_PARAMETERS}
+    values.update(parameters or {})
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "parameters"
+    sheet.append(["name", "value", "unit", "description"])
+    for spec in FEDSLLM_PARAMETERS:
+        sheet.append([spec.name, values[spec.name], spec.unit, spec.description])
+    sheet.column_dimensions["D"].width = 60
+    user_sheet = workbook.create_sheet("users")
+    names = [spec.name for spec in FEDSLLM_USER_COLUMNS]
+    user_sheet.append(names)
+    for index in range(len(users["user"])):
+        user_sheet.append([_cell(users[name][index]) for name in names])
+    if about:
+        about_sheet = workbook.create_sheet("about")
+        about_sheet.append(["setting", "value"])
+        for key, value in about.items():
+            about_sheet.append([key, value])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def _cell(value):
+    """numpy scalars as plain Python numbers, whole numbers as int."""
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 else value
+
+
+def generate(settings: ScenarioSettings) -> Path:
+    about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "out"}
+    about["generator"] = "python -m data.generate"
+    return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        config = OmegaConf.merge(OmegaConf.structured(ScenarioSettings), OmegaConf.from_dotlist(argv))
+        settings = ScenarioSettings(**OmegaConf.to_container(config))
+        path = generate(settings)
+    except (OmegaConfBaseException, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({settings.users} users, seed {settings.seed})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

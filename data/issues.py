@@ -1,0 +1,46 @@
+"""Input problems: one record per bad cell, collected and reported together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """One problem in an input workbook, located precisely enough to fix it."""
+
+    file: str
+    sheet: str | None
+    row: int | None  # Excel row number (1 = header row)
+    column: str | None  # header name, with its Excel letter where known
+    value: object
+    expected: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.sheet is not None:
+            where.append(f"sheet '{self.sheet}'")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: found {_show(self.value)}; expected {self.expected}"
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "an empty cell"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return repr(value)
+
+
+class InputError(Exception):
+    """Raised when a workbook has problems; carries all of them."""
+
+    def __init__(self, issues: list[InputIssue]):
+        self.issues = list(issues)
+        count = len(self.issues)
+        lines = [f"{count} problem{'s' if count != 1 else ''} in the input:"]
+        lines += [f"  - {issue}" for issue in self.issues]
+        super().__init__("\n".join(lines))

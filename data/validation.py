@@ -1,0 +1,178 @@
+"""Checks of workbook tables against the schema. Every check only reports: it
+collects `InputIssue`s and never changes, prints or drops anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from data.issues import InputIssue
+from data.schema import Field
+from data.workbook import Cell, Table
+
+PARAMETER_COLUMNS = ("name", "value")
+
+
+@dataclass(frozen=True)
+class SheetContext:
+    """Where the tables came from, for the messages."""
+
+    file: str
+    tables: dict[str, Table]
+
+    def issue(self, sheet, row, column, value, expected) -> InputIssue:
+        return InputIssue(self.file, sheet, row, column, value, expected)
+
+
+def missing_sheet_issue(context: SheetContext, sheet: str) -> InputIssue:
+    present = ", ".join(context.tables) or "none"
+    return context.issue(sheet, None, None, f"sheets: {present}", f"a sheet named '{sheet}'")
+
+
+def missing_column_issues(context: SheetContext, table: Table, columns: Iterable[str]) -> list[InputIssue]:
+    return [
+        context.issue(table.sheet, 1, f"'{name}'", None, f"a header cell '{name}' in row 1")
+        for name in columns
+        if name not in table.header
+    ]
+
+
+def parameter_cells(table: Table) -> dict[str, Cell]:
+    """The `value` cell of each named row of a parameters sheet (first one wins)."""
+    cells: dict[str, Cell] = {}
+    for row in table.rows:
+        name = row["name"].value
+        if name is not None and str(name) not in cells:
+            cells[str(name)] = row["value"]
+    return cells
+
+
+def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field, ...]) -> list[InputIssue]:
+    """A `name, value, unit, description` sheet: known names, once each, valid values."""
+    table = context.tables.get(sheet)
+    if table is None:
+        return [missing_sheet_issue(context, sheet)]
+    issues = missing_column_issues(context, table, PARAMETER_COLUMNS)
+    if issues:
+        return issues
+    by_name = {field.name: field for field in fields}
+    seen: dict[str, int] = {}
+    for row in table.rows:
+        name_cell, value_cell = row["name"], row["value"]
+        name = None if name_cell.value is None else str(name_cell.value)
+        label = table.column_label("name")
+        if name is None:
+            issues.append(context.issue(sheet, name_cell.row, label, None, "a parameter name"))
+            continue
+        field = by_name.get(name)
+        if field is None:
+            issues.append(
+                context.issue(sheet, name_cell.row, label, name, f"one of the known parameters: {', '.join(by_name)}")
+            )
+            continue
+        if name in seen:
+            issues.append(
+                context.issue(sheet, name_cell.row, label, name, f"each parameter once (first given in row {seen[name]})")
+            )
+            continue
+        seen[name] = name_cell.row
+        problem = field.problem(value_cell.value)
+        if problem:
+            issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'", value_cell.value, problem))
+        issues += _unit_issues(context, sheet, row, field)
+    issues += [
+        context.issue(sheet, None, "'name'", None, f"a row named '{field.name}': {field.description} ({field.unit})")
+        for field in fields
+        if field.name not in seen
+    ]
+    return issues
+
+
+def _unit_issues(context: SheetContext, sheet: str, row: dict[str, Cell], field: Field) -> list[InputIssue]:
+    """A unit cell that disagrees with the schema means the value is in the wrong unit."""
+    unit_cell = row.get("unit")
+    if unit_cell is None or unit_cell.value is None or str(unit_cell.value) == field.unit:
+        return []
+    return [
+        context.issue(
+            sheet,
+            unit_cell.row,
+            f"{unit_cell.column_label} of '{field.name}'",
+            unit_cell.value,
+            f"'{field.unit}' (values are read in {field.unit}; convert the value and the unit)",
+        )
+    ]
+
+
+def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...], id_column: str) -> list[InputIssue]:
+    """A table of one record per row: every column present, every cell valid, ids unique."""
+    table = context.tables.get(sheet)
+    if table is None:
+        return [missing_sheet_issue(context, sheet)]
+    issues = missing_column_issues(context, table, (field.name for field in fields))
+    if issues:
+        return issues
+    if not table.rows:
+        return [context.issue(sheet, 2, None, None, "at least one data row below the header")]
+    first_row_of_id: dict[str, int] = {}
+    for row in table.rows:
+        for field in fields:
+            cell = row[field.name]
+            problem = field.problem(cell.value)
+            if problem:
+                issues.append(context.issue(sheet, cell.row, cell.column_label, cell.value, problem))
+        id_cell = row[id_column]
+        if id_cell.value is None:
+            continue
+        key = normalise_id(id_cell.value)
+        if key in first_row_of_id:
+            issues.append(
+                context.issue(
+                    sheet, id_cell.row, id_cell.column_label, id_cell.value,
+                    f"a unique {id_column} id (already used in row {first_row_of_id[key]})",
+                )
+            )
+        else:
+            first_row_of_id[key] = id_cell.row
+    return issues
+
+
+def normalise_id(value: object) -> str:
+    """Ids compare as text, with 7 and 7.0 the same user."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CrossRule:
+    """A rule linking several parameters, reported at the cell of `reported_at`."""
+
+    reported_at: str
+    uses: tuple[str, ...]
+    holds: Callable[[dict[str, float]], bool]
+    expected: Callable[[dict[str, float]], str]
+
+
+def check_cross_rules(
+    context: SheetContext, sheet: str, fields: tuple[Field, ...], rules: tuple[CrossRule, ...]
+) -> list[InputIssue]:
+    """Rules between parameters, checked only where their inputs are valid on their own."""
+    table = context.tables.get(sheet)
+    if table is None or any(name not in table.header for name in PARAMETER_COLUMNS):
+        return []
+    cells = parameter_cells(table)
+    by_name = {field.name: field for field in fields}
+    valid = {
+        name: float(cell.value)
+        for name, cell in cells.items()
+        if name in by_name and by_name[name].problem(cell.value) is None
+    }
+    issues = []
+    for rule in rules:
+        if all(name in valid for name in rule.uses) and not rule.holds(valid):
+            cell = cells[rule.reported_at]
+            issues.append(
+                context.issue(sheet, cell.row, f"{cell.column_label} of '{rule.reported_at}'", cell.value, rule.expected(valid))
+            )
+    return issues

@@ -1,0 +1,137 @@
+"""Result tables and the report folder they are written to.
+
+A report is built in a hidden temporary folder beside its destination and moved
+into place only when everything is written, so a failed run leaves no partial
+report behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    description: str
+
+
+@dataclass
+class ResultTable:
+    """One sheet of the Excel report and one CSV file."""
+
+    name: str
+    columns: list[Column]
+    rows: list[list[object]] = field(default_factory=list)
+
+    def add(self, *values: object) -> None:
+        if len(values) != len(self.columns):
+            raise ValueError(f"table {self.name}: {len(values)} values for {len(self.columns)} columns")
+        self.rows.append(list(values))
+
+    def column(self, name: str) -> list[object]:
+        index = [c.name for c in self.columns].index(name)
+        return [row[index] for row in self.rows]
+
+
+SUMMARY_COLUMNS = [
+    Column("name", "-", "quantity"),
+    Column("value", "-", "its value"),
+    Column("unit", "-", "unit of the value"),
+    Column("description", "-", "what it is"),
+]
+
+
+class ReportExistsError(Exception):
+    pass
+
+
+class ReportFolder:
+    """Collects files in a temporary folder; `commit()` moves it to `destination`."""
+
+    def __init__(self, destination: Path):
+        self.destination = Path(destination)
+        if self.destination.exists():
+            raise ReportExistsError(
+                f"the report folder {self.destination} already exists; choose another out=... or remove it")
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent))
+        self.tables: list[ResultTable] = []
+
+    def __enter__(self) -> "ReportFolder":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self.discard()
+
+    def file(self, name: str) -> Path:
+        """Path for a file inside the report being built."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def add_table(self, table: ResultTable) -> None:
+        self.tables.append(table)
+        write_csv(self.file(f"{table.name}.csv"), table)
+
+    def copy_in(self, source: Path, name: str) -> None:
+        shutil.copy2(source, self.file(name))
+
+    def commit(self, workbook_name: str) -> Path:
+        write_workbook(self.file(workbook_name), self.tables)
+        if self.destination.exists():
+            raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
+        os.rename(self.path, self.destination)
+        return self.destination
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _plain(value: object) -> object:
+    """Numbers as float/int, NaN as an empty cell."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_csv(path: Path, table: ResultTable) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([column.name for column in table.columns])
+        for row in table.rows:
+            writer.writerow(["" if _plain(v) is None else _plain(v) for v in row])
+
+
+def write_workbook(path: Path, tables: list[ResultTable]) -> None:
+    """One sheet per table; each header cell carries its unit and meaning as a comment."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    bold = Font(bold=True)
+    for table in tables:
+        sheet = workbook.create_sheet(table.name[:31])
+        sheet.append([column.name for column in table.columns])
+        for index, column in enumerate(table.columns, start=1):
+            cell = sheet.cell(row=1, column=index)
+            cell.font = bold
+            cell.comment = Comment(f"{column.description} ({column.unit})", "fedsplit")
+            sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column.name) + 2)
+        for row in table.rows:
+            sheet.append([_plain(v) for v in row])
+        sheet.freeze_panes = "A2"
+    workbook.save(path)

@@ -1,0 +1,128 @@
+"""FedsLLM report tables: summary, per-user allocation, eta sweep."""
+
+from __future__ import annotations
+
+import math
+
+import cyipopt
+import numpy as np
+import pyomo
+import pyomo.environ as pyo
+
+from data.fedsllm import FedsllmInputs
+from models.fedsllm import lemma_constants, rate_fed, rate_main, user_delay
+from reports.export import SUMMARY_COLUMNS, Column, ResultTable
+from solvers.fedsllm import EtaGrid, EtaSearchResult
+
+
+def versions() -> dict[str, str]:
+    return {
+        "ipopt_version": ".".join(map(str, cyipopt.IPOPT_VERSION)),
+        "cyipopt_version": cyipopt.__version__,
+        "pyomo_version": pyomo.version.version,
+    }
+
+
+def summary_table(inputs: FedsllmInputs, result: EtaSearchResult, grid: EtaGrid, wall_seconds: float) -> ResultTable:
+    a, v = lemma_constants(inputs.parameters)
+    eta = result.best.eta
+    table = ResultTable("summary", SUMMARY_COLUMNS)
+    rows = [
+        ("T", result.best.T, "s", "optimal total training delay T*"),
+        ("eta", eta, "-", "local accuracy eta* at the optimum"),
+        ("T_grid", result.best_grid.T, "s", "best total delay on the eta grid"),
+        ("eta_grid", result.best_grid.eta, "-", "grid point of T_grid"),
+        ("rounds", a / (1 - eta), "-", "global rounds I0 = a/(1-eta*)"),
+        ("local_iterations", v * math.log2(1 / eta), "-", "local iterations per round v log2(1/eta*)"),
+        ("a", a, "-", "Lemma 1 constant 2L^2/(gamma^2 xi) ln(1/eps0)"),
+        ("v", v, "-", "Lemma 2 constant 2/((2 - L delta) delta gamma)"),
+        ("users", inputs.user_count, "-", "number of users K"),
+        ("bandwidth_main_used", float(result.best.bandwidth_main_mhz.sum()), "MHz", "sum of b_s,k at the optimum"),
+        ("bandwidth_fed_used", float(result.best.bandwidth_fed_mhz.sum()), "MHz", "sum of b_c,k at the optimum"),
+        ("eta_step", grid.step, "-", "step of the eta grid"),
+        ("eta_grid_low", grid.low, "-", "first eta of the grid"),
+        ("eta_grid_high", grid.high, "-", "last eta of the grid"),
+        ("solves", result.solves, "-", "Ipopt solves (grid, refinement, final re-solve)"),
+        ("ipopt_iterations", result.iterations, "-", "Ipopt iterations over all solves"),
+        ("solve_time", result.seconds, "s", "wall time of the eta search"),
+        ("wall_time", wall_seconds, "s", "wall time of the whole run"),
+        ("status", "optimal", "-", "every solve reached Ipopt's optimum"),
+        ("input", inputs.source, "-", "input workbook"),
+    ]
+    rows += [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
+    for row in rows:
+        table.add(*row)
+    return table
+
+
+ALLOCATION_COLUMNS = [
+    Column("user", "-", "user id"),
+    Column("gain_main_db", "dB", "channel gain to the main server"),
+    Column("gain_fed_db", "dB", "channel gain to the fed server"),
+    Column("samples", "-", "local samples D_k"),
+    Column("cycles_per_sample", "cycles", "CPU cycles per sample C_k"),
+    Column("cpu_max_hz", "Hz", "client CPU frequency f_k^max"),
+    Column("power_main_max_dbm", "dBm", "transmit power to the main server"),
+    Column("power_fed_max_dbm", "dBm", "transmit power to the fed server"),
+    Column("bandwidth_main_mhz", "MHz", "bandwidth to the main server b_s,k"),
+    Column("bandwidth_fed_mhz", "MHz", "bandwidth to the fed server b_c,k"),
+    Column("time_main_s", "s", "smashed-data upload time per local iteration t_s,k"),
+    Column("time_fed_s", "s", "model upload time per round t_c,k"),
+    Column("rate_main_mbps", "Mbit/s", "rate to the main server"),
+    Column("rate_fed_mbps", "Mbit/s", "rate to the fed server"),
+    Column("compute_s", "s", "computation time per global round tau_k"),
+    Column("delay_s", "s", "user's total delay, left side of (17a)"),
+    Column("share_bandwidth_main", "-", "b_s,k / B_s"),
+    Column("share_bandwidth_fed", "-", "b_c,k / B_c"),
+    Column("share_delay", "-", "delay_s / T (1 where the user sets T)"),
+]
+
+
+def allocation_table(inputs: FedsllmInputs, model: pyo.ConcreteModel) -> ResultTable:
+    """Per user, at the optimum loaded in `model`."""
+    table = ResultTable("allocation", ALLOCATION_COLUMNS)
+    budget_main = pyo.value(model.bandwidth_main_budget)
+    budget_fed = pyo.value(model.bandwidth_fed_budget)
+    T = pyo.value(model.T)
+    for index, k in enumerate(model.users):
+        delay = pyo.value(user_delay(model, k))
+        table.add(
+            k,
+            *(_plain_number(inputs.column(name)[index]) for name in (
+                "gain_main_db", "gain_fed_db", "samples", "cycles_per_sample", "cpu_max_hz",
+                "power_main_max_dbm", "power_fed_max_dbm")),
+            model.bandwidth_main[k].value, model.bandwidth_fed[k].value,
+            model.time_main[k].value, model.time_fed[k].value,
+            pyo.value(rate_main(model, k)), pyo.value(rate_fed(model, k)),
+            pyo.value(model.compute_time[k]), delay,
+            model.bandwidth_main[k].value / budget_main, model.bandwidth_fed[k].value / budget_fed,
+            delay / T,
+        )
+    return table
+
+
+def eta_sweep_table(result: EtaSearchResult) -> ResultTable:
+    table = ResultTable("eta_sweep", [
+        Column("eta", "-", "local accuracy"),
+        Column("T", "s", "optimal total delay of Problem (17) at this eta (empty if the solve failed)"),
+        Column("status", "-", "Ipopt termination condition"),
+        Column("iterations", "-", "Ipopt iterations"),
+        Column("stage", "-", "grid, refine (search between grid neighbours) or final (re-solve at eta*)"),
+        Column("seconds", "s", "wall time of this solve"),
+    ])
+    for point in sorted(result.points, key=lambda p: (p.eta, p.stage)):
+        table.add(point.eta, point.T, point.record.status, point.record.iterations, point.stage,
+                  point.record.seconds)
+    return table
+
+
+def sweep_curve(result: EtaSearchResult) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, T) of every optimal grid and refinement point, sorted by eta."""
+    points = sorted((p for p in result.points if p.record.optimal and p.stage != "final"), key=lambda p: p.eta)
+    return np.array([p.eta for p in points]), np.array([p.T for p in points])
+
+
+def _plain_number(value) -> float | int:
+    """Whole numbers (sample counts, Hz) as int so the report shows 1115, not 1115.0."""
+    value = float(value)
+    return int(value) if value.is_integer() else value

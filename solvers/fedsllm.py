@@ -1,0 +1,191 @@
+"""FedsLLM solve strategy: Problem (17) over a grid of eta, then eta refined.
+
+One Pyomo model is built; eta is a mutable Param. Each grid point starts from
+the previous point's allocation (T reset to the smallest feasible value at the
+new eta), each refinement point from the best allocation so far. Every solve is
+checked; failures are collected and raised together with their eta and status.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyomo.environ as pyo
+from scipy.optimize import minimize_scalar
+
+from data.fedsllm import FedsllmInputs
+from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
+from solvers.ipopt import IpoptSolver, SolveError, SolveRecord
+from solvers.progress import Progress
+
+
+@dataclass(frozen=True)
+class EtaGrid:
+    step: float
+    low: float
+    high: float
+
+    def points(self) -> list[float]:
+        """Multiples of `step` in [low, high] (ends included up to rounding)."""
+        first = math.ceil(self.low / self.step - 1e-9)
+        last = math.floor(self.high / self.step + 1e-9)
+        return [round(index * self.step, 12) for index in range(first, last + 1)]
+
+
+def eta_grid_for(inputs: FedsllmInputs, step: float | None = None, low: float | None = None,
+                 high: float | None = None) -> EtaGrid:
+    """The paper's grid (step .. 1 - step); unset values come from the workbook's eta_step."""
+    step = inputs.parameter("eta_step") if step is None else step
+    grid = EtaGrid(step, step if low is None else low, 1.0 - step if high is None else high)
+    if not (0 < grid.step < 1 and 0 < grid.low <= grid.high < 1):
+        raise ValueError(f"eta grid needs 0 < step < 1 and 0 < low <= high < 1, got {grid}")
+    return grid
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Problem (17)'s solution at one eta, in model units (MHz, s)."""
+
+    eta: float
+    T: float
+    bandwidth_main_mhz: np.ndarray
+    bandwidth_fed_mhz: np.ndarray
+    time_main_s: np.ndarray
+    time_fed_s: np.ndarray
+
+    @classmethod
+    def from_model(cls, model: pyo.ConcreteModel) -> "Allocation":
+        def values(var) -> np.ndarray:
+            return np.array([var[k].value for k in model.users])
+
+        return cls(pyo.value(model.eta), pyo.value(model.T), values(model.bandwidth_main),
+                   values(model.bandwidth_fed), values(model.time_main), values(model.time_fed))
+
+    def load_into(self, model: pyo.ConcreteModel) -> None:
+        """Use this allocation as the starting point (T is recomputed for the model's eta)."""
+        for index, k in enumerate(model.users):
+            model.bandwidth_main[k].set_value(self.bandwidth_main_mhz[index])
+            model.bandwidth_fed[k].set_value(self.bandwidth_fed_mhz[index])
+            model.time_main[k].set_value(self.time_main_s[index])
+            model.time_fed[k].set_value(self.time_fed_s[index])
+        set_smallest_feasible_delay(model)
+
+
+@dataclass(frozen=True)
+class EtaPoint:
+    eta: float
+    T: float
+    stage: str  # "grid", "refine" or "final" (the re-solve at the optimum)
+    record: SolveRecord
+
+
+@dataclass
+class EtaSearchResult:
+    points: list[EtaPoint] = field(default_factory=list)
+    best: Allocation | None = None
+    best_grid: EtaPoint | None = None
+    seconds: float = 0.0
+
+    @property
+    def grid_points(self) -> list[EtaPoint]:
+        return [p for p in self.points if p.stage == "grid"]
+
+    @property
+    def solves(self) -> int:
+        return len(self.points)
+
+    @property
+    def iterations(self) -> int:
+        return sum(p.record.iterations for p in self.points)
+
+
+class EtaSearch:
+    """Runs Problem (17) over eta on one model with warm starts."""
+
+    def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None):
+        self.model = build_problem17(inputs)
+        self.solver = solver
+        self.progress = progress or Progress.silent()
+        self.result = EtaSearchResult()
+        self._failures: list[str] = []
+
+    def solve_at(self, eta: float, start: Allocation | None, stage: str) -> EtaPoint:
+        """Solve (17) at `eta` from `start` (None: equal split, cold); record the point.
+
+        A warm start that fails is retried once from the equal split, cold."""
+        self.model.eta.set_value(eta)
+        record = None
+        if start is not None:
+            start.load_into(self.model)
+            record = self.solver.solve(self.model, warm=True)
+        if record is None or not record.optimal:
+            earlier_iterations = record.iterations if record else 0
+            set_equal_split_start(self.model)
+            self.model.dual.clear()
+            record = self.solver.solve(self.model, warm=False)
+            record = replace(record, iterations=record.iterations + earlier_iterations)
+        point = EtaPoint(eta, pyo.value(self.model.T) if record.optimal else math.nan, stage, record)
+        self.result.points.append(point)
+        if not record.optimal:
+            self._failures.append(
+                f"eta = {eta:.6g} ({stage}): Ipopt stopped with status '{record.status}' "
+                f"after {record.iterations} iterations ({record.message})")
+        elif stage != "final" and (self.result.best is None or point.T < self.result.best.T):
+            self.result.best = Allocation.from_model(self.model)
+        return point
+
+    def sweep(self, grid: EtaGrid) -> None:
+        etas = grid.points()
+        self.progress.start("eta grid", len(etas))
+        previous: Allocation | None = None
+        for eta in etas:
+            point = self.solve_at(eta, previous, "grid")
+            previous = Allocation.from_model(self.model) if point.record.optimal else None
+            self.progress.advance(f"eta={eta:.4f} T={point.T:.6g} s")
+        self.progress.finish()
+        optimal = [p for p in self.result.grid_points if p.record.optimal]
+        if optimal:
+            self.result.best_grid = min(optimal, key=lambda p: p.T)
+
+    def refine(self, grid: EtaGrid, tolerance: float) -> None:
+        """Bounded Brent search for eta between the best grid point's neighbours."""
+        centre = self.result.best_grid.eta
+        low, high = max(grid.low, centre - grid.step), min(grid.high, centre + grid.step)
+        if high - low <= tolerance:
+            return
+        self.progress.start("eta refinement", None)
+
+        def delay_at(eta: float) -> float:
+            point = self.solve_at(float(eta), self.result.best, "refine")
+            self.progress.advance(f"eta={eta:.7f} T={point.T:.9g} s")
+            if not point.record.optimal:
+                raise SolveError(self._failures)
+            return point.T
+
+        minimize_scalar(delay_at, bounds=(low, high), method="bounded", options={"xatol": tolerance})
+        self.progress.finish()
+
+    def run(self, grid: EtaGrid, refine_tolerance: float | None = 1e-6) -> EtaSearchResult:
+        start = time.perf_counter()
+        self.sweep(grid)
+        if self._failures:
+            raise SolveError(self._failures)
+        if refine_tolerance:
+            self.refine(grid, refine_tolerance)
+        # Leave the model holding the optimum itself (primal values and duals).
+        final = self.solve_at(self.result.best.eta, self.result.best, "final")
+        if not final.record.optimal:
+            raise SolveError(self._failures)
+        self.result.best = Allocation.from_model(self.model)
+        self.result.seconds = time.perf_counter() - start
+        return self.result
+
+
+def solve_fedsllm(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, refine_tolerance: float | None = 1e-6,
+                  progress: Progress | None = None) -> tuple[EtaSearchResult, pyo.ConcreteModel]:
+    """The eta search on a fresh model; returns the result and the model holding the optimum."""
+    search = EtaSearch(inputs, solver, progress)
+    return search.run(grid, refine_tolerance), search.model

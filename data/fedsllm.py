@@ -47,7 +47,8 @@ def validate_fedsllm(file: str, tables) -> list[InputIssue]:
     issues = check_parameter_sheet(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     issues += check_cross_rules(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS, FEDSLLM_CROSS_RULES)
     issues += check_row_table(context, USERS_SHEET, FEDSLLM_USER_COLUMNS, id_column="user")
-    return issues
+    sheet_order = {PARAMETERS_SHEET: 0, USERS_SHEET: 1}
+    return sorted(issues, key=lambda issue: (sheet_order.get(issue.sheet, -1), issue.row or 0))
 
 
 def db_to_linear(db):

@@ -19,12 +19,13 @@ class SolverConfig:
     tol: float = 1e-9  # Ipopt's relative convergence tolerance
     max_iter: int = 3000  # Ipopt's iteration limit per solve
     mumps_pivot_order: int = 0  # 0 = AMD; Debian's Ipopt 3.11 segfaults in SCOTCH on large models
+    bound_relax_factor: float = 0.0  # Ipopt's 1e-8 default lets weak links' rate rows be violated
     print_level: int = 0  # 0 = quiet, 5 = Ipopt's full log
     options: dict[str, Any] = field(default_factory=dict)  # any other Ipopt option (+solver.options.NAME=VALUE)
 
     def ipopt_options(self) -> dict[str, Any]:
         return {"tol": self.tol, "max_iter": self.max_iter, "mumps_pivot_order": self.mumps_pivot_order,
-                "print_level": self.print_level, **self.options}
+                "bound_relax_factor": self.bound_relax_factor, "print_level": self.print_level, **self.options}
 
 
 @dataclass

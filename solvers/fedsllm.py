@@ -41,7 +41,8 @@ def eta_grid_for(inputs: FedsllmInputs, step: float | None = None, low: float | 
     step = inputs.parameter("eta_step") if step is None else step
     grid = EtaGrid(step, step if low is None else low, 1.0 - step if high is None else high)
     if not (0 < grid.step < 1 and 0 < grid.low <= grid.high < 1):
-        raise ValueError(f"eta grid needs 0 < step < 1 and 0 < low <= high < 1, got {grid}")
+        raise ValueError(f"the eta grid needs 0 < eta.step < 1 and 0 < eta.low <= eta.high < 1; got "
+                         f"step={grid.step:g}, low={grid.low:g}, high={grid.high:g}")
     return grid
 
 

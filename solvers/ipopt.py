@@ -9,9 +9,13 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
-# Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH ordering on large models
-# (seen at K = 5000); AMD (0) is safe at every size we use.
-DEFAULT_OPTIONS = {"tol": 1e-9, "max_iter": 3000, "mumps_pivot_order": 0, "print_level": 0}
+# mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
+# ordering on large models (seen at K = 5000).
+# bound_relax_factor 0: Ipopt's default 1e-8 relaxes every bound, constraints'
+# too, by 1e-8 in model units; on weak links (rates of kbit/s) that let (17b)
+# and (17c) be violated by 1e-6 relative and T come out 3e-6 too low.
+DEFAULT_OPTIONS = {"tol": 1e-9, "max_iter": 3000, "mumps_pivot_order": 0, "bound_relax_factor": 0.0,
+                   "print_level": 0}
 # From a neighbouring optimum (primal values and the model's `dual` suffix, which
 # must be IMPORT_EXPORT): start near the central path instead of re-centring.
 WARM_START_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-6}

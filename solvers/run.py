@@ -41,7 +41,11 @@ def compose_config(overrides: list[str]) -> DictConfig:
         with initialize(version_base=None, config_path=None):
             return compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(f"bad command-line override: {error}") from None
+        # Hydra wraps OmegaConf's type errors; the reason is in the chained cause.
+        reasons = [str(error)]
+        if error.__cause__ is not None:
+            reasons.append(str(error.__cause__).splitlines()[0])
+        raise ConfigError(f"bad command-line override: {': '.join(reasons)}") from None
 
 
 def default_out(model_name: str) -> Path:

@@ -70,7 +70,8 @@ def least_bandwidth(rate_bps, power_to_noise_hz):
     near_branch = rho > 0.999
     if np.any(near_branch):
         z = np.where(near_branch, _snr_near_capacity(np.broadcast_to(rho, z.shape)), z)
-    return power_to_noise_hz / z
+    with np.errstate(over="ignore", divide="ignore"):  # inf right at a capacity limit
+        return power_to_noise_hz / z
 
 
 def _snr_near_capacity(rho):
@@ -127,9 +128,10 @@ class _FixedEta:
         for _ in range(80):  # 2^-80: far below the 1e-13 the checks need
             t = 0.5 * (low + high)
             fed_time = budget - self.n * t
-            slope = (-s.smashed_bits / t**2 * least_bandwidth_slope(s.smashed_bits / t, s.power_to_noise_main_hz)
-                     + mu * s.upload_bits * self.n / fed_time**2
-                     * least_bandwidth_slope(s.upload_bits / fed_time, s.power_to_noise_fed_hz))
+            with np.errstate(divide="ignore", invalid="ignore"):  # inf at a capacity limit, handled below
+                slope = (-s.smashed_bits / t**2 * least_bandwidth_slope(s.smashed_bits / t, s.power_to_noise_main_hz)
+                         + mu * s.upload_bits * self.n / fed_time**2
+                         * least_bandwidth_slope(s.upload_bits / fed_time, s.power_to_noise_fed_hz))
             # At a link's capacity limit the slope is inf - inf: its sign is that of the nearer end.
             slope = np.where(np.isfinite(slope), slope, np.where(t > middle, 1.0, -1.0))
             low = np.where(slope < 0, t, low)
@@ -142,7 +144,8 @@ class _FixedEta:
 
         def fed_excess(log_mu: float) -> float:
             t = self.user_times(math.exp(log_mu), budget)
-            excess = float(self.fed_bandwidth(t, budget).sum() - self.s.bandwidth_fed_hz)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                excess = float(self.fed_bandwidth(t, budget).sum() - self.s.bandwidth_fed_hz)
             return excess if math.isfinite(excess) else 1e300
 
         if fed_excess(MAX_LOG_MU) > 0:  # even the most fed-friendly split overruns B_c

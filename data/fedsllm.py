@@ -82,12 +82,16 @@ class FedsllmInputs:
     def noise_psd_w_per_hz(self) -> float:
         return float(dbm_to_watt(self.parameters["noise_psd_dbm_per_hz"]))
 
+    def gain_to_noise_hz_per_w(self, link: str) -> np.ndarray:
+        """g / N0 per user (Hz/W); `link` is "main" (to the main server) or "fed" (to the fed server)."""
+        return db_to_linear(self.users[f"gain_{link}_db"]) / self.noise_psd_w_per_hz
+
+    def power_max_w(self, link: str) -> np.ndarray:
+        return dbm_to_watt(self.users[f"power_{link}_max_dbm"])
+
     def power_to_noise_hz(self, link: str) -> np.ndarray:
-        """g p_max / N0 per user (Hz): the bandwidth at which the SNR would be 1.
-        `link` is "main" (to the main server) or "fed" (to the fed server)."""
-        gain = db_to_linear(self.users[f"gain_{link}_db"])
-        power = dbm_to_watt(self.users[f"power_{link}_max_dbm"])
-        return gain * power / self.noise_psd_w_per_hz
+        """g p_max / N0 per user (Hz): the bandwidth at which the SNR would be 1."""
+        return self.gain_to_noise_hz_per_w(link) * self.power_max_w(link)
 
     def with_power_dbm(self, power_dbm: float) -> "FedsllmInputs":
         """The same scenario with every user's maximum power on both links set to `power_dbm`."""

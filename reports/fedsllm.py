@@ -23,30 +23,32 @@ def versions() -> dict[str, str]:
     }
 
 
-def summary_table(inputs: FedsllmInputs, result: EtaSearchResult, grid: EtaGrid, wall_seconds: float) -> ResultTable:
+def summary_table(inputs: FedsllmInputs, result: EtaSearchResult, grid: EtaGrid, wall_seconds: float,
+                  optimum: tuple[float, float] | None = None, extra_rows: list[tuple] = ()) -> ResultTable:
+    """`optimum` (T, eta) overrides the eta search's when Problem (16) supplies the optimum."""
     a, v = lemma_constants(inputs.parameters)
-    eta = result.best.eta
+    T, eta = optimum if optimum else (result.best.T, result.best.eta)
     table = ResultTable("summary", SUMMARY_COLUMNS)
     rows = [
-        ("T", result.best.T, "s", "optimal total training delay T*"),
+        ("T", T, "s", "optimal total training delay T*"),
         ("eta", eta, "-", "local accuracy eta* at the optimum"),
-        ("T_grid", result.best_grid.T, "s", "best total delay on the eta grid"),
+        ("T_grid", result.best_grid.T, "s", "best total delay of Problem (17) on the eta grid"),
         ("eta_grid", result.best_grid.eta, "-", "grid point of T_grid"),
         ("rounds", a / (1 - eta), "-", "global rounds I0 = a/(1-eta*)"),
         ("local_iterations", v * math.log2(1 / eta), "-", "local iterations per round v log2(1/eta*)"),
         ("a", a, "-", "Lemma 1 constant 2L^2/(gamma^2 xi) ln(1/eps0)"),
         ("v", v, "-", "Lemma 2 constant 2/((2 - L delta) delta gamma)"),
         ("users", inputs.user_count, "-", "number of users K"),
-        ("bandwidth_main_used", float(result.best.bandwidth_main_mhz.sum()), "MHz", "sum of b_s,k at the optimum"),
-        ("bandwidth_fed_used", float(result.best.bandwidth_fed_mhz.sum()), "MHz", "sum of b_c,k at the optimum"),
+        ("bandwidth_main_used", float(result.best.bandwidth_main_mhz.sum()), "MHz", "sum of b_s,k at the (17) optimum"),
+        ("bandwidth_fed_used", float(result.best.bandwidth_fed_mhz.sum()), "MHz", "sum of b_c,k at the (17) optimum"),
         ("eta_step", grid.step, "-", "step of the eta grid"),
         ("eta_grid_low", grid.low, "-", "first eta of the grid"),
         ("eta_grid_high", grid.high, "-", "last eta of the grid"),
-        ("solves", result.solves, "-", "Ipopt solves (grid, refinement, final re-solve)"),
-        ("ipopt_iterations", result.iterations, "-", "Ipopt iterations over all solves"),
+        *extra_rows,
+        ("solves", result.solves, "-", "Ipopt solves of the eta search (grid, refinement, extra, final)"),
+        ("ipopt_iterations", result.iterations, "-", "Ipopt iterations over those solves"),
         ("solve_time", result.seconds, "s", "wall time of the eta search"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
-        ("status", "optimal", "-", "every solve reached Ipopt's optimum"),
         ("input", inputs.source, "-", "input workbook"),
     ]
     rows += [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
@@ -107,7 +109,8 @@ def eta_sweep_table(result: EtaSearchResult) -> ResultTable:
         Column("T", "s", "optimal total delay of Problem (17) at this eta (empty if the solve failed)"),
         Column("status", "-", "Ipopt termination condition"),
         Column("iterations", "-", "Ipopt iterations"),
-        Column("stage", "-", "grid, refine (search between grid neighbours) or final (re-solve at eta*)"),
+        Column("stage", "-", "grid, refine (search between grid neighbours), extra (an eta a baseline uses) "
+                             "or final (re-solve at eta*)"),
         Column("seconds", "s", "wall time of this solve"),
     ])
     for point in sorted(result.points, key=lambda p: (p.eta, p.stage)):
@@ -126,3 +129,58 @@ def _plain_number(value) -> float | int:
     """Whole numbers (sample counts, Hz) as int so the report shows 1115, not 1115.0."""
     value = float(value)
     return int(value) if value.is_integer() else value
+
+
+PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
+
+
+def baselines_table(comparison) -> ResultTable:
+    table = ResultTable("baselines", [
+        Column("strategy", "-", "Proposed (bandwidth and eta optimised), EB (equal bandwidth), "
+                                "FE (eta fixed), BA (both fixed)"),
+        Column("T", "s", "total training delay"),
+        Column("eta", "-", "local accuracy used"),
+        Column("reduction_vs_BA", "-", "1 - T / T_BA"),
+    ])
+    for strategy, result in comparison.results.items():
+        table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
+    return table
+
+
+def reduction_table(solutions, T17: float, eta17: float, client_share_min: float) -> ResultTable:
+    """Problem (16) from each start, and the (17) reduction it is compared with."""
+    table = ResultTable("reduction", [
+        Column("start", "-", "where Ipopt started Problem (16)"),
+        Column("status", "-", "Ipopt termination condition"),
+        Column("iterations", "-", "Ipopt iterations"),
+        Column("T", "s", "total training delay at the local optimum"),
+        Column("eta", "-", "local accuracy"),
+        Column("client_share", "-", "A"),
+        Column("server_cpu_fraction", "-", "f_s / f_s^max"),
+        Column("min_client_cpu_fraction", "-", "min_k f_k / f_k^max"),
+        Column("min_power_fraction", "-", "min over users and links of p / p^max"),
+        Column("T_vs_problem17", "-", "T / T(17) - 1"),
+    ])
+    for s in solutions:
+        table.add(s.start, s.record.status, s.record.iterations, s.T, s.eta, s.client_share,
+                  s.server_cpu_fraction, s.min_client_cpu_fraction, s.min_power_fraction, s.T / T17 - 1)
+    table.add("reduction: Problem (17) optimum", "optimal", None, T17, eta17, client_share_min, 1.0, 1.0, 1.0, 0.0)
+    return table
+
+
+def fig2_table(sweep) -> ResultTable:
+    table = ResultTable("fig2", [
+        Column("power_dbm", "dBm", "every user's maximum transmit power on both links"),
+        Column("strategy", "-", "Proposed, EB, FE or BA"),
+        Column("T", "s", "total training delay"),
+        Column("eta", "-", "local accuracy used"),
+        Column("reduction_vs_BA", "-", "1 - T / T_BA at this power"),
+    ])
+    for power, comparison in sweep:
+        for strategy, result in comparison.results.items():
+            table.add(power, strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
+    return table
+
+
+def mean_reduction_vs_ba(sweep, strategy: str = "Proposed") -> float:
+    return float(np.mean([comparison.reduction_vs_ba(strategy) for _, comparison in sweep]))

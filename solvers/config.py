@@ -38,13 +38,22 @@ class EtaConfig:
 
 
 @dataclass
+class PowerSweepConfig:
+    powers_dbm: list[float] = field(default_factory=lambda: [float(p) for p in range(0, 21, 2)])
+
+
+@dataclass
 class FedsllmConfig:
     model_name: str = "fedsllm"
+    study: str = "optimum"  # "optimum" (the default run) or "power_sweep" (Fig. 2)
     data: Optional[str] = None  # input workbook; None: data/fedsllm.xlsx
     out: Optional[str] = None  # report folder; None: results/fedsllm-<timestamp>
     progress: bool = True  # progress lines on stderr
+    baseline_eta: float = 0.1  # the fixed eta of the FE and BA baselines
+    problem16: bool = True  # also solve the full Problem (16) from several starts
     solver: SolverConfig = field(default_factory=SolverConfig)
     eta: EtaConfig = field(default_factory=EtaConfig)
+    power_sweep: PowerSweepConfig = field(default_factory=PowerSweepConfig)
 
 
 PRIMARY_CONFIG = {"defaults": [{"model": "fedsllm"}, "_self_"]}

@@ -79,7 +79,7 @@ class Allocation:
 class EtaPoint:
     eta: float
     T: float
-    stage: str  # "grid", "refine" or "final" (the re-solve at the optimum)
+    stage: str  # "grid", "refine", "extra" (an eta a baseline uses) or "final" (the re-solve at the optimum)
     record: SolveRecord
 
 
@@ -169,13 +169,22 @@ class EtaSearch:
         minimize_scalar(delay_at, bounds=(low, high), method="bounded", options={"xatol": tolerance})
         self.progress.finish()
 
-    def run(self, grid: EtaGrid, refine_tolerance: float | None = 1e-6) -> EtaSearchResult:
+    def run(self, grid: EtaGrid, refine_tolerance: float | None = 1e-6,
+            extra_etas: tuple[float, ...] = ()) -> EtaSearchResult:
+        """Grid, refinement, then `extra_etas` (points other strategies use, so that
+        the optimum is never worse than (17) at those etas), then the final re-solve."""
         start = time.perf_counter()
         self.sweep(grid)
         if self._failures:
             raise SolveError(self._failures)
         if refine_tolerance:
             self.refine(grid, refine_tolerance)
+        solved = {p.eta for p in self.result.points}
+        for eta in extra_etas:
+            if eta not in solved:
+                self.solve_at(eta, self.result.best, "extra")
+        if self._failures:
+            raise SolveError(self._failures)
         # Leave the model holding the optimum itself (primal values and duals).
         final = self.solve_at(self.result.best.eta, self.result.best, "final")
         if not final.record.optimal:
@@ -184,9 +193,14 @@ class EtaSearch:
         self.result.seconds = time.perf_counter() - start
         return self.result
 
+    def delay_at(self, eta: float) -> float:
+        """T*(eta) of a point already solved (grid, refinement or extra)."""
+        return min(p.T for p in self.result.points if p.eta == eta and p.record.optimal)
+
 
 def solve_fedsllm(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, refine_tolerance: float | None = 1e-6,
-                  progress: Progress | None = None) -> tuple[EtaSearchResult, pyo.ConcreteModel]:
+                  progress: Progress | None = None, extra_etas: tuple[float, ...] = ()
+                  ) -> tuple[EtaSearchResult, pyo.ConcreteModel]:
     """The eta search on a fresh model; returns the result and the model holding the optimum."""
     search = EtaSearch(inputs, solver, progress)
-    return search.run(grid, refine_tolerance), search.model
+    return search.run(grid, refine_tolerance, extra_etas), search.model

@@ -13,6 +13,7 @@ class Progress:
         self.label = ""
         self.total: int | None = None
         self.done = 0
+        self.unit = "solves"
         self._started = 0.0
         self._last_logged = -1
 
@@ -24,8 +25,8 @@ class Progress:
     def _interactive(self) -> bool:
         return bool(self.stream) and self.stream.isatty()
 
-    def start(self, label: str, total: int | None) -> None:
-        self.label, self.total, self.done = label, total, 0
+    def start(self, label: str, total: int | None, unit: str = "solves") -> None:
+        self.label, self.total, self.done, self.unit = label, total, 0, unit
         self._started = time.perf_counter()
         self._last_logged = -1
 
@@ -51,5 +52,5 @@ class Progress:
             return
         seconds = time.perf_counter() - self._started
         prefix = "\r\033[K" if self._interactive else ""
-        self.stream.write(f"{prefix}{self.label}: {self.done} solves in {seconds:.1f} s\n")
+        self.stream.write(f"{prefix}{self.label}: {self.done} {self.unit} in {seconds:.1f} s\n")
         self.stream.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -18,13 +19,26 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, load_fedsllm
 from data.issues import InputError
-from reports.export import ReportExistsError, ReportFolder
-from reports.fedsllm import allocation_table, eta_sweep_table, summary_table, sweep_curve
-from reports.plots import plot_eta_sweep
+from reports.certificate import certify_optimum
+from reports.export import SUMMARY_COLUMNS, ReportExistsError, ReportFolder, ResultTable
+from reports.fedsllm import (
+    PAPER_REDUCTION_VS_BA,
+    allocation_table,
+    baselines_table,
+    eta_sweep_table,
+    fig2_table,
+    mean_reduction_vs_ba,
+    reduction_table,
+    summary_table,
+    sweep_curve,
+)
+from reports.plots import plot_eta_sweep, plot_fig2
 from solvers.config import FedsllmConfig, register_configs
-from solvers.fedsllm import eta_grid_for, solve_fedsllm
+from solvers.fedsllm import EtaGrid, eta_grid_for
+from solvers.fedsllm_baselines import STRATEGIES, compare_strategies, power_sweep
+from solvers.fedsllm_problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
 from solvers.ipopt import IpoptSolver, SolveError, SolverUnavailableError, check_ipopt_available
 from solvers.progress import Progress
 
@@ -52,38 +66,144 @@ def default_out(model_name: str) -> Path:
     return Path("results") / f"{model_name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def run_fedsllm(cfg: DictConfig) -> int:
+@dataclass
+class FedsllmRun:
+    """What one FedsLLM run carries from input to report."""
+
+    settings: FedsllmConfig
+    cfg: DictConfig
+    data_path: Path
+    out: Path
+    started: float
+    inputs: FedsllmInputs | None = None
+    grid: EtaGrid | None = None
+    solver: IpoptSolver | None = None
+    progress: Progress | None = None
+
+    @property
+    def refine_tolerance(self) -> float | None:
+        return self.settings.eta.refine_tol if self.settings.eta.refine else None
+
+
+def prepare_fedsllm(cfg: DictConfig) -> FedsllmRun:
+    """Read and validate everything before any solve; fail early and write nothing."""
     settings: FedsllmConfig = OmegaConf.to_object(cfg)
-    started = time.perf_counter()
-    data_path = Path(settings.data) if settings.data else DEFAULT_WORKBOOK
-    out = Path(settings.out) if settings.out else default_out("fedsllm")
-    if out.exists():
-        raise ReportExistsError(f"the report folder {out} already exists; choose another out=... or remove it")
-    inputs = load_fedsllm(data_path)
+    if settings.study not in FEDSLLM_STUDIES:
+        raise ConfigError(f"study={settings.study} is not one of: {', '.join(FEDSLLM_STUDIES)}")
+    run = FedsllmRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_WORKBOOK,
+                     Path(settings.out) if settings.out else default_out(f"fedsllm-{settings.study}"),
+                     time.perf_counter())
+    if run.out.exists():
+        raise ReportExistsError(f"the report folder {run.out} already exists; choose another out=... or remove it")
+    run.inputs = load_fedsllm(run.data_path)
     try:
-        grid = eta_grid_for(inputs, settings.eta.step, settings.eta.low, settings.eta.high)
+        run.grid = eta_grid_for(run.inputs, settings.eta.step, settings.eta.low, settings.eta.high)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if not 0 < settings.baseline_eta < 1:
+        raise ConfigError(f"baseline_eta must be in (0, 1), got {settings.baseline_eta}")
     check_ipopt_available()
-    progress = Progress() if settings.progress else Progress.silent()
-    solver = IpoptSolver(settings.solver.ipopt_options())
-    result, model = solve_fedsllm(inputs, grid, solver, settings.eta.refine_tol if settings.eta.refine else None,
-                                  progress)
-    with ReportFolder(out) as report:
-        report.add_table(summary_table(inputs, result, grid, time.perf_counter() - started))
-        report.add_table(allocation_table(inputs, model))
+    run.progress = Progress() if settings.progress else Progress.silent()
+    run.solver = IpoptSolver(settings.solver.ipopt_options())
+    return run
+
+
+def write_common_files(run: FedsllmRun, report: ReportFolder) -> None:
+    report.copy_in(run.data_path, f"input/{run.data_path.name}")
+    resolved = OmegaConf.merge(run.cfg, {"data": str(run.data_path.resolve()), "out": str(run.out.resolve())})
+    report.file("config.yaml").write_text(OmegaConf.to_yaml(resolved))
+
+
+def run_fedsllm_optimum(run: FedsllmRun) -> int:
+    inputs = run.inputs
+    comparison = compare_strategies(inputs, run.grid, run.solver, run.settings.baseline_eta, run.refine_tolerance,
+                                    run.progress)
+    result, optimum_model = comparison.search, comparison.model
+    headline, source = (result.best.T, result.best.eta), "Problem (17)"
+    extra_rows = []
+    solutions = None
+    if run.settings.problem16:
+        solutions, model16 = solve_problem16(inputs, run.solver, result.best)
+        best16 = best_solution(solutions)
+        applies = reduction_applies(inputs)
+        if not applies:
+            if best16 is None:
+                raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
+            headline, source, optimum_model = (best16.T, best16.eta), "Problem (16)", model16
+        holds = "yes" if best16 and reduction_holds(best16, result.best.T, inputs) else "no"
+        extra_rows += [
+            ("T_problem16", best16.T if best16 else float("nan"), "s", "best local optimum of Problem (16)"),
+            ("reduction_applies", "yes" if applies else "no", "-",
+             "f_s^max > f_k^max for every client (Section III-E's A* = A_min needs it)"),
+            ("reduction_holds", holds, "-", "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
+        ]
+    extra_rows.append(("optimum_from", source, "-", "which problem the reported optimum comes from"))
+    certificate = certify_optimum(optimum_model)
+    extra_rows += [
+        ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"Lemma 3 / KKT checks: {certificate.verdict()}"),
+        ("reduction_vs_BA", comparison.reduction_vs_ba("Proposed"), "-",
+         f"1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
+    ]
+    with ReportFolder(run.out) as report:
+        report.add_table(summary_table(inputs, result, run.grid, time.perf_counter() - run.started, headline,
+                                       extra_rows))
+        report.add_table(allocation_table(inputs, optimum_model))
         report.add_table(eta_sweep_table(result))
+        report.add_table(certificate.table())
+        report.add_table(baselines_table(comparison))
+        if solutions is not None:
+            report.add_table(reduction_table(solutions, result.best.T, result.best.eta,
+                                             inputs.parameter("client_share_min")))
         etas, delays = sweep_curve(result)
         plot_eta_sweep(etas, delays, result.best.eta, result.best.T, report.file("eta_sweep.png"))
-        report.copy_in(data_path, f"input/{data_path.name}")
-        resolved = OmegaConf.merge(cfg, {"data": str(data_path.resolve()), "out": str(out.resolve())})
-        report.file("config.yaml").write_text(OmegaConf.to_yaml(resolved))
+        write_common_files(run, report)
         final = report.commit("fedsllm.xlsx")
-    print(f"FedsLLM optimum: T* = {result.best.T:.6f} s at eta* = {result.best.eta:.6f} "
+    print(f"FedsLLM optimum ({source}): T* = {headline[0]:.6f} s at eta* = {headline[1]:.6f} "
           f"(grid best {result.best_grid.T:.6f} s at eta = {result.best_grid.eta:.4f}); "
-          f"{result.solves} solves, all optimal")
+          f"{result.solves} solves of (17), all optimal")
+    if solutions is not None and not reduction_applies(inputs):
+        print("note: some client is at least as fast as the server, so the reduction to (17) does not hold; "
+              "the optimum reported is Problem (16)'s")
+    print("baselines: " + ", ".join(f"{name} T = {r.T:.4f} s" for name, r in comparison.results.items())
+          + f"; Proposed is {comparison.reduction_vs_ba('Proposed'):.2%} below BA (paper: {PAPER_REDUCTION_VS_BA:.2%})")
+    print(f"certificate: {certificate.verdict()}")
     print(f"report: {final}")
     return EXIT_OK
+
+
+def run_fedsllm_power_sweep(run: FedsllmRun) -> int:
+    powers = list(run.settings.power_sweep.powers_dbm)
+    if not powers:
+        raise ConfigError("power_sweep.powers_dbm is empty")
+    sweep = power_sweep(run.inputs, powers, run.grid, run.solver, run.settings.baseline_eta, run.refine_tolerance,
+                        run.progress)
+    mean_reduction = mean_reduction_vs_ba(sweep)
+    with ReportFolder(run.out) as report:
+        summary = ResultTable("summary", SUMMARY_COLUMNS)
+        summary.add("mean_reduction_vs_BA", mean_reduction, "-",
+                    f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})")
+        summary.add("powers", len(powers), "-", "transmit powers swept")
+        summary.add("baseline_eta", run.settings.baseline_eta, "-", "eta of FE and BA")
+        summary.add("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole run")
+        summary.add("input", run.inputs.source, "-", "input workbook")
+        report.add_table(summary)
+        report.add_table(fig2_table(sweep))
+        delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
+        plot_fig2(powers, delays, report.file("fig2.png"))
+        write_common_files(run, report)
+        final = report.commit("fedsllm.xlsx")
+    print(f"power sweep over {len(powers)} powers: Proposed is on average {mean_reduction:.2%} below BA "
+          f"(paper: {PAPER_REDUCTION_VS_BA:.2%})")
+    print(f"report: {final}")
+    return EXIT_OK
+
+
+FEDSLLM_STUDIES = {"optimum": run_fedsllm_optimum, "power_sweep": run_fedsllm_power_sweep}
+
+
+def run_fedsllm(cfg: DictConfig) -> int:
+    run = prepare_fedsllm(cfg)
+    return FEDSLLM_STUDIES[run.settings.study](run)
 
 
 RUNNERS = {"fedsllm": run_fedsllm}

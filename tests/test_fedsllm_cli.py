@@ -50,7 +50,10 @@ def test_run_writes_every_part_of_the_report(small_report):
     assert {"fedsllm.xlsx", "summary.csv", "allocation.csv", "eta_sweep.csv", "eta_sweep.png", "config.yaml",
             "input"} <= names
     assert (out / "input" / workbook.name).read_bytes() == workbook.read_bytes()
-    assert openpyxl.load_workbook(out / "fedsllm.xlsx").sheetnames == ["summary", "allocation", "eta_sweep"]
+    assert openpyxl.load_workbook(out / "fedsllm.xlsx").sheetnames == [
+        "summary", "allocation", "eta_sweep", "lemma3_kkt", "baselines", "reduction"]
+    summary = {row["name"]: row["value"] for row in read_csv(out / "summary.csv")}
+    assert summary["certificate"] == "PASS" and summary["reduction_holds"] == "yes"
     assert (out / "eta_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(workbook) in (out / "config.yaml").read_text()
     assert leftovers(out.parent) == []
@@ -74,6 +77,7 @@ def test_eta_sweep_and_summary_agree(small_report):
     grid = [row for row in sweep if row["stage"] == "grid"]
     assert [round(float(row["eta"]), 9) for row in grid] == [round(0.05 * k, 9) for k in range(1, 20)]
     assert all(row["status"] == "optimal" for row in sweep)
+    assert {row["stage"] for row in sweep} == {"grid", "refine", "extra", "final"}
     best = min(grid, key=lambda row: float(row["T"]))
     assert summary["T_grid"] == float(best["T"]) and summary["eta_grid"] == float(best["eta"])
     assert summary["T"] <= summary["T_grid"]
@@ -149,3 +153,18 @@ def test_help_prints_the_configuration(capsys):
     assert main(["--help"]) == EXIT_OK
     text = capsys.readouterr().out
     assert "eta:" in text and "max_iter: 3000" in text
+
+
+def test_power_sweep_study(tmp_path, make_workbook):
+    workbook = make_workbook(SMALL_USERS, {**SMALL_PARAMETERS, "eta_step": 0.1})
+    out = tmp_path / "sweep"
+    code = main(["model=fedsllm", "study=power_sweep", "power_sweep.powers_dbm=[0,10,20]", f"data={workbook}",
+                 f"out={out}", "progress=false"])
+    assert code == EXIT_OK
+    rows = read_csv(out / "fig2.csv")
+    assert [(float(r["power_dbm"]), r["strategy"]) for r in rows] == [
+        (p, s) for p in (0.0, 10.0, 20.0) for s in ("Proposed", "EB", "FE", "BA")]
+    summary = {row["name"]: row for row in read_csv(out / "summary.csv")}
+    proposed = [1 - float(r["T"]) / float(b["T"]) for r, b in zip(rows[0::4], rows[3::4])]
+    assert float(summary["mean_reduction_vs_BA"]["value"]) == pytest.approx(sum(proposed) / 3, rel=1e-12)
+    assert (out / "fig2.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,168 @@
+"""Certificate of a FedsLLM Problem (17) optimum: Lemma 3 and the KKT conditions.
+
+Reads the primal values, Ipopt's constraint multipliers (`dual` suffix) and
+bound multipliers (`ipopt_zL_out`, `ipopt_zU_out`) held by the model, and checks:
+- per user: Lemma 3's (19) [(17a) tight], (20) and (21) [rates exactly met],
+  the slack of (17a), and positive multipliers of (17a), (17b), (17c);
+- overall: sum_k lambda_k = 1 (stationarity in T), min lambda_k > 0, tight
+  bandwidth budgets with positive multipliers, and the KKT residuals from
+  PyNumero's exact derivatives: stationarity of the Lagrangian
+  grad f + J^T lambda - z_L + z_U = 0 (Ipopt's sign convention), complementarity
+  and primal feasibility.
+Each check has a tolerance and a verdict; a FAIL is reported, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+from models.fedsllm import rate_fed, rate_main, user_delay
+from reports.export import Column, ResultTable
+
+RELATIVE_TOLERANCE = 1e-6  # Lemma 3 residuals, slack of (17a), budgets, sum of lambda
+KKT_TOLERANCE = 1e-6  # stationarity and complementarity (objective units)
+FEASIBILITY_TOLERANCE = 1e-8  # primal infeasibility (constraint units)
+
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    scope: str  # user id or "all"
+    value: float
+    unit: str
+    tolerance: str
+    passed: bool
+    description: str
+
+
+@dataclass
+class Certificate:
+    checks: list[Check]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failing(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    def verdict(self) -> str:
+        if self.passed:
+            return f"PASS ({len(self.checks)} checks)"
+        names = ", ".join(f"{c.check}[{c.scope}]" for c in self.failing[:10])
+        more = f" and {len(self.failing) - 10} more" if len(self.failing) > 10 else ""
+        return f"FAIL: {names}{more}"
+
+    def table(self) -> ResultTable:
+        table = ResultTable("lemma3_kkt", [
+            Column("check", "-", "what is checked"),
+            Column("scope", "-", "user id, or all"),
+            Column("value", "-", "the measured value, in `unit`"),
+            Column("unit", "-", "unit of the value"),
+            Column("tolerance", "-", "the condition the value must meet"),
+            Column("verdict", "-", "PASS or FAIL"),
+            Column("description", "-", "meaning"),
+        ])
+        for c in self.checks:
+            table.add(c.check, c.scope, c.value, c.unit, c.tolerance, "PASS" if c.passed else "FAIL", c.description)
+        return table
+
+
+def _multiplier(model, constraint) -> float:
+    """Ipopt's multiplier of an upper-bounded (<=) constraint: >= 0 at an optimum."""
+    return float(model.dual.get(constraint, np.nan))
+
+
+def certify_optimum(model: pyo.ConcreteModel) -> Certificate:
+    """Certificate of the optimum held by a Problem (17) model (or a (16) model: same components)."""
+    checks: list[Check] = []
+    add = checks.append
+    eta, T, a = pyo.value(model.eta), pyo.value(model.T), pyo.value(model.a)
+    round_time = (1 - eta) * T / a
+    n = pyo.value(model.local_iterations)
+    rel = f"<= {RELATIVE_TOLERANCE:g}"
+    for k in model.users:
+        t_main, t_fed = model.time_main[k].value, model.time_fed[k].value
+        tau = pyo.value(model.compute_time[k])
+        residual19 = abs(t_fed + n * t_main - (round_time - tau)) / round_time
+        needed_main = pyo.value(model.smashed_data) / t_main
+        needed_fed = pyo.value(model.model_upload) / t_fed
+        residual20 = abs(needed_main - pyo.value(rate_main(model, k))) / needed_main
+        residual21 = abs(needed_fed - pyo.value(rate_fed(model, k))) / needed_fed
+        slack = T - pyo.value(user_delay(model, k))
+        user = str(k)
+        add(Check("lemma3_eq19", user, residual19, "-", rel, residual19 <= RELATIVE_TOLERANCE,
+                  "|t_c + v log2(1/eta) t_s - ((1-eta)T/a - tau)| / ((1-eta)T/a)"))
+        add(Check("lemma3_eq20", user, residual20, "-", rel, residual20 <= RELATIVE_TOLERANCE,
+                  "|s/t_s - b_s log2(1 + g_s p_s/(N0 b_s))| / (s/t_s)"))
+        add(Check("lemma3_eq21", user, residual21, "-", rel, residual21 <= RELATIVE_TOLERANCE,
+                  "|s_c/t_c - b_c log2(1 + g_c p_c/(N0 b_c))| / (s_c/t_c)"))
+        add(Check("slack_17a", user, slack, "s", f"|slack| <= {RELATIVE_TOLERANCE:g} T",
+                  abs(slack) <= RELATIVE_TOLERANCE * T, "T - user delay; Lemma 3: zero"))
+        for name, constraint, unit in (("lambda_17a", model.delay[k], "-"),
+                                       ("multiplier_17b", model.rate_main_ok[k], "s/(Mbit/s)"),
+                                       ("multiplier_17c", model.rate_fed_ok[k], "s/(Mbit/s)")):
+            value = _multiplier(model, constraint)
+            add(Check(name, user, value, unit, "> 0", bool(value > 0), "Ipopt's multiplier of the constraint"))
+
+    lambdas = np.array([_multiplier(model, model.delay[k]) for k in model.users])
+    add(Check("sum_lambda_minus_1", "all", float(lambdas.sum() - 1), "-", rel,
+              abs(lambdas.sum() - 1) <= RELATIVE_TOLERANCE, "stationarity in T: sum_k lambda_k = 1"))
+    add(Check("min_lambda", "all", float(lambdas.min()), "-", "> 0", bool(lambdas.min() > 0),
+              "every user's (17a) has a positive multiplier"))
+    for link, budget in (("main", model.budget_main), ("fed", model.budget_fed)):
+        total = pyo.value(getattr(model, f"bandwidth_{link}_budget"))
+        slack = total - sum(getattr(model, f"bandwidth_{link}")[k].value for k in model.users)
+        add(Check(f"budget_{link}_slack", "all", slack, "MHz", f"|slack| <= {RELATIVE_TOLERANCE:g} B",
+                  abs(slack) <= RELATIVE_TOLERANCE * total, f"unused bandwidth to the {link} server; Lemma 3: zero"))
+        value = _multiplier(model, budget)
+        add(Check(f"budget_{link}_multiplier", "all", value, "s/MHz", "> 0", bool(value > 0),
+                  f"multiplier of the {link}-server bandwidth budget"))
+    checks += kkt_residual_checks(model)
+    return Certificate(checks)
+
+
+def kkt_residual_checks(model: pyo.ConcreteModel) -> list[Check]:
+    """Largest stationarity, complementarity and primal infeasibility, from exact derivatives."""
+    nlp = PyomoNLP(model)
+    variables, constraints = nlp.get_pyomo_variables(), nlp.get_pyomo_constraints()
+    x = np.array([v.value for v in variables], dtype=float)
+    duals = np.array([model.dual.get(c, 0.0) for c in constraints], dtype=float)
+    z_lower = np.array([model.ipopt_zL_out.get(v, 0.0) for v in variables], dtype=float)
+    z_upper = np.array([model.ipopt_zU_out.get(v, 0.0) for v in variables], dtype=float)
+    nlp.set_primals(x)
+    nlp.set_duals(duals)
+    gradient = nlp.evaluate_grad_objective() + nlp.evaluate_jacobian().transpose() @ duals - z_lower + z_upper
+    worst_var = int(np.argmax(np.abs(gradient)))
+
+    g, g_low, g_high = nlp.evaluate_constraints(), nlp.constraints_lb(), nlp.constraints_ub()
+    x_low, x_high = nlp.primals_lb(), nlp.primals_ub()
+    with np.errstate(invalid="ignore"):
+        products = np.concatenate([
+            np.where(np.isfinite(g_high), np.abs(np.maximum(duals, 0) * (g_high - g)), 0),
+            np.where(np.isfinite(g_low), np.abs(np.minimum(duals, 0) * (g - g_low)), 0),
+            np.where(np.isfinite(x_low), np.abs(z_lower * (x - x_low)), 0),
+            np.where(np.isfinite(x_high), np.abs(z_upper * (x_high - x)), 0),
+        ])
+        violations = np.concatenate([g - g_high, g_low - g, x_low - x, x - x_high])
+    violations = np.where(np.isfinite(violations), violations, 0)
+    names = [c.name for c in constraints]
+    worst_con = int(np.argmax(violations))
+    con_label = (names + names + [v.name for v in variables] * 2)[worst_con]
+    stationarity = float(np.abs(gradient).max())
+    complementarity = float(products.max())
+    infeasibility = float(max(violations.max(), 0.0))
+    return [
+        Check("stationarity", "all", stationarity, "objective unit per variable unit", f"<= {KKT_TOLERANCE:g}",
+              stationarity <= KKT_TOLERANCE,
+              f"largest |d Lagrangian / dx| over all variables (at {variables[worst_var].name})"),
+        Check("complementarity", "all", complementarity, "objective unit", f"<= {KKT_TOLERANCE:g}",
+              complementarity <= KKT_TOLERANCE, "largest |multiplier x distance to its bound|"),
+        Check("primal_infeasibility", "all", infeasibility, "constraint unit", f"<= {FEASIBILITY_TOLERANCE:g}",
+              infeasibility <= FEASIBILITY_TOLERANCE, f"largest violation of a constraint or bound (at {con_label})"),
+    ]

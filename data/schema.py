@@ -17,17 +17,27 @@ class Field:
     name: str
     unit: str
     description: str
-    kind: str = "real"  # "real", "integer" or "id" (text or whole number, unique)
+    kind: str = "real"  # "real", "integer", "id" (text or whole number, unique), "text",
+    #                     "choice" (one of `choices`), "list" (comma-separated `choices`), "bool"
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # True: the value must be strictly above `low`
     high_open: bool = False  # True: the value must be strictly below `high`
-    default: float | None = None  # what the scenario generator writes
+    default: object = None  # what the scenario generators write
+    choices: tuple[str, ...] = ()  # for "choice" and "list"
 
     def expected(self) -> str:
         """What a valid value looks like, in words."""
         if self.kind == "id":
-            return "a non-empty user id (text or whole number)"
+            return "a non-empty id (text or whole number)"
+        if self.kind == "text":
+            return "a non-empty text"
+        if self.kind == "choice":
+            return f"one of {', '.join(self.choices)}"
+        if self.kind == "list":
+            return f"a comma-separated list of {', '.join(self.choices)}"
+        if self.kind == "bool":
+            return "TRUE or FALSE (or 1 / 0)"
         noun = "a whole number" if self.kind == "integer" else "a finite number"
         bounds = []
         if self.low is not None:
@@ -41,9 +51,8 @@ class Field:
         """None when `value` is valid, else the expectation it breaks."""
         if value is None:
             return self.expected()
-        if self.kind == "id":
-            ok = isinstance(value, str) or (isinstance(value, (int, float)) and float(value).is_integer())
-            return None if ok and not isinstance(value, bool) else self.expected()
+        if self.kind in ("id", "text", "choice", "list", "bool"):
+            return None if self._text_kind_ok(value) else self.expected()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.expected()
         number = float(value)
@@ -56,6 +65,35 @@ class Field:
         if self.high is not None and (number > self.high or (self.high_open and number == self.high)):
             return self.expected()
         return None
+
+    def _text_kind_ok(self, value: object) -> bool:
+        if self.kind == "id":
+            return isinstance(value, str) or (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer())
+        if self.kind == "text":
+            return isinstance(value, str)
+        if self.kind == "bool":
+            return isinstance(value, bool) or value in (0, 1)
+        if not isinstance(value, str):
+            return False
+        items = [item.strip().lower() for item in value.split(",")] if self.kind == "list" else [value.lower()]
+        allowed = {choice.lower() for choice in self.choices}
+        return bool(items) and all(item in allowed for item in items)
+
+    def convert(self, value: object) -> object:
+        """A valid cell value as the loader hands it out."""
+        if self.kind in ("real",):
+            return float(value)
+        if self.kind == "integer":
+            return int(value)
+        if self.kind == "bool":
+            return bool(value)
+        by_lower = {choice.lower(): choice for choice in self.choices}
+        if self.kind == "choice":
+            return by_lower[value.lower()]
+        if self.kind == "list":
+            return tuple(by_lower[item.strip().lower()] for item in value.split(","))
+        return value
 
 
 # --- FedsLLM (spec: ../shared/spec/fedsllm.md) -------------------------------
@@ -88,4 +126,75 @@ FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
     Field("cpu_max_hz", "Hz", "client CPU frequency f_k^max", low=0, low_open=True),
     Field("power_main_max_dbm", "dBm", "maximum transmit power to the main server", low=-100, high=60),
     Field("power_fed_max_dbm", "dBm", "maximum transmit power to the fed server", low=-100, high=60),
+)
+
+
+# --- CARD (spec: ../shared/spec/card.md) ---------------------------------------
+
+CHANNEL_STATES = ("Good", "Normal", "Poor")
+LORA_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
+
+CARD_PARAMETERS: tuple[Field, ...] = (
+    Field("w", "-", "weight of delay against server energy in the cost U", low=0, high=1, default=0.2),
+    Field("xi", "W/(cycle/s)^3", "server GPU power coefficient, P = xi f^3", low=0, low_open=True, default=1e-25),
+    Field("local_epochs", "-", "local epochs (mini-batches) per round T", kind="integer", low=1, default=5),
+    Field("compression", "-", "compression ratio of smashed data and gradient phi", low=0, high=1, low_open=True,
+          default=0.1),
+    Field("rounds", "-", "training rounds N", kind="integer", low=1, default=20),
+    Field("bandwidth_hz", "Hz", "bandwidth per device in each direction B", low=0, low_open=True, default=20e6),
+    Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0", low=-250, high=0, default=-174),
+    Field("device_tx_dbm", "dBm", "device transmit power (up-link)", low=-100, high=60, default=20),
+    Field("ap_tx_dbm", "dBm", "access point transmit power (down-link)", low=-100, high=60, default=30),
+    Field("path_loss_ref_db", "dB", "path loss at 1 m, PL(d) = PL0 + 10 alpha log10(d/1 m)", low=0, high=200,
+          default=40),
+    Field("channel_state", "-", "Good / Normal / Poor = path-loss exponent 2 / 4 / 6", kind="choice",
+          choices=CHANNEL_STATES, default="Normal"),
+    Field("batch_size", "-", "samples per mini-batch", kind="integer", low=1, default=8),
+    Field("sequence_length", "-", "tokens per sample", kind="integer", low=1, default=256),
+    Field("lora_rank", "-", "LoRA rank r", kind="integer", low=1, default=8),
+    Field("lora_targets", "-", "projections with LoRA adapters", kind="list", choices=LORA_TARGETS, default="q,v"),
+    Field("bytes_per_value", "byte", "bytes per activation, gradient and adapter value", low=0, low_open=True,
+          default=2),
+    Field("backward_forward_ratio", "-", "backward FLOPs / forward FLOPs", low=0, default=2),
+    Field("seed", "-", "seed of the Rayleigh fading draws", kind="integer", low=0, default=1),
+)
+
+CARD_SERVER_COLUMNS: tuple[Field, ...] = (
+    Field("clock_max_hz", "Hz", "server GPU maximum core clock F_max^S", low=0, low_open=True),
+    Field("cores", "-", "server GPU cores sigma^S", kind="integer", low=1),
+    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^S", low=0, low_open=True),
+)
+
+CARD_DEVICE_COLUMNS: tuple[Field, ...] = (
+    Field("device", "-", "device id", kind="id"),
+    Field("platform", "-", "hardware name (record only)", kind="text"),
+    Field("clock_hz", "Hz", "device GPU core clock f^D", low=0, low_open=True),
+    Field("cores", "-", "device GPU cores sigma^D", kind="integer", low=1),
+    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^D", low=0, low_open=True),
+    Field("distance_m", "m", "distance to the access point", low=0, low_open=True),
+)
+
+CARD_LLM_COLUMNS: tuple[Field, ...] = (
+    Field("hidden_size", "-", "model width h", kind="integer", low=1),
+    Field("layers", "-", "transformer (decoder) layers I", kind="integer", low=1),
+    Field("intermediate_size", "-", "MLP width", kind="integer", low=1),
+    Field("attention_heads", "-", "query heads", kind="integer", low=1),
+    Field("kv_heads", "-", "key/value heads (grouped-query attention)", kind="integer", low=1),
+    Field("vocab_size", "-", "vocabulary size", kind="integer", low=1),
+    Field("tied_embeddings", "-", "output head shares the embedding matrix", kind="bool"),
+)
+
+CARD_CQI_COLUMNS: tuple[Field, ...] = (
+    Field("cqi", "-", "CQI index", kind="integer", low=1, high=15),
+    Field("modulation", "-", "modulation (record only)", kind="text"),
+    Field("code_rate_x1024", "-", "code rate x 1024 (record only)", low=0, low_open=True),
+    Field("efficiency", "bit/s/Hz", "spectral efficiency", low=0, low_open=True),
+    Field("snr_threshold_db", "dB", "lowest SNR at which this CQI is used"),
+)
+
+CARD_LAYER_COLUMNS: tuple[Field, ...] = (
+    Field("layer", "-", "0 = embedding, 1..I = transformer layers, I+1 = output head", kind="integer", low=0),
+    Field("forward_flops", "FLOP", "forward FLOPs of this layer for one mini-batch", low=0),
+    Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0),
+    Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0),
 )

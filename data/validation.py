@@ -104,7 +104,8 @@ def _unit_issues(context: SheetContext, sheet: str, row: dict[str, Cell], field:
     ]
 
 
-def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...], id_column: str) -> list[InputIssue]:
+def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...], id_column: str | None,
+                    exactly_one_row: bool = False) -> list[InputIssue]:
     """A table of one record per row: every column present, every cell valid, ids unique."""
     table = context.tables.get(sheet)
     if table is None:
@@ -114,6 +115,9 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
         return issues
     if not table.rows:
         return [context.issue(sheet, 2, None, None, "at least one data row below the header")]
+    if exactly_one_row and len(table.rows) > 1:
+        issues.append(context.issue(sheet, table.rows[1][fields[0].name].row, None, "a second row",
+                                    "exactly one data row below the header"))
     first_row_of_id: dict[str, int] = {}
     for row in table.rows:
         for field in fields:
@@ -121,6 +125,8 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
             problem = field.problem(cell.value)
             if problem:
                 issues.append(context.issue(sheet, cell.row, cell.column_label, cell.value, problem))
+        if id_column is None:
+            continue
         id_cell = row[id_column]
         if id_cell.value is None:
             continue
@@ -164,7 +170,7 @@ def check_cross_rules(
     cells = parameter_cells(table)
     by_name = {field.name: field for field in fields}
     valid = {
-        name: float(cell.value)
+        name: by_name[name].convert(cell.value)
         for name, cell in cells.items()
         if name in by_name and by_name[name].problem(cell.value) is None
     }

@@ -44,3 +44,52 @@ def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path) ->
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def plot_fig3(result, path: Path) -> Path:
+    """Cut layer and server clock per round, a line per device (the paper's Fig. 3)."""
+    figure, (cut_axes, clock_axes) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    devices = list(dict.fromkeys(d.device for d in result.card))
+    for device in devices:
+        mine = [d for d in result.card if d.device == device]
+        rounds = [d.round for d in mine]
+        cut_axes.plot(rounds, [d.cut for d in mine], marker="o", label=f"device {device}")
+        clock_axes.plot(rounds, [d.clock_ghz for d in mine], marker="o", label=f"device {device}")
+    cut_axes.set_xlabel("training round")
+    cut_axes.set_ylabel("cut layer c")
+    cut_axes.set_title(f"(a) optimal cut layer, {result.state} channel")
+    clock_axes.set_xlabel("training round")
+    clock_axes.set_ylabel("server GPU clock (GHz)")
+    clock_axes.set_title("(b) server GPU clock")
+    for axes in (cut_axes, clock_axes):
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def plot_fig4(benchmarks, path: Path) -> Path:
+    """Grouped bars: delay and server energy per round by method and channel state (the paper's Fig. 4).
+    `benchmarks` maps (state, method) to (delay_s, energy_j)."""
+    states = list(dict.fromkeys(state for state, _ in benchmarks))
+    methods = list(dict.fromkeys(method for _, method in benchmarks))
+    figure, axes_pair = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    width = 0.8 / len(methods)
+    positions = range(len(states))
+    for column, (axes, label, unit) in enumerate(zip(axes_pair, ("training delay per round", "server energy per round"),
+                                                     ("s", "J"))):
+        for index, method in enumerate(methods):
+            values = [benchmarks[state, method][column] for state in states]
+            axes.bar([x + index * width for x in positions], values, width, label=method)
+        axes.set_xticks([x + width * (len(methods) - 1) / 2 for x in positions], states)
+        axes.set_xlabel("channel state")
+        axes.set_ylabel(f"{label} ({unit})")
+        axes.set_yscale("log")
+        axes.grid(True, axis="y", which="both", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path

@@ -56,6 +56,24 @@ class FedsllmConfig:
     power_sweep: PowerSweepConfig = field(default_factory=PowerSweepConfig)
 
 
+@dataclass
+class CrossCheckConfig:
+    rounds: int = 1  # rounds whose pairs CARD is cross-checked on (P3 by Ipopt, enumeration, P1 by MindtPy)
+
+
+@dataclass
+class CardConfig:
+    model_name: str = "card"
+    data: Optional[str] = None  # input workbook; None: data/card.xlsx
+    out: Optional[str] = None  # report folder; None: results/card-<timestamp>
+    progress: bool = True
+    channel_state: Optional[str] = None  # Good / Normal / Poor; None: the workbook's
+    w: Optional[float] = None  # None: the workbook's
+    rounds: Optional[int] = None  # None: the workbook's
+    solver: SolverConfig = field(default_factory=SolverConfig)
+    crosscheck: CrossCheckConfig = field(default_factory=CrossCheckConfig)
+
+
 PRIMARY_CONFIG = {"defaults": [{"model": "fedsllm"}, "_self_"]}
 
 
@@ -63,3 +81,4 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="config", node=PRIMARY_CONFIG)
     store.store(group="model", name="fedsllm", node=FedsllmConfig, package="_global_")
+    store.store(group="model", name="card", node=CardConfig, package="_global_")

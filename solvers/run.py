@@ -19,8 +19,24 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, load_card
+from data.card_profile import build_profile
 from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, load_fedsllm
+from data.schema import CARD_PARAMETERS, CHANNEL_STATES
 from data.issues import InputError
+from reports.card import (
+    METHODS,
+    PAPER_DELAY_REDUCTION,
+    PAPER_ENERGY_REDUCTION,
+    crosscheck_table,
+    decisions_table,
+    delay_reduction,
+    energy_reduction,
+    out_of_range_table,
+    profile_table,
+)
+from reports.card import benchmarks_table as card_benchmarks_table
+from reports.card import summary_table as card_summary_table
 from reports.certificate import certify_optimum
 from reports.export import SUMMARY_COLUMNS, ReportExistsError, ReportFolder, ResultTable
 from reports.fedsllm import (
@@ -34,8 +50,9 @@ from reports.fedsllm import (
     summary_table,
     sweep_curve,
 )
-from reports.plots import plot_eta_sweep, plot_fig2
-from solvers.config import FedsllmConfig, register_configs
+from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4
+from solvers.card import crosscheck, solve_state
+from solvers.config import CardConfig, FedsllmConfig, register_configs
 from solvers.fedsllm import EtaGrid, eta_grid_for
 from solvers.fedsllm_baselines import STRATEGIES, compare_strategies, power_sweep
 from solvers.fedsllm_problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
@@ -206,7 +223,73 @@ def run_fedsllm(cfg: DictConfig) -> int:
     return FEDSLLM_STUDIES[run.settings.study](run)
 
 
-RUNNERS = {"fedsllm": run_fedsllm}
+def card_inputs(settings: CardConfig, path: Path) -> CardInputs:
+    """The workbook with the command line's overrides, each checked against the schema."""
+    inputs = load_card(path)
+    fields = {f.name: f for f in CARD_PARAMETERS}
+    changes = {}
+    for name in ("channel_state", "w", "rounds"):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        problem = fields[name].problem(value)
+        if problem:
+            raise ConfigError(f"{name}={value}: expected {problem}")
+        changes[name] = fields[name].convert(value)
+    return inputs.with_parameters(**changes)
+
+
+def run_card(cfg: DictConfig) -> int:
+    settings: CardConfig = OmegaConf.to_object(cfg)
+    started = time.perf_counter()
+    data_path = Path(settings.data) if settings.data else DEFAULT_CARD_WORKBOOK
+    out = Path(settings.out) if settings.out else default_out("card")
+    if out.exists():
+        raise ReportExistsError(f"the report folder {out} already exists; choose another out=... or remove it")
+    inputs = card_inputs(settings, data_path)
+    check_ipopt_available()
+    progress = Progress() if settings.progress else Progress.silent()
+    profile = build_profile(inputs)
+    progress.start("CARD channel states", len(CHANNEL_STATES), unit="states")
+    results = []
+    for state in CHANNEL_STATES:
+        results.append(solve_state(inputs, profile, state))
+        progress.advance(state)
+    progress.finish()
+    chosen = next(r for r in results if r.state == inputs.parameter("channel_state"))
+    progress.start("cross-checks", 3, unit="checks")
+    checks = crosscheck(chosen, settings.crosscheck.rounds, IpoptSolver(settings.solver.ipopt_options()))
+    for check in checks:
+        progress.advance(check.check)
+    progress.finish()
+    passed = all(check.passed for check in checks)
+    with ReportFolder(out) as report:
+        report.add_table(card_summary_table(inputs, profile, chosen, results, passed, time.perf_counter() - started))
+        report.add_table(decisions_table(chosen))
+        report.add_table(card_benchmarks_table(results))
+        report.add_table(profile_table(profile))
+        report.add_table(out_of_range_table(results))
+        report.add_table(crosscheck_table([check.row() for check in checks]))
+        plot_fig3(chosen, report.file("fig3.png"))
+        benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j")) for r in results for m in METHODS}
+        plot_fig4(benchmarks, report.file("fig4.png"))
+        report.copy_in(data_path, f"input/{data_path.name}")
+        resolved = OmegaConf.merge(cfg, {"data": str(data_path.resolve()), "out": str(out.resolve())})
+        report.file("config.yaml").write_text(OmegaConf.to_yaml(resolved))
+        final = report.commit("card.xlsx")
+    print(f"CARD, {chosen.state} channel: mean delay {chosen.mean('card', 'delay_s'):.3f} s and server energy "
+          f"{chosen.mean('card', 'energy_j'):.3f} J per round; {len(chosen.out_of_range)} device-rounds out of range")
+    for result in results:
+        print(f"  {result.state:>6}: delay {delay_reduction(result):.1%} below device-only (paper: "
+              f"{PAPER_DELAY_REDUCTION:.1%}), server energy {energy_reduction(result):.1%} below server-only "
+              f"(paper: {PAPER_ENERGY_REDUCTION:.1%})")
+    print(f"cross-checks: {'PASS' if passed else 'FAIL'} " + "; ".join(
+        f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks))
+    print(f"report: {final}")
+    return EXIT_OK
+
+
+RUNNERS = {"fedsllm": run_fedsllm, "card": run_card}
 
 
 def main(argv: list[str] | None = None) -> int:

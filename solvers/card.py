@@ -1,0 +1,177 @@
+"""CARD solve strategies (Algorithm 1), its cross-checks and the benchmarks.
+
+- `card`: P3's closed form f* = min(max(Q, F_min), F_max), then P4 by enumerating
+  every cut at f*; Q does not depend on c, so this solves P2 exactly, O(I).
+- `enumerate_with_ipopt`: every cut's P3 solved by Ipopt, keep the best.
+- `solve_minlp`: P1 (or P2) by MindtPy outer approximation, HiGHS for the MILP
+  master problems and Ipopt (cyipopt) for the NLP subproblems.
+- benchmarks: server-only (c = 0) and device-only (c = I), server at F_max.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.opt import check_optimal_termination
+
+from data.card import CardInputs
+from data.card_channel import Links, links
+from data.card_costs import PairCosts, pair_costs
+from data.card_profile import Profile
+from models.card import build_p1, build_p3, set_choice
+from solvers.ipopt import IpoptSolver, SolveError
+
+
+@dataclass(frozen=True)
+class CardDecision:
+    device: str
+    round: int
+    cut: int
+    clock_ghz: float
+    cost: float
+    delay_s: float
+    energy_j: float
+
+
+def decision(pair: PairCosts, cut: int, clock_ghz: float) -> CardDecision:
+    return CardDecision(pair.device, pair.round, int(cut), float(clock_ghz), float(pair.cost(cut, clock_ghz)),
+                        float(pair.delay(cut, clock_ghz)), float(pair.energy(cut, clock_ghz)))
+
+
+def closed_form_clock_ghz(pair: PairCosts) -> float:
+    """P3's optimum: Q = cbrt(w (E_max - E_min) / (2 xi (1 - w) (D_max - D_min))) (Hz), clamped to the range."""
+    if pair.w >= 1.0:
+        return pair.clock_max_ghz
+    if pair.w <= 0.0:
+        return pair.clock_min_ghz
+    q_hz = ((pair.w * (pair.energy_max - pair.energy_min))
+            / (2.0 * pair.xi * (1.0 - pair.w) * (pair.delay_max - pair.delay_min))) ** (1.0 / 3.0)
+    return min(max(q_hz / 1e9, pair.clock_min_ghz), pair.clock_max_ghz)
+
+
+def best_cut_at(pair: PairCosts, clock_ghz: float) -> int:
+    """P4 by enumeration: the cut of least cost at this clock (the smallest on a tie)."""
+    return int(np.argmin(pair.cost(pair.cuts, clock_ghz)))
+
+
+def card(pair: PairCosts) -> CardDecision:
+    """Algorithm 1."""
+    clock = closed_form_clock_ghz(pair)
+    return decision(pair, best_cut_at(pair, clock), clock)
+
+
+def solve_p3(pair: PairCosts, cut: int, solver: IpoptSolver) -> CardDecision:
+    model = build_p3(pair, cut)
+    record = solver.solve(model)
+    if not record.optimal:
+        raise SolveError([f"P3 (device {pair.device}, round {pair.round}, cut {cut}): Ipopt status "
+                          f"'{record.status}' ({record.message})"])
+    return decision(pair, cut, model.clock[0].value)
+
+
+def enumerate_with_ipopt(pair: PairCosts, solver: IpoptSolver) -> CardDecision:
+    return min((solve_p3(pair, int(c), solver) for c in pair.cuts), key=lambda d: d.cost)
+
+
+def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_limit_s: float = 600
+                ) -> list[CardDecision]:
+    """P1 over `pairs` (P2 when there is one) by MindtPy OA with HiGHS and cyipopt."""
+    model = build_p1(pairs)
+    for p, pair in enumerate(pairs):  # start from the server-only choice; OA finds the rest
+        set_choice(model, p, 0, pair.clock_max_ghz)
+    options = {"print_level": 0, "mumps_pivot_order": 0, "tol": 1e-10, **(nlp_options or {})}
+    results = pyo.SolverFactory("mindtpy").solve(
+        model, strategy="OA", mip_solver="appsi_highs", nlp_solver="cyipopt",
+        nlp_solver_args={"options": options}, time_limit=time_limit_s, absolute_bound_tolerance=1e-9,
+        relative_bound_tolerance=1e-9, init_strategy="initial_binary", linearize_inactive=True)
+    if not check_optimal_termination(results):
+        raise SolveError([f"P1 by MindtPy: status '{results.solver.termination_condition}'"])
+    decisions = []
+    for p, pair in enumerate(pairs):
+        cut = max(model.cuts, key=lambda c: model.cut_choice[p, c].value)
+        decisions.append(decision(pair, cut, model.clock[p].value))
+    return decisions
+
+
+@dataclass
+class StateResult:
+    """Everything CARD decides under one channel state."""
+
+    state: str
+    links: Links
+    pairs: list[PairCosts]
+    card: list[CardDecision]
+    server_only: list[CardDecision]
+    device_only: list[CardDecision]
+    out_of_range: list[tuple[str, int, float, float]]  # device, round, SNR up, SNR down (dB)
+
+    def mean(self, method: str, attribute: str) -> float:
+        return float(np.mean([getattr(d, attribute) for d in getattr(self, method)])) if self.card else math.nan
+
+
+def solve_state(inputs: CardInputs, profile: Profile, state: str) -> StateResult:
+    state_links = links(inputs, state)
+    pairs, out_of_range = [], []
+    for m in range(len(inputs.device_ids)):
+        for n in range(inputs.parameter("rounds")):
+            if state_links.in_range[m, n]:
+                pairs.append(pair_costs(inputs, profile, state_links, m, n))
+            else:
+                out_of_range.append((inputs.device_ids[m], n + 1, float(state_links.snr_up_db[m, n]),
+                                     float(state_links.snr_down_db[m, n])))
+    return StateResult(
+        state, state_links, pairs,
+        card=[card(pair) for pair in pairs],
+        server_only=[decision(pair, 0, pair.clock_max_ghz) for pair in pairs],
+        device_only=[decision(pair, pair.last_cut, pair.clock_max_ghz) for pair in pairs],
+        out_of_range=out_of_range,
+    )
+
+
+CROSSCHECK_TOLERANCE = 1e-6  # on the normalised cost U
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    check: str
+    pairs: int
+    max_cost_difference: float
+    cut_differences: int
+    max_clock_difference_hz: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_cost_difference <= CROSSCHECK_TOLERANCE
+
+    def row(self) -> tuple:
+        return (self.check, self.pairs, self.max_cost_difference, self.cut_differences, self.max_clock_difference_hz,
+                f"<= {CROSSCHECK_TOLERANCE:g}", "PASS" if self.passed else "FAIL")
+
+
+def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision]) -> CrossCheck:
+    return CrossCheck(check, len(ours), max(abs(a.cost - b.cost) for a, b in zip(ours, theirs)),
+                      sum(a.cut != b.cut for a, b in zip(ours, theirs)),
+                      max(abs(a.clock_ghz - b.clock_ghz) for a, b in zip(ours, theirs)) * 1e9)
+
+
+def crosscheck(result: StateResult, rounds: int, solver: IpoptSolver) -> list[CrossCheck]:
+    """CARD against P3 by Ipopt (every cut), enumeration over those, and P1 by MindtPy, on the
+    pairs of the first `rounds` rounds."""
+    chosen = [i for i, pair in enumerate(result.pairs) if pair.round <= rounds]
+    if not chosen:
+        return []
+    pairs = [result.pairs[i] for i in chosen]
+    ours = [result.card[i] for i in chosen]
+    by_cut = [[solve_p3(pair, int(c), solver) for c in pair.cuts] for pair in pairs]
+    closed = [[decision(pair, int(c), closed_form_clock_ghz(pair)) for c in pair.cuts] for pair in pairs]
+    flat_ipopt = [d for row in by_cut for d in row]
+    flat_closed = [d for row in closed for d in row]
+    enumerated = [min(row, key=lambda d: d.cost) for row in by_cut]
+    return [
+        _compare("P3 by Ipopt against the closed form, every cut", flat_closed, flat_ipopt),
+        _compare("enumeration of P3 by Ipopt (full enumeration)", ours, enumerated),
+        _compare("P1 by MindtPy (OA: HiGHS MILP, Ipopt NLP)", ours, solve_minlp(pairs)),
+    ]

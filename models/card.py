@@ -57,9 +57,10 @@ def build_p1(pairs: list[PairCosts], name: str = "CARD P1") -> pyo.ConcreteModel
                                   units=u.s * u.GHz, doc="server work per round T (eta - eta_D(c))/(delta^S sigma^S) (s*GHz)")
     model.transfer = pyo.Param(model.pairs, model.cuts, initialize=table(lambda q: q.transfer_s), units=u.s,
                                doc="transmission delay per round D^V(c) (s)")
-    model.power_coefficient = pyo.Param(initialize=pairs[0].power_coefficient, units=u.W / u.GHz**3,
-                                        doc="server GPU power coefficient xi, P = xi f^3 (W/GHz^3)")
-    model.weight = pyo.Param(initialize=pairs[0].w, doc="weight w of the delay in the cost (-)")
+    model.power_coefficient = pyo.Param(model.pairs, initialize={p: pairs[p].power_coefficient for p in index},
+                                        units=u.W / u.GHz**3, doc="server GPU power coefficient xi, P = xi f^3 (W/GHz^3)")
+    model.weight = pyo.Param(model.pairs, initialize={p: pairs[p].w for p in index},
+                             doc="weight w of the delay in the cost (-)")
     for attribute, unit, text in (("delay_min", u.s, "D_min: delay at c = 0, f = F_max (s)"),
                                   ("delay_max", u.s, "D_max: delay at c = I, f = F_min (s)"),
                                   ("energy_min", u.J, "E_min: energy at c = I, f = F_min (J)"),
@@ -82,11 +83,11 @@ def build_p1(pairs: list[PairCosts], name: str = "CARD P1") -> pyo.ConcreteModel
         rule=lambda m, p, c: m.device_compute[p, c] + m.server_work[p, c] / m.clock[p] + m.transfer[p, c])
     model.energy_if = pyo.Expression(
         model.pairs, model.cuts, doc="server energy per round E(c, f) if pair p cuts at c (J)",
-        rule=lambda m, p, c: m.power_coefficient * m.clock[p] ** 2 * m.server_work[p, c])
+        rule=lambda m, p, c: m.power_coefficient[p] * m.clock[p] ** 2 * m.server_work[p, c])
     model.cost_if = pyo.Expression(
         model.pairs, model.cuts, doc="normalised cost U_c(f) if pair p cuts at c (-)",
-        rule=lambda m, p, c: m.weight * (m.delay_if[p, c] - m.delay_min[p]) / (m.delay_max[p] - m.delay_min[p])
-        + (1 - m.weight) * (m.energy_if[p, c] - m.energy_min[p]) / (m.energy_max[p] - m.energy_min[p]))
+        rule=lambda m, p, c: m.weight[p] * (m.delay_if[p, c] - m.delay_min[p]) / (m.delay_max[p] - m.delay_min[p])
+        + (1 - m.weight[p]) * (m.energy_if[p, c] - m.energy_min[p]) / (m.energy_max[p] - m.energy_min[p]))
 
     model.one_cut = pyo.Constraint(model.pairs, rule=lambda m, p: pyo.quicksum(m.cut_choice[p, c] for c in m.cuts) == 1,
                                    doc="each pair cuts at exactly one layer (-)")

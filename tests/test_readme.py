@@ -7,19 +7,35 @@ from pathlib import Path
 
 import pytest
 
-from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
-from solvers.config import EtaConfig, FedsllmConfig, SolverConfig
+from data.schema import (
+    CARD_CQI_COLUMNS,
+    CARD_DEVICE_COLUMNS,
+    CARD_LAYER_COLUMNS,
+    CARD_LLM_COLUMNS,
+    CARD_PARAMETERS,
+    CARD_SERVER_COLUMNS,
+    FEDSLLM_PARAMETERS,
+    FEDSLLM_USER_COLUMNS,
+)
+from solvers.config import CardConfig, CrossCheckConfig, EtaConfig, FedsllmConfig, PowerSweepConfig, SolverConfig
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
-@pytest.mark.parametrize("field", FEDSLLM_PARAMETERS + FEDSLLM_USER_COLUMNS, ids=lambda f: f.name)
+ALL_FIELDS = (FEDSLLM_PARAMETERS + FEDSLLM_USER_COLUMNS + CARD_PARAMETERS + CARD_SERVER_COLUMNS + CARD_DEVICE_COLUMNS
+              + CARD_LLM_COLUMNS + CARD_CQI_COLUMNS + CARD_LAYER_COLUMNS)
+
+
+@pytest.mark.parametrize("field", ALL_FIELDS, ids=lambda f: f.name)
 def test_workbook_field_is_documented(field):
     assert f"`{field.name}`" in README
 
 
-@pytest.mark.parametrize("key", [f.name for f in fields(FedsllmConfig) if f.name not in ("model_name", "solver", "eta")]
-                         + [f"eta.{f.name}" for f in fields(EtaConfig)]
-                         + [f"solver.{f.name}" for f in fields(SolverConfig)])
+@pytest.mark.parametrize("key", sorted(
+    {f.name for config in (FedsllmConfig, CardConfig) for f in fields(config)}
+    - {"model_name", "solver", "eta", "power_sweep", "crosscheck"}
+    | {f"eta.{f.name}" for f in fields(EtaConfig)} | {f"solver.{f.name}" for f in fields(SolverConfig)}
+    | {f"power_sweep.{f.name}" for f in fields(PowerSweepConfig)}
+    | {f"crosscheck.{f.name}" for f in fields(CrossCheckConfig)}))
 def test_configuration_key_is_documented(key):
     assert f"`{key}`" in README

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.issues import InputError, InputIssue
+from data.issues import InputIssue
 from data.schema import (
     CARD_CQI_COLUMNS,
     CARD_DEVICE_COLUMNS,
@@ -22,8 +22,15 @@ from data.schema import (
     CARD_SERVER_COLUMNS,
     Field,
 )
-from data.validation import SheetContext, check_parameter_sheet, check_row_table, normalise_id, parameter_cells
-from data.workbook import Table, read_tables
+from data.validation import (
+    SheetContext,
+    check_parameter_sheet,
+    check_row_table,
+    normalise_id,
+    parameter_cells,
+    read_valid_tables,
+)
+from data.workbook import Table
 
 DEFAULT_CARD_WORKBOOK = Path(__file__).with_name("card.xlsx")
 SHEET_ORDER = ("parameters", "server", "devices", "llm", "cqi", "layers")
@@ -139,10 +146,7 @@ class CardInputs:
 def load_card(path: Path | str = DEFAULT_CARD_WORKBOOK) -> CardInputs:
     """Read and validate a CARD workbook; raise InputError listing every problem."""
     path = Path(path)
-    tables = read_tables(path)
-    issues = validate_card(str(path), tables)
-    if issues:
-        raise InputError(issues)
+    tables = read_valid_tables(path, validate_card)
     cells = parameter_cells(tables["parameters"])
     parameters = {f.name: f.convert(cells[f.name].value) for f in CARD_PARAMETERS}
     devices = _rows(tables["devices"], CARD_DEVICE_COLUMNS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.issues import InputError, InputIssue
+from data.issues import InputIssue
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
 from data.validation import (
     CrossRule,
@@ -21,8 +21,8 @@ from data.validation import (
     check_row_table,
     normalise_id,
     parameter_cells,
+    read_valid_tables,
 )
-from data.workbook import read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
@@ -104,10 +104,7 @@ class FedsllmInputs:
 def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
     """Read and validate a FedsLLM workbook; raise InputError listing every problem."""
     path = Path(path)
-    tables = read_tables(path)
-    issues = validate_fedsllm(str(path), tables)
-    if issues:
-        raise InputError(issues)
+    tables = read_valid_tables(path, validate_fedsllm)
     cells = parameter_cells(tables[PARAMETERS_SHEET])
     parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}
     rows = tables[USERS_SHEET].rows

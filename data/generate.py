@@ -17,11 +17,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
+from data.workbook import new_workbook_with_parameters
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,7 @@ def draw_users(settings: ScenarioSettings) -> dict[str, np.ndarray]:
 def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters: dict[str, float] | None = None,
                            about: dict[str, object] | None = None) -> Path:
     """Write a FedsLLM input workbook: `parameters`, `users` and an `about` sheet."""
-    values = {spec.name: spec.default for spec in FEDSLLM_PARAMETERS}
-    values.update(parameters or {})
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "parameters"
-    sheet.append(["name", "value", "unit", "description"])
-    for spec in FEDSLLM_PARAMETERS:
-        sheet.append([spec.name, values[spec.name], spec.unit, spec.description])
-    sheet.column_dimensions["D"].width = 60
+    workbook = new_workbook_with_parameters(FEDSLLM_PARAMETERS, parameters or {})
     user_sheet = workbook.create_sheet("users")
     names = [spec.name for spec in FEDSLLM_USER_COLUMNS]
     user_sheet.append(names)

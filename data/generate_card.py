@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from data.workbook import new_workbook_with_parameters
 from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
 
 SERVER = {"clock_max_hz": 2.46e9, "cores": 3072, "flops_per_cycle": 2}
@@ -59,15 +59,7 @@ def _sheet(workbook, title: str, fields, rows) -> None:
 
 def write_card_workbook(path: Path, settings: CardWorkbookSettings = CardWorkbookSettings(),
                         parameters: dict | None = None, devices=None, llm: dict | None = None) -> Path:
-    values = {f.name: f.default for f in CARD_PARAMETERS}
-    values.update(parameters or {})
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "parameters"
-    sheet.append(["name", "value", "unit", "description"])
-    for f in CARD_PARAMETERS:
-        sheet.append([f.name, values[f.name], f.unit, f.description])
-    sheet.column_dimensions["D"].width = 60
+    workbook = new_workbook_with_parameters(CARD_PARAMETERS, parameters or {})
     _sheet(workbook, "server", CARD_SERVER_COLUMNS, [[SERVER[f.name] for f in CARD_SERVER_COLUMNS]])
     if devices is None:
         rng = np.random.default_rng(settings.distance_seed)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from data.issues import InputIssue
+from data.issues import InputError, InputIssue
 from data.schema import Field
-from data.workbook import Cell, Table
+from data.workbook import Cell, Table, read_tables
 
 PARAMETER_COLUMNS = ("name", "value")
 
@@ -182,3 +182,12 @@ def check_cross_rules(
                 context.issue(sheet, cell.row, f"{cell.column_label} of '{rule.reported_at}'", cell.value, rule.expected(valid))
             )
     return issues
+
+
+def read_valid_tables(path, validate: Callable[[str, dict[str, Table]], list[InputIssue]]) -> dict[str, Table]:
+    """The workbook's tables, or an InputError listing every problem `validate` finds."""
+    tables = read_tables(path)
+    issues = validate(str(path), tables)
+    if issues:
+        raise InputError(issues)
+    return tables

@@ -80,3 +80,15 @@ def _read_table(worksheet) -> Table:
             row[name] = Cell(row_number, name, header[name], value)
         rows.append(row)
     return Table(worksheet.title, header, rows)
+
+
+def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.Workbook:
+    """A workbook whose first sheet is `parameters` (name, value, unit, description), one row per field."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "parameters"
+    sheet.append(["name", "value", "unit", "description"])
+    for field in fields:
+        sheet.append([field.name, values.get(field.name, field.default), field.unit, field.description])
+    sheet.column_dimensions["D"].width = 60
+    return workbook

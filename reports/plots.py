@@ -10,6 +10,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 
+def _save(figure, all_axes, path: Path) -> Path:
+    """Grid, legend, tight layout; write the PNG and free the figure."""
+    for axes in all_axes:
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
 def plot_eta_sweep(etas, delays, best_eta: float, best_delay: float, path: Path) -> Path:
     """T*(eta) over the grid and refinement, with the optimum marked."""
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -20,12 +31,7 @@ def plot_eta_sweep(etas, delays, best_eta: float, best_delay: float, path: Path)
     axes.set_xlabel("local accuracy eta (-)")
     axes.set_ylabel("total training delay T (s)")
     axes.set_title("FedsLLM: optimal delay against local accuracy")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return _save(figure, [axes], path)
 
 
 def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path) -> Path:
@@ -38,12 +44,7 @@ def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path) ->
     axes.set_ylabel("total training delay T (s)")
     axes.set_yscale("log")
     axes.set_title("FedsLLM: latency against maximum transmit power")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return _save(figure, [axes], path)
 
 
 def plot_fig3(result, path: Path) -> Path:
@@ -61,13 +62,7 @@ def plot_fig3(result, path: Path) -> Path:
     clock_axes.set_xlabel("training round")
     clock_axes.set_ylabel("server GPU clock (GHz)")
     clock_axes.set_title("(b) server GPU clock")
-    for axes in (cut_axes, clock_axes):
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return _save(figure, [cut_axes, clock_axes], path)
 
 
 def plot_fig4(benchmarks, path: Path) -> Path:
@@ -87,9 +82,4 @@ def plot_fig4(benchmarks, path: Path) -> Path:
         axes.set_xlabel("channel state")
         axes.set_ylabel(f"{label} ({unit})")
         axes.set_yscale("log")
-        axes.grid(True, axis="y", which="both", alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return _save(figure, axes_pair, path)

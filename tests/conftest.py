@@ -69,10 +69,10 @@ def make_workbook(tmp_path):
 
 @pytest.fixture
 def broken_copy(tmp_path):
-    """Copy the default workbook, let the test edit it with openpyxl, return the path."""
-    def edit(change) -> Path:
-        path = tmp_path / "broken.xlsx"
-        shutil.copy(DEFAULT_WORKBOOK, path)
+    """Copy a shipped workbook (FedsLLM's by default), let the test edit it with openpyxl, return the path."""
+    def edit(change, source: Path = DEFAULT_WORKBOOK) -> Path:
+        path = tmp_path / f"broken-{source.name}"
+        shutil.copy(source, path)
         workbook = openpyxl.load_workbook(path)
         change(workbook)
         workbook.save(path)

@@ -223,22 +223,13 @@ def test_benchmarks_ordering_on_the_default():
 
 # --- validation -----------------------------------------------------------------------
 
-def broken_card(tmp_path, change):
-    path = tmp_path / "broken_card.xlsx"
-    shutil.copy(DEFAULT_CARD_WORKBOOK, path)
-    workbook = openpyxl.load_workbook(path)
-    change(workbook)
-    workbook.save(path)
-    return path
-
-
 def card_issues(path):
     with pytest.raises(InputError) as caught:
         load_card(path)
     return caught.value.issues
 
 
-def test_card_validation_names_every_problem(tmp_path):
+def test_card_validation_names_every_problem(broken_copy):
     def change(workbook):
         parameters = workbook["parameters"]
         for row in range(2, parameters.max_row + 1):
@@ -249,7 +240,7 @@ def test_card_validation_names_every_problem(tmp_path):
         workbook["devices"]["C6"] = 20e9  # device 5 (512 cores) now faster than the server
         workbook["llm"]["E2"] = 5  # kv_heads does not divide 32 heads
         workbook["cqi"]["E5"] = -9.0  # CQI 4's threshold below CQI 3's
-    issues = card_issues(broken_card(tmp_path, change))
+    issues = card_issues(broken_copy(change, DEFAULT_CARD_WORKBOOK))
     found = {(i.sheet, i.row, (i.column or "").split(" ")[0]) for i in issues}
     assert ("devices", 6, "'clock_hz'") in found
     assert ("llm", 2, "'kv_heads'") in found
@@ -260,8 +251,8 @@ def test_card_validation_names_every_problem(tmp_path):
     assert len(issues) == 5
 
 
-def test_missing_cqi_sheet(tmp_path):
-    issues = card_issues(broken_card(tmp_path, lambda wb: wb.remove(wb["cqi"])))
+def test_missing_cqi_sheet(broken_copy):
+    issues = card_issues(broken_copy(lambda wb: wb.remove(wb["cqi"]), DEFAULT_CARD_WORKBOOK))
     assert [(i.sheet, i.expected) for i in issues] == [("cqi", "a sheet named 'cqi'")]
 
 

@@ -114,7 +114,7 @@ def test_links_below_cqi_1_are_reported_not_guessed():
     inputs = load_card()
     result = solve_state(inputs, build_profile(inputs), "Poor")
     assert result.out_of_range, "the default Poor channel has links below CQI 1"
-    for device, round_, up, down in result.out_of_range:
+    for _device, _round, up, down in result.out_of_range:
         assert min(up, down) < -6.7
     decided = {(d.device, d.round) for d in result.card}
     assert not decided & {(device, round_) for device, round_, _, _ in result.out_of_range}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from data.card import CardInputs
 from data.card_profile import Profile, parameter_count
 from reports.export import SUMMARY_COLUMNS, Column, ResultTable
@@ -137,7 +135,3 @@ def summary_table(inputs: CardInputs, profile: Profile, chosen: StateResult, res
         table.add(*row)
     return table
 
-
-def mean_reductions(results: list[StateResult]) -> tuple[float, float]:
-    return (float(np.mean([delay_reduction(r) for r in results])),
-            float(np.mean([energy_reduction(r) for r in results])))

@@ -58,14 +58,19 @@ class ReportExistsError(Exception):
     pass
 
 
+def refuse_existing(destination: Path) -> Path:
+    """The destination, if no file or folder is there yet; a report never overwrites one."""
+    destination = Path(destination)
+    if destination.exists():
+        raise ReportExistsError(f"the report folder {destination} already exists; choose another out=... or remove it")
+    return destination
+
+
 class ReportFolder:
     """Collects files in a temporary folder; `commit()` moves it to `destination`."""
 
     def __init__(self, destination: Path):
-        self.destination = Path(destination)
-        if self.destination.exists():
-            raise ReportExistsError(
-                f"the report folder {self.destination} already exists; choose another out=... or remove it")
+        self.destination = refuse_existing(destination)
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent))
         self.tables: list[ResultTable] = []

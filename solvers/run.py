@@ -38,7 +38,7 @@ from reports.card import (
 from reports.card import benchmarks_table as card_benchmarks_table
 from reports.card import summary_table as card_summary_table
 from reports.certificate import certify_optimum
-from reports.export import SUMMARY_COLUMNS, ReportExistsError, ReportFolder, ResultTable
+from reports.export import SUMMARY_COLUMNS, ReportExistsError, ReportFolder, ResultTable, refuse_existing
 from reports.fedsllm import (
     PAPER_REDUCTION_VS_BA,
     allocation_table,
@@ -110,8 +110,7 @@ def prepare_fedsllm(cfg: DictConfig) -> FedsllmRun:
     run = FedsllmRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_WORKBOOK,
                      Path(settings.out) if settings.out else default_out(f"fedsllm-{settings.study}"),
                      time.perf_counter())
-    if run.out.exists():
-        raise ReportExistsError(f"the report folder {run.out} already exists; choose another out=... or remove it")
+    refuse_existing(run.out)  # before any solve, not only when the report is written
     run.inputs = load_fedsllm(run.data_path)
     try:
         run.grid = eta_grid_for(run.inputs, settings.eta.step, settings.eta.low, settings.eta.high)
@@ -125,9 +124,10 @@ def prepare_fedsllm(cfg: DictConfig) -> FedsllmRun:
     return run
 
 
-def write_common_files(run: FedsllmRun, report: ReportFolder) -> None:
-    report.copy_in(run.data_path, f"input/{run.data_path.name}")
-    resolved = OmegaConf.merge(run.cfg, {"data": str(run.data_path.resolve()), "out": str(run.out.resolve())})
+def write_run_files(report: ReportFolder, cfg: DictConfig, data_path: Path, out: Path) -> None:
+    """A copy of the input workbook and the resolved configuration, beside every report."""
+    report.copy_in(data_path, f"input/{data_path.name}")
+    resolved = OmegaConf.merge(cfg, {"data": str(data_path.resolve()), "out": str(out.resolve())})
     report.file("config.yaml").write_text(OmegaConf.to_yaml(resolved))
 
 
@@ -173,7 +173,7 @@ def run_fedsllm_optimum(run: FedsllmRun) -> int:
                                              inputs.parameter("client_share_min")))
         etas, delays = sweep_curve(result)
         plot_eta_sweep(etas, delays, result.best.eta, result.best.T, report.file("eta_sweep.png"))
-        write_common_files(run, report)
+        write_run_files(report, run.cfg, run.data_path, run.out)
         final = report.commit("fedsllm.xlsx")
     print(f"FedsLLM optimum ({source}): T* = {headline[0]:.6f} s at eta* = {headline[1]:.6f} "
           f"(grid best {result.best_grid.T:.6f} s at eta = {result.best_grid.eta:.4f}); "
@@ -207,7 +207,7 @@ def run_fedsllm_power_sweep(run: FedsllmRun) -> int:
         report.add_table(fig2_table(sweep))
         delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
         plot_fig2(powers, delays, report.file("fig2.png"))
-        write_common_files(run, report)
+        write_run_files(report, run.cfg, run.data_path, run.out)
         final = report.commit("fedsllm.xlsx")
     print(f"power sweep over {len(powers)} powers: Proposed is on average {mean_reduction:.2%} below BA "
           f"(paper: {PAPER_REDUCTION_VS_BA:.2%})")
@@ -244,8 +244,7 @@ def run_card(cfg: DictConfig) -> int:
     started = time.perf_counter()
     data_path = Path(settings.data) if settings.data else DEFAULT_CARD_WORKBOOK
     out = Path(settings.out) if settings.out else default_out("card")
-    if out.exists():
-        raise ReportExistsError(f"the report folder {out} already exists; choose another out=... or remove it")
+    refuse_existing(out)  # before any solve, not only when the report is written
     inputs = card_inputs(settings, data_path)
     check_ipopt_available()
     progress = Progress() if settings.progress else Progress.silent()
@@ -273,9 +272,7 @@ def run_card(cfg: DictConfig) -> int:
         plot_fig3(chosen, report.file("fig3.png"))
         benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j")) for r in results for m in METHODS}
         plot_fig4(benchmarks, report.file("fig4.png"))
-        report.copy_in(data_path, f"input/{data_path.name}")
-        resolved = OmegaConf.merge(cfg, {"data": str(data_path.resolve()), "out": str(out.resolve())})
-        report.file("config.yaml").write_text(OmegaConf.to_yaml(resolved))
+        write_run_files(report, cfg, data_path, out)
         final = report.commit("card.xlsx")
     print(f"CARD, {chosen.state} channel: mean delay {chosen.mean('card', 'delay_s'):.3f} s and server energy "
           f"{chosen.mean('card', 'energy_j'):.3f} J per round; {len(chosen.out_of_range)} device-rounds out of range")

@@ -21,6 +21,7 @@ from data.schema import (
     CARD_PARAMETERS,
     CARD_SERVER_COLUMNS,
     Field,
+    Kind,
 )
 from data.validation import (
     SheetContext,
@@ -28,9 +29,10 @@ from data.validation import (
     check_row_table,
     normalise_id,
     parameter_cells,
-    read_valid_tables,
+    raise_issues,
+    repeated_header_issues,
 )
-from data.workbook import Table
+from data.workbook import Table, read_tables
 
 DEFAULT_CARD_WORKBOOK = Path(__file__).with_name("card.xlsx")
 SHEET_ORDER = ("parameters", "server", "devices", "llm", "cqi", "layers")
@@ -119,6 +121,7 @@ def validate_card(file: str, tables) -> list[InputIssue]:
     if "layers" in tables:
         layers = check_row_table(context, "layers", CARD_LAYER_COLUMNS, "layer")
         issues += layers or _layer_issues(context)
+    issues += repeated_header_issues(context, SHEET_ORDER)
     order = {name: index for index, name in enumerate(SHEET_ORDER)}
     return sorted(issues, key=lambda issue: (order.get(issue.sheet, -1), issue.row or 0))
 
@@ -145,8 +148,12 @@ class CardInputs:
 
 def load_card(path: Path | str = DEFAULT_CARD_WORKBOOK) -> CardInputs:
     """Read and validate a CARD workbook; raise InputError listing every problem."""
-    path = Path(path)
-    tables = read_valid_tables(path, validate_card)
+    return card_inputs(path, read_tables(path))
+
+
+def card_inputs(path: Path | str, tables: dict[str, Table]) -> CardInputs:
+    """Validate the workbook's tables; raise InputError listing every problem, else the inputs."""
+    raise_issues(validate_card(str(path), tables))
     cells = parameter_cells(tables["parameters"])
     parameters = {f.name: f.convert(cells[f.name].value) for f in CARD_PARAMETERS}
     devices = _rows(tables["devices"], CARD_DEVICE_COLUMNS)
@@ -157,7 +164,7 @@ def load_card(path: Path | str = DEFAULT_CARD_WORKBOOK) -> CardInputs:
         parameters=parameters,
         server=_rows(tables["server"], CARD_SERVER_COLUMNS)[0],
         device_ids=tuple(normalise_id(d["device"]) for d in devices),
-        devices={f.name: np.array([d[f.name] for d in devices]) for f in CARD_DEVICE_COLUMNS if f.kind != "id"},
+        devices={f.name: np.array([d[f.name] for d in devices]) for f in CARD_DEVICE_COLUMNS if f.kind is not Kind.ID},
         llm=_rows(tables["llm"], CARD_LLM_COLUMNS)[0],
         cqi={f.name: np.array([r[f.name] for r in cqi]) for f in CARD_CQI_COLUMNS},
         layers={f.name: np.array([r[f.name] for r in layers], dtype=float) for f in CARD_LAYER_COLUMNS}

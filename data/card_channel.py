@@ -39,7 +39,8 @@ def fading_power(inputs: CardInputs) -> np.ndarray:
     return rng.exponential(1.0, size=(len(inputs.device_ids), inputs.parameter("rounds")))
 
 
-def path_loss_db(distance_m, exponent: float, reference_db: float) -> np.ndarray:
+def log_distance_path_loss_db(distance_m, exponent: float, reference_db: float) -> np.ndarray:
+    """PL(d) = PL0 + 10 alpha log10(d / 1 m) (dB)."""
     return reference_db + 10.0 * exponent * np.log10(np.asarray(distance_m, dtype=float))
 
 
@@ -49,16 +50,21 @@ def cqi_efficiency(snr_db, thresholds_db: np.ndarray, efficiencies: np.ndarray) 
     return np.where(index >= 0, efficiencies[np.maximum(index, 0)], np.nan)
 
 
+def eq9_rate_bps(bandwidth_hz: float, snr_db, thresholds_db: np.ndarray, efficiencies: np.ndarray) -> np.ndarray:
+    """The rates R^D, R^S of (9): R = B y(SNR), y the CQI efficiency (bit/s; NaN out of range)."""
+    return bandwidth_hz * cqi_efficiency(snr_db, thresholds_db, efficiencies)
+
+
 def links(inputs: CardInputs, state: str | None = None) -> Links:
     p = inputs.parameters
     state = state or p["channel_state"]
     bandwidth = p["bandwidth_hz"]
     noise_dbm = p["noise_psd_dbm_per_hz"] + 10.0 * np.log10(bandwidth)
-    loss = path_loss_db(inputs.devices["distance_m"], PATH_LOSS_EXPONENT[state], p["path_loss_ref_db"])[:, None]
+    loss = log_distance_path_loss_db(inputs.devices["distance_m"], PATH_LOSS_EXPONENT[state], p["path_loss_ref_db"])[:, None]
     fading_db = 10.0 * np.log10(fading_power(inputs))
     snr_up = p["device_tx_dbm"] + fading_db - loss - noise_dbm
     snr_down = p["ap_tx_dbm"] + fading_db - loss - noise_dbm
     thresholds, efficiencies = inputs.cqi["snr_threshold_db"], inputs.cqi["efficiency"]
     return Links(state, snr_up, snr_down,
-                 bandwidth * cqi_efficiency(snr_up, thresholds, efficiencies),
-                 bandwidth * cqi_efficiency(snr_down, thresholds, efficiencies))
+                 eq9_rate_bps(bandwidth, snr_up, thresholds, efficiencies),
+                 eq9_rate_bps(bandwidth, snr_down, thresholds, efficiencies))

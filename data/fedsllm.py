@@ -1,7 +1,8 @@
 """FedsLLM input: read the workbook, validate it, and hand out checked values.
 
-Pipeline: `read_tables` -> `validate_fedsllm` (collects every problem) ->
-`FedsllmInputs` (only built from a workbook with no problems).
+Pipeline: `read_tables` (data/workbook.py) -> `fedsllm_inputs`, which runs
+`validate_fedsllm` (collects every problem) and builds `FedsllmInputs` only from
+a workbook with no problems.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from data.issues import InputIssue
-from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
 from data.validation import (
     CrossRule,
     SheetContext,
@@ -21,8 +22,10 @@ from data.validation import (
     check_row_table,
     normalise_id,
     parameter_cells,
-    read_valid_tables,
+    raise_issues,
+    repeated_header_issues,
 )
+from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
@@ -47,6 +50,7 @@ def validate_fedsllm(file: str, tables) -> list[InputIssue]:
     issues = check_parameter_sheet(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     issues += check_cross_rules(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS, FEDSLLM_CROSS_RULES)
     issues += check_row_table(context, USERS_SHEET, FEDSLLM_USER_COLUMNS, id_column="user")
+    issues += repeated_header_issues(context, (PARAMETERS_SHEET, USERS_SHEET))
     sheet_order = {PARAMETERS_SHEET: 0, USERS_SHEET: 1}
     return sorted(issues, key=lambda issue: (sheet_order.get(issue.sheet, -1), issue.row or 0))
 
@@ -103,8 +107,12 @@ class FedsllmInputs:
 
 def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
     """Read and validate a FedsLLM workbook; raise InputError listing every problem."""
-    path = Path(path)
-    tables = read_valid_tables(path, validate_fedsllm)
+    return fedsllm_inputs(path, read_tables(path))
+
+
+def fedsllm_inputs(path: Path | str, tables: dict[str, Table]) -> FedsllmInputs:
+    """Validate the workbook's tables; raise InputError listing every problem, else the inputs."""
+    raise_issues(validate_fedsllm(str(path), tables))
     cells = parameter_cells(tables[PARAMETERS_SHEET])
     parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}
     rows = tables[USERS_SHEET].rows
@@ -112,6 +120,6 @@ def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
     users = {
         spec.name: np.array([float(row[spec.name].value) for row in rows])
         for spec in FEDSLLM_USER_COLUMNS
-        if spec.kind != "id"
+        if spec.kind is not Kind.ID
     }
     return FedsllmInputs(str(path), parameters, user_ids, users)

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
-from data.workbook import new_workbook_with_parameters
+from data.workbook import new_workbook_with_parameters, plain_value
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ScenarioSettings:
     out: str = "data/fedsllm.xlsx"
 
 
-def path_loss_db(distance_m: np.ndarray) -> np.ndarray:
+def macro_path_loss_db(distance_m: np.ndarray) -> np.ndarray:
     """Paper's path loss model, 128.1 + 37.6 log10(d / km) (dB)."""
     return 128.1 + 37.6 * np.log10(distance_m / 1000.0)
 
@@ -67,7 +67,7 @@ def draw_users(settings: ScenarioSettings) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(settings.seed)
     distance_m = draw_positions(rng, settings)
     shadowing_db = rng.normal(0.0, settings.shadowing_std_db, size=settings.users)
-    gain_db = -(path_loss_db(distance_m) + shadowing_db)
+    gain_db = -(macro_path_loss_db(distance_m) + shadowing_db)
     samples = rng.multinomial(settings.total_samples, np.full(settings.users, 1.0 / settings.users))
     if samples.min() < 1:
         raise ValueError("a user drew no samples; use fewer users or more total_samples")
@@ -93,7 +93,7 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
     names = [spec.name for spec in FEDSLLM_USER_COLUMNS]
     user_sheet.append(names)
     for index in range(len(users["user"])):
-        user_sheet.append([_cell(users[name][index]) for name in names])
+        user_sheet.append([plain_value(users[name][index], whole_numbers_as_int=True) for name in names])
     if about:
         about_sheet = workbook.create_sheet("about")
         about_sheet.append(["setting", "value"])
@@ -103,12 +103,6 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
-
-
-def _cell(value):
-    """numpy scalars as plain Python numbers, whole numbers as int."""
-    value = value.item() if hasattr(value, "item") else value
-    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 else value
 
 
 def generate(settings: ScenarioSettings) -> Path:

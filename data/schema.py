@@ -10,6 +10,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    """What a cell holds."""
+
+    REAL = "real"  # a finite number
+    INTEGER = "integer"  # a whole number
+    ID = "id"  # text or a whole number, unique in its column
+    TEXT = "text"
+    CHOICE = "choice"  # one of `choices`
+    LIST = "list"  # a comma-separated list of `choices`
+    BOOL = "bool"
+
+
+TEXT_KINDS = (Kind.ID, Kind.TEXT, Kind.CHOICE, Kind.LIST, Kind.BOOL)
 
 
 @dataclass(frozen=True)
@@ -17,8 +33,7 @@ class Field:
     name: str
     unit: str
     description: str
-    kind: str = "real"  # "real", "integer", "id" (text or whole number, unique), "text",
-    #                     "choice" (one of `choices`), "list" (comma-separated `choices`), "bool"
+    kind: Kind = Kind.REAL
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # True: the value must be strictly above `low`
@@ -28,17 +43,17 @@ class Field:
 
     def expected(self) -> str:
         """What a valid value looks like, in words."""
-        if self.kind == "id":
+        if self.kind is Kind.ID:
             return "a non-empty id (text or whole number)"
-        if self.kind == "text":
+        if self.kind is Kind.TEXT:
             return "a non-empty text"
-        if self.kind == "choice":
+        if self.kind is Kind.CHOICE:
             return f"one of {', '.join(self.choices)}"
-        if self.kind == "list":
+        if self.kind is Kind.LIST:
             return f"a comma-separated list of {', '.join(self.choices)}"
-        if self.kind == "bool":
+        if self.kind is Kind.BOOL:
             return "TRUE or FALSE (or 1 / 0)"
-        noun = "a whole number" if self.kind == "integer" else "a finite number"
+        noun = "a whole number" if self.kind is Kind.INTEGER else "a finite number"
         bounds = []
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
@@ -51,14 +66,14 @@ class Field:
         """None when `value` is valid, else the expectation it breaks."""
         if value is None:
             return self.expected()
-        if self.kind in ("id", "text", "choice", "list", "bool"):
+        if self.kind in TEXT_KINDS:
             return None if self._text_kind_ok(value) else self.expected()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.expected()
         number = float(value)
         if not math.isfinite(number):
             return self.expected()
-        if self.kind == "integer" and not number.is_integer():
+        if self.kind is Kind.INTEGER and not number.is_integer():
             return self.expected()
         if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
             return self.expected()
@@ -67,31 +82,31 @@ class Field:
         return None
 
     def _text_kind_ok(self, value: object) -> bool:
-        if self.kind == "id":
+        if self.kind is Kind.ID:
             return isinstance(value, str) or (
                 isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer())
-        if self.kind == "text":
+        if self.kind is Kind.TEXT:
             return isinstance(value, str)
-        if self.kind == "bool":
+        if self.kind is Kind.BOOL:
             return isinstance(value, bool) or value in (0, 1)
         if not isinstance(value, str):
             return False
-        items = [item.strip().lower() for item in value.split(",")] if self.kind == "list" else [value.lower()]
+        items = [item.strip().lower() for item in value.split(",")] if self.kind is Kind.LIST else [value.lower()]
         allowed = {choice.lower() for choice in self.choices}
         return bool(items) and all(item in allowed for item in items)
 
     def convert(self, value: object) -> object:
         """A valid cell value as the loader hands it out."""
-        if self.kind in ("real",):
+        if self.kind is Kind.REAL:
             return float(value)
-        if self.kind == "integer":
+        if self.kind is Kind.INTEGER:
             return int(value)
-        if self.kind == "bool":
+        if self.kind is Kind.BOOL:
             return bool(value)
         by_lower = {choice.lower(): choice for choice in self.choices}
-        if self.kind == "choice":
+        if self.kind is Kind.CHOICE:
             return by_lower[value.lower()]
-        if self.kind == "list":
+        if self.kind is Kind.LIST:
             return tuple(by_lower[item.strip().lower()] for item in value.split(","))
         return value
 
@@ -116,12 +131,12 @@ FEDSLLM_PARAMETERS: tuple[Field, ...] = (
 )
 
 FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
-    Field("user", "-", "user id", kind="id"),
+    Field("user", "-", "user id", kind=Kind.ID),
     Field("distance_m", "m", "distance to the base station (record only)", low=0, low_open=True),
     Field("shadowing_db", "dB", "log-normal shadowing drawn for this user (record only)"),
     Field("gain_main_db", "dB", "channel gain to the main server g_s", low=-300, high=0, high_open=True),
     Field("gain_fed_db", "dB", "channel gain to the fed server g_c", low=-300, high=0, high_open=True),
-    Field("samples", "-", "local data samples D_k", kind="integer", low=1),
+    Field("samples", "-", "local data samples D_k", kind=Kind.INTEGER, low=1),
     Field("cycles_per_sample", "cycles", "CPU cycles per sample for the whole model C_k", low=0, low_open=True),
     Field("cpu_max_hz", "Hz", "client CPU frequency f_k^max", low=0, low_open=True),
     Field("power_main_max_dbm", "dBm", "maximum transmit power to the main server", low=-100, high=60),
@@ -137,63 +152,63 @@ LORA_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
 CARD_PARAMETERS: tuple[Field, ...] = (
     Field("w", "-", "weight of delay against server energy in the cost U", low=0, high=1, default=0.2),
     Field("xi", "W/(cycle/s)^3", "server GPU power coefficient, P = xi f^3", low=0, low_open=True, default=1e-25),
-    Field("local_epochs", "-", "local epochs (mini-batches) per round T", kind="integer", low=1, default=5),
+    Field("local_epochs", "-", "local epochs (mini-batches) per round T", kind=Kind.INTEGER, low=1, default=5),
     Field("compression", "-", "compression ratio of smashed data and gradient phi", low=0, high=1, low_open=True,
           default=0.1),
-    Field("rounds", "-", "training rounds N", kind="integer", low=1, default=20),
+    Field("rounds", "-", "training rounds N", kind=Kind.INTEGER, low=1, default=20),
     Field("bandwidth_hz", "Hz", "bandwidth per device in each direction B", low=0, low_open=True, default=20e6),
     Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0", low=-250, high=0, default=-174),
     Field("device_tx_dbm", "dBm", "device transmit power (up-link)", low=-100, high=60, default=20),
     Field("ap_tx_dbm", "dBm", "access point transmit power (down-link)", low=-100, high=60, default=30),
     Field("path_loss_ref_db", "dB", "path loss at 1 m, PL(d) = PL0 + 10 alpha log10(d/1 m)", low=0, high=200,
           default=40),
-    Field("channel_state", "-", "Good / Normal / Poor = path-loss exponent 2 / 4 / 6", kind="choice",
+    Field("channel_state", "-", "Good / Normal / Poor = path-loss exponent 2 / 4 / 6", kind=Kind.CHOICE,
           choices=CHANNEL_STATES, default="Normal"),
-    Field("batch_size", "-", "samples per mini-batch", kind="integer", low=1, default=8),
-    Field("sequence_length", "-", "tokens per sample", kind="integer", low=1, default=256),
-    Field("lora_rank", "-", "LoRA rank r", kind="integer", low=1, default=8),
-    Field("lora_targets", "-", "projections with LoRA adapters", kind="list", choices=LORA_TARGETS, default="q,v"),
+    Field("batch_size", "-", "samples per mini-batch", kind=Kind.INTEGER, low=1, default=8),
+    Field("sequence_length", "-", "tokens per sample", kind=Kind.INTEGER, low=1, default=256),
+    Field("lora_rank", "-", "LoRA rank r", kind=Kind.INTEGER, low=1, default=8),
+    Field("lora_targets", "-", "projections with LoRA adapters", kind=Kind.LIST, choices=LORA_TARGETS, default="q,v"),
     Field("bytes_per_value", "byte", "bytes per activation, gradient and adapter value", low=0, low_open=True,
           default=2),
     Field("backward_forward_ratio", "-", "backward FLOPs / forward FLOPs", low=0, default=2),
-    Field("seed", "-", "seed of the Rayleigh fading draws", kind="integer", low=0, default=1),
+    Field("seed", "-", "seed of the Rayleigh fading draws", kind=Kind.INTEGER, low=0, default=1),
 )
 
 CARD_SERVER_COLUMNS: tuple[Field, ...] = (
     Field("clock_max_hz", "Hz", "server GPU maximum core clock F_max^S", low=0, low_open=True),
-    Field("cores", "-", "server GPU cores sigma^S", kind="integer", low=1),
+    Field("cores", "-", "server GPU cores sigma^S", kind=Kind.INTEGER, low=1),
     Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^S", low=0, low_open=True),
 )
 
 CARD_DEVICE_COLUMNS: tuple[Field, ...] = (
-    Field("device", "-", "device id", kind="id"),
-    Field("platform", "-", "hardware name (record only)", kind="text"),
+    Field("device", "-", "device id", kind=Kind.ID),
+    Field("platform", "-", "hardware name (record only)", kind=Kind.TEXT),
     Field("clock_hz", "Hz", "device GPU core clock f^D", low=0, low_open=True),
-    Field("cores", "-", "device GPU cores sigma^D", kind="integer", low=1),
+    Field("cores", "-", "device GPU cores sigma^D", kind=Kind.INTEGER, low=1),
     Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^D", low=0, low_open=True),
     Field("distance_m", "m", "distance to the access point", low=0, low_open=True),
 )
 
 CARD_LLM_COLUMNS: tuple[Field, ...] = (
-    Field("hidden_size", "-", "model width h", kind="integer", low=1),
-    Field("layers", "-", "transformer (decoder) layers I", kind="integer", low=1),
-    Field("intermediate_size", "-", "MLP width", kind="integer", low=1),
-    Field("attention_heads", "-", "query heads", kind="integer", low=1),
-    Field("kv_heads", "-", "key/value heads (grouped-query attention)", kind="integer", low=1),
-    Field("vocab_size", "-", "vocabulary size", kind="integer", low=1),
-    Field("tied_embeddings", "-", "output head shares the embedding matrix", kind="bool"),
+    Field("hidden_size", "-", "model width h", kind=Kind.INTEGER, low=1),
+    Field("layers", "-", "transformer (decoder) layers I", kind=Kind.INTEGER, low=1),
+    Field("intermediate_size", "-", "MLP width", kind=Kind.INTEGER, low=1),
+    Field("attention_heads", "-", "query heads", kind=Kind.INTEGER, low=1),
+    Field("kv_heads", "-", "key/value heads (grouped-query attention)", kind=Kind.INTEGER, low=1),
+    Field("vocab_size", "-", "vocabulary size", kind=Kind.INTEGER, low=1),
+    Field("tied_embeddings", "-", "output head shares the embedding matrix", kind=Kind.BOOL),
 )
 
 CARD_CQI_COLUMNS: tuple[Field, ...] = (
-    Field("cqi", "-", "CQI index", kind="integer", low=1, high=15),
-    Field("modulation", "-", "modulation (record only)", kind="text"),
+    Field("cqi", "-", "CQI index", kind=Kind.INTEGER, low=1, high=15),
+    Field("modulation", "-", "modulation (record only)", kind=Kind.TEXT),
     Field("code_rate_x1024", "-", "code rate x 1024 (record only)", low=0, low_open=True),
     Field("efficiency", "bit/s/Hz", "spectral efficiency", low=0, low_open=True),
     Field("snr_threshold_db", "dB", "lowest SNR at which this CQI is used"),
 )
 
 CARD_LAYER_COLUMNS: tuple[Field, ...] = (
-    Field("layer", "-", "0 = embedding, 1..I = transformer layers, I+1 = output head", kind="integer", low=0),
+    Field("layer", "-", "0 = embedding, 1..I = transformer layers, I+1 = output head", kind=Kind.INTEGER, low=0),
     Field("forward_flops", "FLOP", "forward FLOPs of this layer for one mini-batch", low=0),
     Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0),
     Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from data.issues import InputError, InputIssue
 from data.schema import Field
-from data.workbook import Cell, Table, read_tables
+from data.workbook import Cell, Table
 
 PARAMETER_COLUMNS = ("name", "value")
 
@@ -34,6 +34,16 @@ def missing_column_issues(context: SheetContext, table: Table, columns: Iterable
         context.issue(table.sheet, 1, f"'{name}'", None, f"a header cell '{name}' in row 1")
         for name in columns
         if name not in table.header
+    ]
+
+
+def repeated_header_issues(context: SheetContext, sheets: Iterable[str]) -> list[InputIssue]:
+    """A header name given twice in a sheet: which column is meant is unclear, so it is an error."""
+    return [
+        context.issue(sheet, cell.row, cell.column_label, cell.value,
+                      f"each header once (also in column {context.tables[sheet].header[cell.column]})")
+        for sheet in sheets if sheet in context.tables
+        for cell in context.tables[sheet].repeated_headers
     ]
 
 
@@ -184,10 +194,7 @@ def check_cross_rules(
     return issues
 
 
-def read_valid_tables(path, validate: Callable[[str, dict[str, Table]], list[InputIssue]]) -> dict[str, Table]:
-    """The workbook's tables, or an InputError listing every problem `validate` finds."""
-    tables = read_tables(path)
-    issues = validate(str(path), tables)
+def raise_issues(issues: list[InputIssue]) -> None:
+    """An InputError listing every issue, if there are any."""
     if issues:
         raise InputError(issues)
-    return tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,9 @@ class Table:
     """A sheet whose first row is a header; rows keep their Excel row numbers."""
 
     sheet: str
-    header: dict[str, str]  # header name -> Excel column letter
+    header: dict[str, str]  # header name -> Excel column letter (the first column of that name)
     rows: list[dict[str, Cell]]
+    repeated_headers: tuple[Cell, ...] = ()  # header cells whose name an earlier column already has
 
     def column_label(self, name: str) -> str:
         letter = self.header.get(name)
@@ -59,12 +61,14 @@ def _read_table(worksheet) -> Table:
     header_values = next(row_iter, ())
     header: dict[str, str] = {}
     positions: list[tuple[int, str]] = []
+    repeated: list[Cell] = []
     for index, name in enumerate(header_values, start=1):
         if name is None or str(name).strip() == "":
             continue
         name = str(name).strip()
-        if name in header:
-            continue  # a repeated header: the first one counts
+        if name in header:  # reported by validation; the first column of a name is the one read
+            repeated.append(Cell(1, name, get_column_letter(index), name))
+            continue
         header[name] = get_column_letter(index)
         positions.append((index - 1, name))
     rows = []
@@ -79,7 +83,7 @@ def _read_table(worksheet) -> Table:
                 value = value if value else None
             row[name] = Cell(row_number, name, header[name], value)
         rows.append(row)
-    return Table(worksheet.title, header, rows)
+    return Table(worksheet.title, header, rows, tuple(repeated))
 
 
 def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.Workbook:
@@ -92,3 +96,16 @@ def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.
         sheet.append([field.name, values.get(field.name, field.default), field.unit, field.description])
     sheet.column_dimensions["D"].width = 60
     return workbook
+
+
+def plain_value(value: object, whole_numbers_as_int: bool = False) -> object:
+    """A cell value as plain Python: numpy scalars unwrapped, NaN as an empty cell (None), and with
+    `whole_numbers_as_int` whole floats as int (so a sheet shows 1115, not 1115.0)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if whole_numbers_as_int and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+    return value

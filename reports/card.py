@@ -1,23 +1,25 @@
-"""CARD report tables: summary, decisions, benchmarks, profile, out-of-range links, cross-checks."""
+"""CARD report tables: summary, decisions, benchmarks, profile, out-of-range links, cross-checks.
+
+Built from the plain result objects of solvers/card.py (`StateResult`, `CrossCheck`), read by their
+attributes; nothing here imports `solvers/`.
+"""
 
 from __future__ import annotations
 
 from data.card import CardInputs
 from data.card_profile import Profile, parameter_count
-from reports.export import SUMMARY_COLUMNS, Column, ResultTable
-from reports.fedsllm import versions
-from solvers.card import StateResult
+from reports.export import SUMMARY_COLUMNS, Column, ResultTable, versions
 
 PAPER_DELAY_REDUCTION = 0.708  # against device-only
 PAPER_ENERGY_REDUCTION = 0.531  # against server-only
 METHODS = {"card": "CARD", "server_only": "server-only", "device_only": "device-only"}
 
 
-def delay_reduction(result: StateResult) -> float:
+def delay_reduction(result) -> float:
     return 1.0 - result.mean("card", "delay_s") / result.mean("device_only", "delay_s")
 
 
-def energy_reduction(result: StateResult) -> float:
+def energy_reduction(result) -> float:
     return 1.0 - result.mean("card", "energy_j") / result.mean("server_only", "energy_j")
 
 
@@ -36,7 +38,7 @@ def profile_table(profile: Profile) -> ResultTable:
     return table
 
 
-def decisions_table(result: StateResult) -> ResultTable:
+def decisions_table(result) -> ResultTable:
     table = ResultTable("decisions", [
         Column("device", "-", "device id"),
         Column("round", "-", "training round n"),
@@ -59,7 +61,7 @@ def decisions_table(result: StateResult) -> ResultTable:
     return table
 
 
-def benchmarks_table(results: list[StateResult]) -> ResultTable:
+def benchmarks_table(results) -> ResultTable:
     table = ResultTable("benchmarks", [
         Column("channel_state", "-", "Good / Normal / Poor (path-loss exponent 2 / 4 / 6)"),
         Column("method", "-", "CARD, server-only (c = 0) or device-only (c = I); benchmarks at F_max"),
@@ -72,7 +74,7 @@ def benchmarks_table(results: list[StateResult]) -> ResultTable:
     return table
 
 
-def out_of_range_table(results: list[StateResult]) -> ResultTable:
+def out_of_range_table(results) -> ResultTable:
     table = ResultTable("out_of_range", [
         Column("channel_state", "-", "channel state"),
         Column("device", "-", "device id"),
@@ -86,7 +88,8 @@ def out_of_range_table(results: list[StateResult]) -> ResultTable:
     return table
 
 
-def crosscheck_table(rows: list[tuple]) -> ResultTable:
+def crosscheck_table(checks) -> ResultTable:
+    """One row per CrossCheck."""
     table = ResultTable("crosscheck", [
         Column("check", "-", "what CARD is compared with"),
         Column("pairs", "-", "device-round pairs compared"),
@@ -96,12 +99,13 @@ def crosscheck_table(rows: list[tuple]) -> ResultTable:
         Column("tolerance", "-", "on the cost"),
         Column("verdict", "-", "PASS or FAIL"),
     ])
-    for row in rows:
-        table.add(*row)
+    for check in checks:
+        table.add(check.check, check.pairs, check.max_cost_difference, check.cut_differences,
+                  check.max_clock_difference_hz, f"<= {check.tolerance:g}", "PASS" if check.passed else "FAIL")
     return table
 
 
-def summary_table(inputs: CardInputs, profile: Profile, chosen: StateResult, results: list[StateResult],
+def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
                   crosscheck_passed: bool, wall_seconds: float) -> ResultTable:
     table = ResultTable("summary", SUMMARY_COLUMNS)
     p = inputs.parameters

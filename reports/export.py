@@ -8,17 +8,20 @@ report behind.
 from __future__ import annotations
 
 import csv
-import math
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cyipopt
 import openpyxl
+import pyomo
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+
+from data.workbook import plain_value
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,6 @@ class ResultTable:
         if len(values) != len(self.columns):
             raise ValueError(f"table {self.name}: {len(values)} values for {len(self.columns)} columns")
         self.rows.append(list(values))
-
-    def column(self, name: str) -> list[object]:
-        index = [c.name for c in self.columns].index(name)
-        return [row[index] for row in self.rows]
 
 
 SUMMARY_COLUMNS = [
@@ -106,13 +105,13 @@ class ReportFolder:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _plain(value: object) -> object:
-    """Numbers as float/int, NaN as an empty cell."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+def versions() -> dict[str, str]:
+    """The solver stack's versions, for every report's summary."""
+    return {
+        "ipopt_version": ".".join(map(str, cyipopt.IPOPT_VERSION)),
+        "cyipopt_version": cyipopt.__version__,
+        "pyomo_version": pyomo.version.version,
+    }
 
 
 def write_csv(path: Path, table: ResultTable) -> None:
@@ -120,7 +119,7 @@ def write_csv(path: Path, table: ResultTable) -> None:
         writer = csv.writer(handle)
         writer.writerow([column.name for column in table.columns])
         for row in table.rows:
-            writer.writerow(["" if _plain(v) is None else _plain(v) for v in row])
+            writer.writerow(["" if plain_value(v) is None else plain_value(v) for v in row])
 
 
 def write_workbook(path: Path, tables: list[ResultTable]) -> None:
@@ -137,6 +136,6 @@ def write_workbook(path: Path, tables: list[ResultTable]) -> None:
             cell.comment = Comment(f"{column.description} ({column.unit})", "fedsplit")
             sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column.name) + 2)
         for row in table.rows:
-            sheet.append([_plain(v) for v in row])
+            sheet.append([plain_value(v) for v in row])
         sheet.freeze_panes = "A2"
     workbook.save(path)

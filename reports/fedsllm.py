@@ -1,43 +1,34 @@
-"""FedsLLM report tables: summary, per-user allocation, eta sweep."""
+"""FedsLLM report tables, built from the plain result objects the solvers return.
+
+Nothing here imports `solvers/`: the tables read `EtaSearchResult`, `OptimumAllocation`,
+`Comparison`, `Problem16Solution` and `Certificate` by their attributes only.
+"""
 
 from __future__ import annotations
 
-import math
-
-import cyipopt
 import numpy as np
-import pyomo
-import pyomo.environ as pyo
 
 from data.fedsllm import FedsllmInputs
-from models.fedsllm import lemma_constants, rate_fed, rate_main, user_delay
-from reports.export import SUMMARY_COLUMNS, Column, ResultTable
-from solvers.fedsllm import EtaGrid, EtaSearchResult
+from data.workbook import plain_value
+from reports.export import SUMMARY_COLUMNS, Column, ResultTable, versions
+
+PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 
 
-def versions() -> dict[str, str]:
-    return {
-        "ipopt_version": ".".join(map(str, cyipopt.IPOPT_VERSION)),
-        "cyipopt_version": cyipopt.__version__,
-        "pyomo_version": pyomo.version.version,
-    }
-
-
-def summary_table(inputs: FedsllmInputs, result: EtaSearchResult, grid: EtaGrid, wall_seconds: float,
-                  optimum: tuple[float, float] | None = None, extra_rows: list[tuple] = ()) -> ResultTable:
-    """`optimum` (T, eta) overrides the eta search's when Problem (16) supplies the optimum."""
-    a, v = lemma_constants(inputs.parameters)
-    T, eta = optimum if optimum else (result.best.T, result.best.eta)
+def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: float,
+                  extra_rows: list[tuple] = ()) -> ResultTable:
+    """`result`: the eta search (EtaSearchResult); `optimum`: the reported optimum (OptimumAllocation,
+    from (17) or, when the reduction does not hold, (16)); `grid`: the EtaGrid."""
     table = ResultTable("summary", SUMMARY_COLUMNS)
     rows = [
-        ("T", T, "s", "optimal total training delay T*"),
-        ("eta", eta, "-", "local accuracy eta* at the optimum"),
+        ("T", optimum.T, "s", "optimal total training delay T*"),
+        ("eta", optimum.eta, "-", "local accuracy eta* at the optimum"),
         ("T_grid", result.best_grid.T, "s", "best total delay of Problem (17) on the eta grid"),
         ("eta_grid", result.best_grid.eta, "-", "grid point of T_grid"),
-        ("rounds", a / (1 - eta), "-", "global rounds I0 = a/(1-eta*)"),
-        ("local_iterations", v * math.log2(1 / eta), "-", "local iterations per round v log2(1/eta*)"),
-        ("a", a, "-", "Lemma 1 constant 2L^2/(gamma^2 xi) ln(1/eps0)"),
-        ("v", v, "-", "Lemma 2 constant 2/((2 - L delta) delta gamma)"),
+        ("rounds", optimum.rounds, "-", "global rounds I0 = a/(1-eta*), eq. (8)"),
+        ("local_iterations", optimum.local_iterations, "-", "local iterations per round v log2(1/eta*), Lemma 2"),
+        ("a", optimum.a, "-", "Lemma 1 constant 2L^2/(gamma^2 xi) ln(1/eps0), eq. (8)"),
+        ("v", optimum.v, "-", "Lemma 2 constant 2/((2 - L delta) delta gamma)"),
         ("users", inputs.user_count, "-", "number of users K"),
         ("bandwidth_main_used", float(result.best.bandwidth_main_mhz.sum()), "MHz", "sum of b_s,k at the (17) optimum"),
         ("bandwidth_fed_used", float(result.best.bandwidth_fed_mhz.sum()), "MHz", "sum of b_c,k at the (17) optimum"),
@@ -80,30 +71,27 @@ ALLOCATION_COLUMNS = [
 ]
 
 
-def allocation_table(inputs: FedsllmInputs, model: pyo.ConcreteModel) -> ResultTable:
-    """Per user, at the optimum loaded in `model`."""
+def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
+    """Per user, at the optimum (an OptimumAllocation)."""
     table = ResultTable("allocation", ALLOCATION_COLUMNS)
-    budget_main = pyo.value(model.bandwidth_main_budget)
-    budget_fed = pyo.value(model.bandwidth_fed_budget)
-    T = pyo.value(model.T)
-    for index, k in enumerate(model.users):
-        delay = pyo.value(user_delay(model, k))
+    for index, user in enumerate(optimum.user_ids):
         table.add(
-            k,
-            *(_plain_number(inputs.column(name)[index]) for name in (
+            user,
+            *(plain_value(inputs.column(name)[index], whole_numbers_as_int=True) for name in (
                 "gain_main_db", "gain_fed_db", "samples", "cycles_per_sample", "cpu_max_hz",
                 "power_main_max_dbm", "power_fed_max_dbm")),
-            model.bandwidth_main[k].value, model.bandwidth_fed[k].value,
-            model.time_main[k].value, model.time_fed[k].value,
-            pyo.value(rate_main(model, k)), pyo.value(rate_fed(model, k)),
-            pyo.value(model.compute_time[k]), delay,
-            model.bandwidth_main[k].value / budget_main, model.bandwidth_fed[k].value / budget_fed,
-            delay / T,
+            optimum.bandwidth_main_mhz[index], optimum.bandwidth_fed_mhz[index],
+            optimum.time_main_s[index], optimum.time_fed_s[index],
+            optimum.rate_main_mbps[index], optimum.rate_fed_mbps[index],
+            optimum.compute_s[index], optimum.delay_s[index],
+            optimum.bandwidth_main_mhz[index] / optimum.bandwidth_main_budget_mhz,
+            optimum.bandwidth_fed_mhz[index] / optimum.bandwidth_fed_budget_mhz,
+            optimum.delay_s[index] / optimum.T,
         )
     return table
 
 
-def eta_sweep_table(result: EtaSearchResult) -> ResultTable:
+def eta_sweep_table(result) -> ResultTable:
     table = ResultTable("eta_sweep", [
         Column("eta", "-", "local accuracy"),
         Column("T", "s", "optimal total delay of Problem (17) at this eta (empty if the solve failed)"),
@@ -119,19 +107,26 @@ def eta_sweep_table(result: EtaSearchResult) -> ResultTable:
     return table
 
 
-def sweep_curve(result: EtaSearchResult) -> tuple[np.ndarray, np.ndarray]:
+def sweep_curve(result) -> tuple[np.ndarray, np.ndarray]:
     """(eta, T) of every optimal grid and refinement point, sorted by eta."""
     points = sorted((p for p in result.points if p.record.optimal and p.stage != "final"), key=lambda p: p.eta)
     return np.array([p.eta for p in points]), np.array([p.T for p in points])
 
 
-def _plain_number(value) -> float | int:
-    """Whole numbers (sample counts, Hz) as int so the report shows 1115, not 1115.0."""
-    value = float(value)
-    return int(value) if value.is_integer() else value
-
-
-PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
+def certificate_table(certificate) -> ResultTable:
+    """The Lemma 3 / KKT checks of a Certificate, one row each."""
+    table = ResultTable("lemma3_kkt", [
+        Column("check", "-", "what is checked"),
+        Column("scope", "-", "user id, or all"),
+        Column("value", "-", "the measured value, in `unit`"),
+        Column("unit", "-", "unit of the value"),
+        Column("tolerance", "-", "the condition the value must meet"),
+        Column("verdict", "-", "PASS or FAIL"),
+        Column("description", "-", "meaning"),
+    ])
+    for c in certificate.checks:
+        table.add(c.check, c.scope, c.value, c.unit, c.tolerance, "PASS" if c.passed else "FAIL", c.description)
+    return table
 
 
 def baselines_table(comparison) -> ResultTable:

@@ -1,10 +1,12 @@
-"""CARD solve strategies (Algorithm 1), its cross-checks and the benchmarks.
+"""CARD solve strategies (Algorithm 1), its cross-checks and the benchmarks (docs/card.md).
 
-- `card`: P3's closed form f* = min(max(Q, F_min), F_max), then P4 by enumerating
-  every cut at f*; Q does not depend on c, so this solves P2 exactly, O(I).
-- `enumerate_with_ipopt`: every cut's P3 solved by Ipopt, keep the best.
-- `solve_minlp`: P1 (or P2) by MindtPy outer approximation, HiGHS for the MILP
-  master problems and Ipopt (cyipopt) for the NLP subproblems.
+- `card_algorithm1`: P3's closed form (16) f* = min(max(Q, F_min), F_max), then
+  P4 (17) by enumerating every cut at f*; Q does not depend on c, so this solves
+  P2 (14) exactly, O(I).
+- `solve_p3_every_cut` and `least_cost`: every cut's P3 (15) solved by Ipopt,
+  and the best of them (the full enumeration).
+- `solve_minlp`: P1 (13) (or P2) by MindtPy outer approximation, HiGHS for the
+  MILP master problems and Ipopt (cyipopt) for the NLP subproblems.
 - benchmarks: server-only (c = 0) and device-only (c = I), server at F_max.
 """
 
@@ -22,7 +24,7 @@ from data.card_channel import Links, links
 from data.card_costs import PairCosts, pair_costs
 from data.card_profile import Profile
 from models.card import build_p1, build_p3, set_choice
-from solvers.ipopt import IpoptSolver, SolveError
+from solvers.ipopt import DEFAULT_OPTIONS, IpoptSolver, SolveError
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ def decision(pair: PairCosts, cut: int, clock_ghz: float) -> CardDecision:
                         float(pair.delay(cut, clock_ghz)), float(pair.energy(cut, clock_ghz)))
 
 
-def closed_form_clock_ghz(pair: PairCosts) -> float:
-    """P3's optimum: Q = cbrt(w (E_max - E_min) / (2 xi (1 - w) (D_max - D_min))) (Hz), clamped to the range."""
+def eq16_optimal_clock_ghz(pair: PairCosts) -> float:
+    """(16) P3's optimum: Q = cbrt(w (E_max - E_min) / (2 xi (1 - w) (D_max - D_min))) (Hz), clamped to
+    [F_min, F_max]; f = F_max at w = 1 and F_min at w = 0."""
     if pair.w >= 1.0:
         return pair.clock_max_ghz
     if pair.w <= 0.0:
@@ -53,17 +56,18 @@ def closed_form_clock_ghz(pair: PairCosts) -> float:
 
 
 def best_cut_at(pair: PairCosts, clock_ghz: float) -> int:
-    """P4 by enumeration: the cut of least cost at this clock (the smallest on a tie)."""
+    """P4 (17) by enumeration: the cut of least cost at this clock (the smallest on a tie)."""
     return int(np.argmin(pair.cost(pair.cuts, clock_ghz)))
 
 
-def card(pair: PairCosts) -> CardDecision:
-    """Algorithm 1."""
-    clock = closed_form_clock_ghz(pair)
+def card_algorithm1(pair: PairCosts) -> CardDecision:
+    """Algorithm 1 (CARD): the clock of (16), then the best cut at that clock (P4)."""
+    clock = eq16_optimal_clock_ghz(pair)
     return decision(pair, best_cut_at(pair, clock), clock)
 
 
 def solve_p3(pair: PairCosts, cut: int, solver: IpoptSolver) -> CardDecision:
+    """P3 (15) at one cut by Ipopt."""
     model = build_p3(pair, cut)
     record = solver.solve(model)
     if not record.optimal:
@@ -72,8 +76,24 @@ def solve_p3(pair: PairCosts, cut: int, solver: IpoptSolver) -> CardDecision:
     return decision(pair, cut, model.clock[0].value)
 
 
-def enumerate_with_ipopt(pair: PairCosts, solver: IpoptSolver) -> CardDecision:
-    return min((solve_p3(pair, int(c), solver) for c in pair.cuts), key=lambda d: d.cost)
+def solve_p3_every_cut(pair: PairCosts, solver: IpoptSolver) -> list[CardDecision]:
+    """P3 (15) by Ipopt at every cut, in cut order."""
+    return [solve_p3(pair, int(c), solver) for c in pair.cuts]
+
+
+def least_cost(decisions: list[CardDecision]) -> CardDecision:
+    """The full enumeration's answer: the decision of least cost (the first on a tie)."""
+    return min(decisions, key=lambda d: d.cost)
+
+
+def solve_with_mindtpy(model: pyo.ConcreteModel, nlp_options: dict | None = None, time_limit_s: float = 600):
+    """MindtPy's outer approximation on a CARD model (P1, P2 or P4): HiGHS masters, cyipopt NLPs,
+    `linearize_inactive` so the master sees every cut's cost at each clock. Returns Pyomo's results."""
+    options = {**DEFAULT_OPTIONS, "tol": 1e-10, **(nlp_options or {})}
+    return pyo.SolverFactory("mindtpy").solve(
+        model, strategy="OA", mip_solver="appsi_highs", nlp_solver="cyipopt",
+        nlp_solver_args={"options": options}, time_limit=time_limit_s, absolute_bound_tolerance=1e-9,
+        relative_bound_tolerance=1e-9, init_strategy="initial_binary", linearize_inactive=True)
 
 
 def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_limit_s: float = 600
@@ -82,11 +102,7 @@ def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_li
     model = build_p1(pairs)
     for p, pair in enumerate(pairs):  # start from the server-only choice; OA finds the rest
         set_choice(model, p, 0, pair.clock_max_ghz)
-    options = {"print_level": 0, "mumps_pivot_order": 0, "tol": 1e-10, **(nlp_options or {})}
-    results = pyo.SolverFactory("mindtpy").solve(
-        model, strategy="OA", mip_solver="appsi_highs", nlp_solver="cyipopt",
-        nlp_solver_args={"options": options}, time_limit=time_limit_s, absolute_bound_tolerance=1e-9,
-        relative_bound_tolerance=1e-9, init_strategy="initial_binary", linearize_inactive=True)
+    results = solve_with_mindtpy(model, nlp_options, time_limit_s)
     if not check_optimal_termination(results):
         raise SolveError([f"P1 by MindtPy: status '{results.solver.termination_condition}'"])
     decisions = []
@@ -124,7 +140,7 @@ def solve_state(inputs: CardInputs, profile: Profile, state: str) -> StateResult
                                      float(state_links.snr_down_db[m, n])))
     return StateResult(
         state, state_links, pairs,
-        card=[card(pair) for pair in pairs],
+        card=[card_algorithm1(pair) for pair in pairs],
         server_only=[decision(pair, 0, pair.clock_max_ghz) for pair in pairs],
         device_only=[decision(pair, pair.last_cut, pair.clock_max_ghz) for pair in pairs],
         out_of_range=out_of_range,
@@ -142,13 +158,11 @@ class CrossCheck:
     cut_differences: int
     max_clock_difference_hz: float
 
+    tolerance: float = CROSSCHECK_TOLERANCE
+
     @property
     def passed(self) -> bool:
-        return self.max_cost_difference <= CROSSCHECK_TOLERANCE
-
-    def row(self) -> tuple:
-        return (self.check, self.pairs, self.max_cost_difference, self.cut_differences, self.max_clock_difference_hz,
-                f"<= {CROSSCHECK_TOLERANCE:g}", "PASS" if self.passed else "FAIL")
+        return self.max_cost_difference <= self.tolerance
 
 
 def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision]) -> CrossCheck:
@@ -165,11 +179,11 @@ def crosscheck(result: StateResult, rounds: int, solver: IpoptSolver) -> list[Cr
         return []
     pairs = [result.pairs[i] for i in chosen]
     ours = [result.card[i] for i in chosen]
-    by_cut = [[solve_p3(pair, int(c), solver) for c in pair.cuts] for pair in pairs]
-    closed = [[decision(pair, int(c), closed_form_clock_ghz(pair)) for c in pair.cuts] for pair in pairs]
+    by_cut = [solve_p3_every_cut(pair, solver) for pair in pairs]
+    closed = [[decision(pair, int(c), eq16_optimal_clock_ghz(pair)) for c in pair.cuts] for pair in pairs]
     flat_ipopt = [d for row in by_cut for d in row]
     flat_closed = [d for row in closed for d in row]
-    enumerated = [min(row, key=lambda d: d.cost) for row in by_cut]
+    enumerated = [least_cost(row) for row in by_cut]
     return [
         _compare("P3 by Ipopt against the closed form, every cut", flat_closed, flat_ipopt),
         _compare("enumeration of P3 by Ipopt (full enumeration)", ours, enumerated),

@@ -13,14 +13,21 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from solvers.ipopt import DEFAULT_OPTIONS
+
+
+class ConfigError(Exception):
+    """A bad command-line setting; the message names it and what is allowed."""
+
 
 @dataclass
 class SolverConfig:
-    tol: float = 1e-9  # Ipopt's relative convergence tolerance
-    max_iter: int = 3000  # Ipopt's iteration limit per solve
-    mumps_pivot_order: int = 0  # 0 = AMD; Debian's Ipopt 3.11 segfaults in SCOTCH on large models
-    bound_relax_factor: float = 0.0  # Ipopt's 1e-8 default lets weak links' rate rows be violated
-    print_level: int = 0  # 0 = quiet, 5 = Ipopt's full log
+    # Defaults are Ipopt's DEFAULT_OPTIONS (solvers/ipopt.py, which says why each is chosen).
+    tol: float = DEFAULT_OPTIONS["tol"]  # Ipopt's relative convergence tolerance
+    max_iter: int = DEFAULT_OPTIONS["max_iter"]  # Ipopt's iteration limit per solve
+    mumps_pivot_order: int = DEFAULT_OPTIONS["mumps_pivot_order"]  # 0 = AMD
+    bound_relax_factor: float = DEFAULT_OPTIONS["bound_relax_factor"]
+    print_level: int = DEFAULT_OPTIONS["print_level"]  # 0 = quiet, 5 = Ipopt's full log
     options: dict[str, Any] = field(default_factory=dict)  # any other Ipopt option (+solver.options.NAME=VALUE)
 
     def ipopt_options(self) -> dict[str, Any]:

@@ -34,6 +34,19 @@ class EtaGrid:
         last = math.floor(self.high / self.step + 1e-9)
         return [round(index * self.step, 12) for index in range(first, last + 1)]
 
+    def neighbours(self, centre: float) -> tuple[float, float]:
+        """The interval between the grid points either side of `centre`, clipped to the grid's range."""
+        return max(self.low, centre - self.step), min(self.high, centre + self.step)
+
+
+def refine_between_neighbours(objective, grid: EtaGrid, centre: float, tolerance: float):
+    """Bounded Brent search of `objective(eta)` between `centre`'s grid neighbours (scipy's result),
+    or None when that interval is already narrower than `tolerance`."""
+    low, high = grid.neighbours(centre)
+    if high - low <= tolerance:
+        return None
+    return minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": tolerance})
+
 
 def eta_grid_for(inputs: FedsllmInputs, step: float | None = None, low: float | None = None,
                  high: float | None = None) -> EtaGrid:
@@ -73,6 +86,41 @@ class Allocation:
             model.time_main[k].set_value(self.time_main_s[index])
             model.time_fed[k].set_value(self.time_fed_s[index])
         set_smallest_feasible_delay(model)
+
+
+@dataclass(frozen=True)
+class OptimumAllocation:
+    """An optimum of (17) or (16) as plain numbers, per user in the model's order (what reports read)."""
+
+    user_ids: tuple[str, ...]
+    T: float
+    eta: float
+    a: float
+    v: float
+    rounds: float  # (8) I0 = a/(1-eta)
+    local_iterations: float  # Lemma 2: v log2(1/eta)
+    bandwidth_main_budget_mhz: float
+    bandwidth_fed_budget_mhz: float
+    bandwidth_main_mhz: np.ndarray
+    bandwidth_fed_mhz: np.ndarray
+    time_main_s: np.ndarray
+    time_fed_s: np.ndarray
+    rate_main_mbps: np.ndarray  # (11)
+    rate_fed_mbps: np.ndarray  # (11)
+    compute_s: np.ndarray  # (10) tau_k
+    delay_s: np.ndarray  # (15) T_k
+
+    @classmethod
+    def from_model(cls, model: pyo.ConcreteModel) -> "OptimumAllocation":
+        def values(component) -> np.ndarray:
+            return np.array([pyo.value(component[k]) for k in model.users])
+
+        return cls(tuple(str(k) for k in model.users), pyo.value(model.T), pyo.value(model.eta),
+                   pyo.value(model.a), pyo.value(model.v), pyo.value(model.eq8_rounds),
+                   pyo.value(model.lemma2_local_iterations), pyo.value(model.bandwidth_main_budget),
+                   pyo.value(model.bandwidth_fed_budget), values(model.bandwidth_main), values(model.bandwidth_fed),
+                   values(model.time_main), values(model.time_fed), values(model.eq11_rate_main),
+                   values(model.eq11_rate_fed), values(model.eq10_compute_time), values(model.eq15_user_delay))
 
 
 @dataclass(frozen=True)
@@ -153,20 +201,16 @@ class EtaSearch:
 
     def refine(self, grid: EtaGrid, tolerance: float) -> None:
         """Bounded Brent search for eta between the best grid point's neighbours."""
-        centre = self.result.best_grid.eta
-        low, high = max(grid.low, centre - grid.step), min(grid.high, centre + grid.step)
-        if high - low <= tolerance:
-            return
         self.progress.start("eta refinement", None)
 
-        def delay_at(eta: float) -> float:
+        def solve_refinement_point(eta: float) -> float:
             point = self.solve_at(float(eta), self.result.best, "refine")
             self.progress.advance(f"eta={eta:.7f} T={point.T:.9g} s")
             if not point.record.optimal:
                 raise SolveError(self._failures)
             return point.T
 
-        minimize_scalar(delay_at, bounds=(low, high), method="bounded", options={"xatol": tolerance})
+        refine_between_neighbours(solve_refinement_point, grid, self.result.best_grid.eta, tolerance)
         self.progress.finish()
 
     def run(self, grid: EtaGrid, refine_tolerance: float | None = 1e-6,
@@ -193,7 +237,7 @@ class EtaSearch:
         self.result.seconds = time.perf_counter() - start
         return self.result
 
-    def delay_at(self, eta: float) -> float:
+    def solved_delay(self, eta: float) -> float:
         """T*(eta) of a point already solved (grid, refinement or extra)."""
         return min(p.T for p in self.result.points if p.eta == eta and p.record.optimal)
 

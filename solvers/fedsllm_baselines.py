@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
-from scipy.optimize import minimize_scalar
 
 from data.fedsllm import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start
-from solvers.fedsllm import EtaGrid, EtaSearch, EtaSearchResult
+from solvers.fedsllm import EtaGrid, EtaSearch, EtaSearchResult, refine_between_neighbours
 from solvers.ipopt import IpoptSolver
 from solvers.progress import Progress
 
@@ -37,7 +36,6 @@ class StrategyResult:
 class Comparison:
     results: dict[str, StrategyResult]
     search: EtaSearchResult
-    model: pyo.ConcreteModel  # Problem (17) holding the Proposed optimum
 
     def reduction_vs_ba(self, strategy: str) -> float:
         """1 - T / T_BA: the share of BA's delay the strategy saves."""
@@ -60,27 +58,38 @@ class EqualBandwidth:
         etas = sorted(set(grid.points()) | {fixed_eta})
         delays = {eta: self.delay(eta) for eta in etas}
         best_eta = min(delays, key=delays.get)
-        low, high = max(grid.low, best_eta - grid.step), min(grid.high, best_eta + grid.step)
-        refined = minimize_scalar(self.delay, bounds=(low, high), method="bounded", options={"xatol": tolerance})
-        if refined.fun < delays[best_eta]:
+        refined = refine_between_neighbours(self.delay, grid, best_eta, tolerance)
+        if refined is not None and refined.fun < delays[best_eta]:
             return StrategyResult("EB", float(refined.fun), float(refined.x))
         return StrategyResult("EB", delays[best_eta], best_eta)
 
 
-def compare_strategies(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, fixed_eta: float = 0.1,
-                       refine_tolerance: float | None = 1e-6, progress: Progress | None = None) -> Comparison:
-    equal = EqualBandwidth(inputs)
-    eb = equal.best(grid, fixed_eta, refine_tolerance or 1e-6)
-    ba = StrategyResult("BA", equal.delay(fixed_eta), fixed_eta)
-    search = EtaSearch(inputs, solver, progress)
-    result = search.run(grid, refine_tolerance, extra_etas=(eb.eta, fixed_eta))
+@dataclass
+class StrategyModels:
+    """The models the four strategies run on: Problem (17) with its eta search, and the equal split."""
+
+    search: EtaSearch
+    equal: EqualBandwidth
+
+
+def build_strategy_models(inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None
+                          ) -> StrategyModels:
+    return StrategyModels(EtaSearch(inputs, solver, progress), EqualBandwidth(inputs))
+
+
+def compare_strategies(models: StrategyModels, grid: EtaGrid, fixed_eta: float = 0.1,
+                       refine_tolerance: float | None = 1e-6) -> Comparison:
+    """The four strategies; `models.search.model` is left holding the Proposed optimum."""
+    eb = models.equal.best(grid, fixed_eta, refine_tolerance or 1e-6)
+    ba = StrategyResult("BA", models.equal.delay(fixed_eta), fixed_eta)
+    result = models.search.run(grid, refine_tolerance, extra_etas=(eb.eta, fixed_eta))
     results = {
         "Proposed": StrategyResult("Proposed", result.best.T, result.best.eta),
         "EB": eb,
-        "FE": StrategyResult("FE", search.delay_at(fixed_eta), fixed_eta),
+        "FE": StrategyResult("FE", models.search.solved_delay(fixed_eta), fixed_eta),
         "BA": ba,
     }
-    return Comparison(results, result, search.model)
+    return Comparison(results, result)
 
 
 def power_sweep(inputs: FedsllmInputs, powers_dbm: list[float], grid: EtaGrid, solver: IpoptSolver,
@@ -91,7 +100,8 @@ def power_sweep(inputs: FedsllmInputs, powers_dbm: list[float], grid: EtaGrid, s
     progress.start("power sweep", len(powers_dbm), unit="powers")
     sweep = []
     for power in powers_dbm:
-        comparison = compare_strategies(inputs.with_power_dbm(power), grid, solver, fixed_eta, refine_tolerance)
+        models = build_strategy_models(inputs.with_power_dbm(power), solver)
+        comparison = compare_strategies(models, grid, fixed_eta, refine_tolerance)
         progress.advance(f"{power:g} dBm: " + " ".join(f"{s}={comparison.results[s].T:.4g} s" for s in STRATEGIES))
         sweep.append((power, comparison))
     progress.finish()

@@ -15,7 +15,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from data.fedsllm import FedsllmInputs
-from models.fedsllm import build_problem16, set_equal_split_start
+from models.fedsllm import set_equal_split_start
 from solvers.fedsllm import Allocation
 from solvers.ipopt import IpoptSolver, SolveRecord
 
@@ -87,10 +87,9 @@ def _solution(model: pyo.ConcreteModel, name: str, record: SolveRecord) -> Probl
     )
 
 
-def solve_problem16(inputs: FedsllmInputs, solver: IpoptSolver, optimum17: Allocation
-                    ) -> tuple[list[Problem16Solution], pyo.ConcreteModel]:
-    """Every start's local optimum; the model is left holding the best one."""
-    model = build_problem16(inputs)
+def solve_problem16(model: pyo.ConcreteModel, solver: IpoptSolver, optimum17: Allocation
+                    ) -> list[Problem16Solution]:
+    """Every start's local optimum on a `build_problem16` model, which is left holding the best one."""
     solutions = []
     lifted = Start("Problem (17) optimum", optimum17.eta, 1.0, 1.0, 1.0, 0.0)
     for start in (lifted, *SPREAD_STARTS):
@@ -109,7 +108,7 @@ def solve_problem16(inputs: FedsllmInputs, solver: IpoptSolver, optimum17: Alloc
             optimum17.load_into(model)
         model.dual.clear()
         solver.solve(model)
-    return solutions, model
+    return solutions
 
 
 def best_solution(solutions: list[Problem16Solution]) -> Problem16Solution | None:

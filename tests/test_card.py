@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import openpyxl
@@ -14,20 +15,22 @@ from pyomo.opt import check_optimal_termination
 from pyomo.util.check_units import assert_units_consistent
 
 from data.card import DEFAULT_CARD_WORKBOOK, load_card
-from data.card_channel import cqi_efficiency, links
-from data.card_costs import PairCosts
+from data.card_channel import PATH_LOSS_EXPONENT, Links, cqi_efficiency, links
+from data.card_costs import PairCosts, pair_costs
 from data.card_profile import build_profile, parameter_count
 from data.generate_card import CQI_TABLE, CardWorkbookSettings, write_card_workbook
 from data.issues import InputError
-from models.card import build_p1, build_p4
+from models.card import build_p1, build_p2, build_p4, set_choice
 from solvers.card import (
     best_cut_at,
-    card,
-    closed_form_clock_ghz,
-    enumerate_with_ipopt,
+    card_algorithm1,
+    eq16_optimal_clock_ghz,
+    least_cost,
     solve_minlp,
     solve_p3,
+    solve_p3_every_cut,
     solve_state,
+    solve_with_mindtpy,
 )
 from solvers.ipopt import IpoptSolver
 from solvers.run import EXIT_INPUT, EXIT_OK, main
@@ -86,6 +89,68 @@ def test_measured_layers_sheet_replaces_the_computed_profile(tmp_path):
     np.testing.assert_allclose(profile.adapter_bits, [0, 7, 16])
 
 
+# --- workbook to costs (eqs. 7-12) ------------------------------------------------------
+
+TINY_LLM = {"hidden_size": 8, "layers": 2, "intermediate_size": 16, "attention_heads": 2, "kv_heads": 1,
+            "vocab_size": 10, "tied_embeddings": True}
+TINY_PARAMETERS = {"batch_size": 1, "sequence_length": 3, "lora_rank": 2, "lora_targets": "q,v",
+                   "local_epochs": 5, "compression": 0.1, "xi": 1e-25, "w": 0.2}
+
+
+@pytest.fixture
+def tiny_pair(tmp_path):
+    """Device 1 of the tiny model in round 4, on a hand-set link of 1 Mbit/s up and 4 Mbit/s down."""
+    inputs = load_card(write_card_workbook(tmp_path / "tiny.xlsx", CardWorkbookSettings(layers=2), TINY_PARAMETERS,
+                                           llm=TINY_LLM))
+    shape = (5, 20)
+    link = Links("Good", np.zeros(shape), np.zeros(shape), np.full(shape, 1e6), np.full(shape, 4e6))
+    return pair_costs(inputs, build_profile(inputs), link, device_index=0, round_index=3)
+
+
+def tiny_by_hand():
+    """eqs. 7-9 for the tiny pair, worked out from the workbook's numbers."""
+    layer = 2 * 3 * 576 + 4 * 3 * 3 * 8 + 2 * 3 * (32 + 24)  # linear + attention + LoRA FLOPs (profile test)
+    head = 2 * 3 * 8 * 10
+    epoch_total = 3 * (2 * layer + head)  # forward + backward (2 x forward)
+    epoch_device = np.array([0.0, 3 * layer, 6 * layer])
+    device_flops_per_s = 1.3e9 * 2048 * 2  # device 1: Jetson AGX Orin, 1.3 GHz, 2048 cores, 2 FLOP/cycle
+    server_flops_per_cycle = 3072 * 2
+    smashed = 3 * 8 * 2 * 8  # tokens x hidden x bytes x 8 bits, at every cut
+    adapters = np.array([0.0, 56 * 16, 2 * 56 * 16])
+    return {
+        "device_compute_s": 5 * epoch_device / device_flops_per_s,  # (7) x T
+        "server_work": 5 * (epoch_total - epoch_device) / server_flops_per_cycle / 1e9,  # (8) x T at 1 GHz
+        "transfer_s": 5 * 0.1 * (smashed / 1e6 + smashed / 4e6) + adapters / 1e6 + adapters / 4e6,  # (9)
+        "clock_min_ghz": device_flops_per_s / server_flops_per_cycle / 1e9,
+    }
+
+
+def test_pair_costs_from_a_workbook_by_hand(tiny_pair):
+    expected = tiny_by_hand()
+    for name in ("device_compute_s", "server_work", "transfer_s"):
+        np.testing.assert_allclose(getattr(tiny_pair, name), expected[name], rtol=1e-14, err_msg=name)
+    assert tiny_pair.clock_min_ghz == pytest.approx(expected["clock_min_ghz"], rel=1e-14)
+    assert tiny_pair.clock_max_ghz == 2.46 and tiny_pair.power_coefficient == pytest.approx(100.0, rel=1e-14)
+    assert (tiny_pair.device, tiny_pair.round, tiny_pair.w) == ("1", 4, 0.2)
+
+
+def test_pyomo_expressions_and_algorithm_1_agree_with_the_hand_worked_case_at_every_cut(tiny_pair):
+    """One definition serves both; this checks both against the hand-worked numbers, at every cut."""
+    expected = tiny_by_hand()
+    clock = 1.1
+    model = build_p2(tiny_pair)
+    model.clock[0].set_value(clock)
+    for c in tiny_pair.cuts:
+        delay = expected["device_compute_s"][c] + expected["server_work"][c] / clock + expected["transfer_s"][c]
+        energy = 100.0 * clock**2 * expected["server_work"][c]
+        assert pyo.value(model.eq10_delay[0, c]) == pytest.approx(delay, rel=1e-13)
+        assert tiny_pair.delay(c, clock) == pytest.approx(delay, rel=1e-13)
+        assert pyo.value(model.eq11_energy[0, c]) == pytest.approx(energy, rel=1e-13)
+        assert tiny_pair.energy(c, clock) == pytest.approx(energy, rel=1e-13)
+        assert pyo.value(model.eq12_cost_if_cut[0, c]) == pytest.approx(hand_cost(tiny_pair, int(c), clock), abs=1e-13)
+        assert tiny_pair.cost(c, clock) == pytest.approx(hand_cost(tiny_pair, int(c), clock), abs=1e-13)
+
+
 # --- channel -------------------------------------------------------------------
 
 @pytest.mark.parametrize("snr_db,expected", [
@@ -98,16 +163,35 @@ def test_cqi_mapping_at_and_around_thresholds(snr_db, expected):
 
 
 def test_snr_and_rate_by_hand():
+    """Independent of the fading draw: it cancels between links and between channel states."""
     inputs = load_card()
-    state = links(inputs, "Poor")
-    fading = np.random.default_rng(inputs.parameter("seed")).exponential(1.0, (5, 20))
+    poor, good = links(inputs, "Poor"), links(inputs, "Good")
     d = inputs.devices["distance_m"][2]
-    snr = 20 + 10 * math.log10(fading[2, 7]) - (40 + 60 * math.log10(d)) - (-174 + 10 * math.log10(20e6))
-    assert state.snr_up_db[2, 7] == pytest.approx(snr, abs=1e-9)
-    assert state.snr_down_db[2, 7] == pytest.approx(snr + 10, abs=1e-9)
-    index = np.searchsorted(THRESHOLDS, snr, side="right") - 1
+    # down-link 30 dBm against up-link 20 dBm, same fading and loss: 10 dB apart
+    assert poor.snr_down_db[2, 7] == pytest.approx(poor.snr_up_db[2, 7] + 10, abs=1e-9)
+    # Poor (alpha 6) against Good (alpha 2): 40 log10(d) dB apart, at every device and round
+    np.testing.assert_allclose(good.snr_up_db - poor.snr_up_db,
+                               np.repeat((40 * np.log10(inputs.devices["distance_m"]))[:, None], 20, axis=1),
+                               atol=1e-9)
+    # the fading |h|^2 recovered from the SNR: 10^((SNR - P + PL + N0 + 10 log10 B)/10)
+    fading = 10 ** ((poor.snr_up_db[2, 7] - 20 + (40 + 60 * math.log10(d)) + (-174 + 10 * math.log10(20e6))) / 10)
+    assert fading > 0
+    index = np.searchsorted(THRESHOLDS, poor.snr_up_db[2, 7], side="right") - 1
     expected = 20e6 * EFFICIENCIES[index] if index >= 0 else math.nan
-    assert state.rate_up_bps[2, 7] == pytest.approx(expected, nan_ok=True)
+    assert poor.rate_up_bps[2, 7] == pytest.approx(expected, nan_ok=True)
+
+
+def test_fading_is_rayleigh_and_seeded(tmp_path):
+    """|h|^2 ~ Exp(1): over 5 x 4000 draws its mean is 1 and P(|h|^2 > 1) = 1/e, to sampling error;
+    the same seed gives the same draws, another seed others."""
+    inputs = load_card().with_parameters(rounds=4000)
+    state = links(inputs, "Good")
+    loss = 40 + 10 * PATH_LOSS_EXPONENT["Good"] * np.log10(inputs.devices["distance_m"])[:, None]
+    fading = 10 ** ((state.snr_up_db - 20 + loss + (-174 + 10 * math.log10(20e6))) / 10)
+    assert fading.mean() == pytest.approx(1.0, abs=0.03)  # std of the mean: 1/sqrt(20000) = 0.007
+    assert (fading > 1).mean() == pytest.approx(math.exp(-1), abs=0.015)
+    np.testing.assert_array_equal(links(inputs, "Good").snr_up_db, state.snr_up_db)
+    assert not np.allclose(links(inputs.with_parameters(seed=2), "Good").snr_up_db, state.snr_up_db)
 
 
 def test_links_below_cqi_1_are_reported_not_guessed():
@@ -140,52 +224,81 @@ def random_pair(rng, cuts: int, w: float | None = None) -> PairCosts:
 
 
 def with_xi(pair: PairCosts) -> PairCosts:
-    from dataclasses import replace
     return replace(pair, xi=pair.power_coefficient / 1e27)
+
+
+def hand_cost(pair: PairCosts, cut: int, clock_ghz: float) -> float:
+    """U of (12) written out from the paper, independently of data/card_costs.py."""
+    def delay(c, f):
+        return pair.device_compute_s[c] + pair.server_work[c] / f + pair.transfer_s[c]
+
+    def energy(c, f):
+        return pair.power_coefficient * f * f * pair.server_work[c]
+
+    last, low, high = len(pair.server_work) - 1, pair.clock_min_ghz, pair.clock_max_ghz
+    d_min, d_max = delay(0, high), delay(last, low)
+    e_min, e_max = energy(last, low), energy(0, high)
+    return (pair.w * (delay(cut, clock_ghz) - d_min) / (d_max - d_min)
+            + (1 - pair.w) * (energy(cut, clock_ghz) - e_min) / (e_max - e_min))
+
+
+def hand_optimal_clock(pair: PairCosts) -> float:
+    """(16) by a dense search of U at cut 0 over the clock range: the optimum of a convex function."""
+    grid = np.linspace(pair.clock_min_ghz, pair.clock_max_ghz, 200001)
+    return float(grid[np.argmin(hand_cost(pair, 0, grid))])
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_p3_by_ipopt_equals_the_closed_form(seed):
     pair = with_xi(random_pair(np.random.default_rng(seed), cuts=5))
     solver = IpoptSolver()
+    assert eq16_optimal_clock_ghz(pair) == pytest.approx(hand_optimal_clock(pair), abs=2e-5)
     for cut in pair.cuts:
         by_ipopt = solve_p3(pair, int(cut), solver)
-        assert by_ipopt.clock_ghz == pytest.approx(closed_form_clock_ghz(pair), abs=1e-7)
-        assert by_ipopt.cost == pytest.approx(pair.cost(cut, closed_form_clock_ghz(pair)), abs=1e-9)
+        assert by_ipopt.clock_ghz == pytest.approx(eq16_optimal_clock_ghz(pair), abs=1e-7)
+        assert hand_cost(pair, int(cut), by_ipopt.clock_ghz) == pytest.approx(
+            hand_cost(pair, int(cut), eq16_optimal_clock_ghz(pair)), abs=1e-9)
 
 
 def test_closed_form_at_the_weights_ends():
     pair = with_xi(random_pair(np.random.default_rng(9), cuts=3))
-    from dataclasses import replace
-    assert closed_form_clock_ghz(replace(pair, w=1.0)) == pair.clock_max_ghz
-    assert closed_form_clock_ghz(replace(pair, w=0.0)) == pair.clock_min_ghz
+    assert eq16_optimal_clock_ghz(replace(pair, w=1.0)) == pair.clock_max_ghz
+    assert eq16_optimal_clock_ghz(replace(pair, w=0.0)) == pair.clock_min_ghz
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_card_equals_enumeration_p2_and_p1(seed):
     rng = np.random.default_rng(100 + seed)
     pairs = [with_xi(random_pair(rng, cuts=4)) for _ in range(3)]
-    ours = [card(pair) for pair in pairs]
+    ours = [card_algorithm1(pair) for pair in pairs]
     solver = IpoptSolver()
+
+    def judged(pair, decision):  # every method's decision, costed by the hand-written (12)
+        return hand_cost(pair, decision.cut, decision.clock_ghz)
+
     for pair, decision in zip(pairs, ours):
-        assert enumerate_with_ipopt(pair, solver).cost == pytest.approx(decision.cost, abs=1e-6)
+        enumerated = least_cost(solve_p3_every_cut(pair, solver))
+        assert judged(pair, enumerated) == pytest.approx(judged(pair, decision), abs=1e-6)
         # full enumeration on a fine clock grid, no solver at all
-        grid = np.linspace(pair.clock_min_ghz, pair.clock_max_ghz, 20001)
-        assert min(pair.cost(c, grid).min() for c in pair.cuts) >= decision.cost - 1e-9
-        assert solve_minlp([pair])[0].cost == pytest.approx(decision.cost, abs=1e-6)  # P2
-    for by_minlp, decision in zip(solve_minlp(pairs), ours):  # P1
-        assert by_minlp.cost == pytest.approx(decision.cost, abs=1e-6)
+        grid = np.linspace(pair.clock_min_ghz, pair.clock_max_ghz, 2001)
+        assert min(hand_cost(pair, int(c), grid).min() for c in pair.cuts) >= judged(pair, decision) - 1e-9
+        assert judged(pair, solve_minlp([pair])[0]) == pytest.approx(judged(pair, decision), abs=1e-6)  # P2
+    for pair, by_minlp, decision in zip(pairs, solve_minlp(pairs), ours):  # P1
+        assert judged(pair, by_minlp) == pytest.approx(judged(pair, decision), abs=1e-6)
 
 
 def test_p4_by_enumeration_equals_the_milp():
     pair = with_xi(random_pair(np.random.default_rng(7), cuts=6))
     clock = 1.3
     model = build_p4(pair, clock)
-    results = pyo.SolverFactory("mindtpy").solve(model, strategy="OA", mip_solver="appsi_highs",
-                                                 nlp_solver="cyipopt", linearize_inactive=True)
-    assert check_optimal_termination(results)
+    set_choice(model, 0, 0, clock)  # MindtPy starts from this binary choice
+    results = solve_with_mindtpy(model)
+    if not check_optimal_termination(results):
+        pytest.fail(f"MindtPy on P4: {results.solver.termination_condition}")
     chosen = max(model.cuts, key=lambda c: model.cut_choice[0, c].value)
-    assert pair.cost(chosen, clock) == pytest.approx(pair.cost(best_cut_at(pair, clock), clock), abs=1e-9)
+    by_hand = min(range(len(pair.cuts)), key=lambda c: hand_cost(pair, c, clock))
+    assert best_cut_at(pair, clock) == by_hand
+    assert hand_cost(pair, chosen, clock) == pytest.approx(hand_cost(pair, by_hand, clock), abs=1e-9)
 
 
 def test_p1_units_and_size():

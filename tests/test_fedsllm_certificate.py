@@ -10,9 +10,9 @@ from pyomo.util.check_units import assert_units_consistent
 
 from data.fedsllm import load_fedsllm
 from models.fedsllm import build_problem16
-from reports.certificate import certify_optimum
+from solvers.certificate import certify_optimum
 from solvers.fedsllm import eta_grid_for, solve_fedsllm
-from solvers.fedsllm_baselines import compare_strategies, power_sweep
+from solvers.fedsllm_baselines import build_strategy_models, compare_strategies, power_sweep
 from solvers.fedsllm_problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
 from solvers.ipopt import IpoptSolver
 from tests.conftest import reference_scenario, users_table
@@ -64,13 +64,14 @@ def test_budget_multiplier_is_the_sensitivity_of_T(make_workbook):
     plus = solve_reference(reference_scenario(users, {**parameters, "bandwidth_main_hz": 12e6 + step_hz}), eta).T
     minus = solve_reference(reference_scenario(users, {**parameters, "bandwidth_main_hz": 12e6 - step_hz}), eta).T
     sensitivity_s_per_mhz = -(plus - minus) / (2 * step_hz) * 1e6
-    assert model.dual[model.budget_main] == pytest.approx(sensitivity_s_per_mhz, rel=1e-4)
+    assert model.dual[model.eq17d_budget_main] == pytest.approx(sensitivity_s_per_mhz, rel=1e-4)
 
 
 def test_problem16_units_and_agreement_with_problem17(default_optimum):
     inputs, result, _ = default_optimum
     assert_units_consistent(build_problem16(inputs))
-    solutions, model = solve_problem16(inputs, IpoptSolver(), result.best)
+    model = build_problem16(inputs)
+    solutions = solve_problem16(model, IpoptSolver(), result.best)
     assert all(s.record.optimal for s in solutions)
     best = best_solution(solutions)
     assert reduction_applies(inputs)
@@ -118,7 +119,7 @@ def test_baselines_against_hand_calculation(make_workbook):
     """BA: equal split at eta = 0.1, T = max_k a/(1-eta)(tau_k + s_c/r_c + n s/r_s), by hand."""
     users = users_table([-100.0, -112.0], samples=[1000, 2000], cycles=[1e4, 3e4])
     inputs = load_fedsllm(make_workbook(users, {"eta_step": 0.05}))
-    comparison = compare_strategies(inputs, eta_grid_for(inputs), IpoptSolver())
+    comparison = compare_strategies(build_strategy_models(inputs, IpoptSolver()), eta_grid_for(inputs))
     scenario = reference_scenario(users)
     eta = 0.1
     rate_main = 10e6 * np.log2(1 + scenario.power_to_noise_main_hz / 10e6)

@@ -232,3 +232,17 @@ def test_error_message_names_file_sheet_row_column_value(broken_copy):
         load_fedsllm(path)
     assert f"{path}, sheet 'users', row 5, column 'samples' (F): found 'abc'; expected a whole number >= 1" in str(
         caught.value)
+
+
+def test_repeated_header_is_reported(broken_copy):
+    """A second 'samples' column: which one is meant is unclear, so it is named, not silently dropped."""
+    def change(workbook):
+        sheet = workbook["users"]
+        column = sheet.max_column + 1
+        sheet.cell(1, column).value = "samples"
+        for row in range(2, sheet.max_row + 1):
+            sheet.cell(row, column).value = 7
+    path = broken_copy(change)
+    letter = openpyxl.utils.get_column_letter(openpyxl.load_workbook(path)["users"].max_column)
+    issue = expect_one(load_issues(path), "users", 1, f"'samples' ({letter})", "each header once")
+    assert "also in column F" in issue.expected

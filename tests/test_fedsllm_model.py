@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 import pytest
-from pyomo.opt import check_optimal_termination
 from pyomo.util.check_units import assert_units_consistent
 
 from data.fedsllm import load_fedsllm
@@ -20,10 +19,9 @@ from tests.reference_fedsllm import solve_reference
 
 def solve_at(inputs, eta):
     model = build_problem17(inputs, eta)
-    results = pyo.SolverFactory("cyipopt").solve(
-        model, options={"tol": 1e-10, "mumps_pivot_order": 0, "bound_relax_factor": 0.0})
-    if not check_optimal_termination(results):
-        pytest.fail(f"Ipopt did not reach an optimum at eta={eta}: {results.solver.termination_condition}")
+    record = IpoptSolver({"tol": 1e-10}).solve(model)
+    if not record.optimal:
+        pytest.fail(f"Ipopt did not reach an optimum at eta={eta}: {record.status}")
     return model
 
 

@@ -10,6 +10,7 @@ bound multipliers (`ipopt_zL_out`, `ipopt_zU_out`) held by the model, and checks
   grad f + J^T lambda - z_L + z_U = 0 (Ipopt's sign convention), complementarity
   and primal feasibility.
 Each check has a tolerance and a verdict; a FAIL is reported, never raised.
+The table of these checks is built by reports/fedsllm.py.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
-from models.fedsllm import rate_fed, rate_main, user_delay
-from reports.export import Column, ResultTable
 
 RELATIVE_TOLERANCE = 1e-6  # Lemma 3 residuals, slack of (17a), budgets, sum of lambda
 KKT_TOLERANCE = 1e-6  # stationarity and complementarity (objective units)
@@ -58,20 +57,6 @@ class Certificate:
         more = f" and {len(self.failing) - 10} more" if len(self.failing) > 10 else ""
         return f"FAIL: {names}{more}"
 
-    def table(self) -> ResultTable:
-        table = ResultTable("lemma3_kkt", [
-            Column("check", "-", "what is checked"),
-            Column("scope", "-", "user id, or all"),
-            Column("value", "-", "the measured value, in `unit`"),
-            Column("unit", "-", "unit of the value"),
-            Column("tolerance", "-", "the condition the value must meet"),
-            Column("verdict", "-", "PASS or FAIL"),
-            Column("description", "-", "meaning"),
-        ])
-        for c in self.checks:
-            table.add(c.check, c.scope, c.value, c.unit, c.tolerance, "PASS" if c.passed else "FAIL", c.description)
-        return table
-
 
 def _multiplier(model, constraint) -> float:
     """Ipopt's multiplier of an upper-bounded (<=) constraint: >= 0 at an optimum."""
@@ -84,17 +69,17 @@ def certify_optimum(model: pyo.ConcreteModel) -> Certificate:
     add = checks.append
     eta, T, a = pyo.value(model.eta), pyo.value(model.T), pyo.value(model.a)
     round_time = (1 - eta) * T / a
-    n = pyo.value(model.local_iterations)
+    n = pyo.value(model.lemma2_local_iterations)
     rel = f"<= {RELATIVE_TOLERANCE:g}"
     for k in model.users:
         t_main, t_fed = model.time_main[k].value, model.time_fed[k].value
-        tau = pyo.value(model.compute_time[k])
+        tau = pyo.value(model.eq10_compute_time[k])
         residual19 = abs(t_fed + n * t_main - (round_time - tau)) / round_time
         needed_main = pyo.value(model.smashed_data) / t_main
         needed_fed = pyo.value(model.model_upload) / t_fed
-        residual20 = abs(needed_main - pyo.value(rate_main(model, k))) / needed_main
-        residual21 = abs(needed_fed - pyo.value(rate_fed(model, k))) / needed_fed
-        slack = T - pyo.value(user_delay(model, k))
+        residual20 = abs(needed_main - pyo.value(model.eq11_rate_main[k])) / needed_main
+        residual21 = abs(needed_fed - pyo.value(model.eq11_rate_fed[k])) / needed_fed
+        slack = T - pyo.value(model.eq15_user_delay[k])
         user = str(k)
         add(Check("lemma3_eq19", user, residual19, "-", rel, residual19 <= RELATIVE_TOLERANCE,
                   "|t_c + v log2(1/eta) t_s - ((1-eta)T/a - tau)| / ((1-eta)T/a)"))
@@ -104,18 +89,18 @@ def certify_optimum(model: pyo.ConcreteModel) -> Certificate:
                   "|s_c/t_c - b_c log2(1 + g_c p_c/(N0 b_c))| / (s_c/t_c)"))
         add(Check("slack_17a", user, slack, "s", f"|slack| <= {RELATIVE_TOLERANCE:g} T",
                   abs(slack) <= RELATIVE_TOLERANCE * T, "T - user delay; Lemma 3: zero"))
-        for name, constraint, unit in (("lambda_17a", model.delay[k], "-"),
-                                       ("multiplier_17b", model.rate_main_ok[k], "s/(Mbit/s)"),
-                                       ("multiplier_17c", model.rate_fed_ok[k], "s/(Mbit/s)")):
+        for name, constraint, unit in (("lambda_17a", model.eq17a_delay[k], "-"),
+                                       ("multiplier_17b", model.eq17b_rate_main[k], "s/(Mbit/s)"),
+                                       ("multiplier_17c", model.eq17c_rate_fed[k], "s/(Mbit/s)")):
             value = _multiplier(model, constraint)
             add(Check(name, user, value, unit, "> 0", bool(value > 0), "Ipopt's multiplier of the constraint"))
 
-    lambdas = np.array([_multiplier(model, model.delay[k]) for k in model.users])
+    lambdas = np.array([_multiplier(model, model.eq17a_delay[k]) for k in model.users])
     add(Check("sum_lambda_minus_1", "all", float(lambdas.sum() - 1), "-", rel,
               abs(lambdas.sum() - 1) <= RELATIVE_TOLERANCE, "stationarity in T: sum_k lambda_k = 1"))
     add(Check("min_lambda", "all", float(lambdas.min()), "-", "> 0", bool(lambdas.min() > 0),
               "every user's (17a) has a positive multiplier"))
-    for link, budget in (("main", model.budget_main), ("fed", model.budget_fed)):
+    for link, budget in (("main", model.eq17d_budget_main), ("fed", model.eq17e_budget_fed)):
         total = pyo.value(getattr(model, f"bandwidth_{link}_budget"))
         slack = total - sum(getattr(model, f"bandwidth_{link}")[k].value for k in model.users)
         add(Check(f"budget_{link}_slack", "all", slack, "MHz", f"|slack| <= {RELATIVE_TOLERANCE:g} B",

@@ -1,0 +1,146 @@
+"""CARD's pipeline, one call per step (README, "How it solves"):
+
+    read -> validate -> build -> solve -> certify -> report
+
+build: the per-cut profile (eta, eta_D(c), S(c), S~(c), A(c)); solve: Algorithm 1
+and the benchmarks under each channel state; certify: the cross-checks against
+P3 by Ipopt, the full enumeration and P1 by MindtPy; report: the folder,
+committed last so that a failure writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
+from data.card_profile import Profile, build_profile
+from data.schema import CARD_PARAMETERS, CHANNEL_STATES
+from data.workbook import Table, read_tables
+from reports import console
+from reports.card import (
+    METHODS,
+    benchmarks_table,
+    crosscheck_table,
+    decisions_table,
+    out_of_range_table,
+    profile_table,
+    summary_table,
+)
+from reports.export import ReportFolder, refuse_existing
+from reports.plots import plot_fig3, plot_fig4
+from reports.run_files import default_out, write_run_files
+from solvers.card import CrossCheck, StateResult, crosscheck, solve_state
+from solvers.config import CardConfig, ConfigError
+from solvers.ipopt import IpoptSolver, check_ipopt_available
+from solvers.progress import Progress
+
+
+@dataclass
+class CardRun:
+    """What one run carries from its configuration to its report."""
+
+    settings: CardConfig
+    cfg: DictConfig
+    data_path: Path
+    out: Path
+    started: float
+    solver: IpoptSolver
+    progress: Progress
+
+
+def prepare_run(cfg: DictConfig) -> CardRun:
+    """Check the output folder and the solver before any work."""
+    settings: CardConfig = OmegaConf.to_object(cfg)
+    out = Path(settings.out) if settings.out else default_out("card")
+    refuse_existing(out)  # before any solve, not only when the report is written
+    check_ipopt_available()
+    return CardRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_CARD_WORKBOOK, out,
+                   time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
+                   Progress() if settings.progress else Progress.silent())
+
+
+def run_card(cfg: DictConfig) -> list[str]:
+    """The whole run; returns the lines to print."""
+    run = prepare_run(cfg)
+    tables = read(run)
+    inputs = validate(run, tables)
+    profile = build(inputs)
+    results = solve(run, inputs, profile)
+    checks = certify(run, inputs, results)
+    return report(run, inputs, profile, results, checks)
+
+
+# --- The steps ----------------------------------------------------------------------------
+
+def read(run: CardRun) -> dict[str, Table]:
+    return read_tables(run.data_path)
+
+
+def validate(run: CardRun, tables: dict[str, Table]) -> CardInputs:
+    """The workbook against its schema, then the command line's overrides, each checked like its cell."""
+    inputs = card_inputs(run.data_path, tables)
+    fields = {f.name: f for f in CARD_PARAMETERS}
+    changes = {}
+    for name in ("channel_state", "w", "rounds"):
+        value = getattr(run.settings, name)
+        if value is None:
+            continue
+        problem = fields[name].problem(value)
+        if problem:
+            raise ConfigError(f"{name}={value}: expected {problem}")
+        changes[name] = fields[name].convert(value)
+    return inputs.with_parameters(**changes)
+
+
+def build(inputs: CardInputs) -> Profile:
+    return build_profile(inputs)
+
+
+def solve(run: CardRun, inputs: CardInputs, profile: Profile) -> list[StateResult]:
+    """Algorithm 1 and the benchmarks under every channel state."""
+    run.progress.start("CARD channel states", len(CHANNEL_STATES), unit="states")
+    results = []
+    for state in CHANNEL_STATES:
+        results.append(solve_state(inputs, profile, state))
+        run.progress.advance(state)
+    run.progress.finish()
+    return results
+
+
+def chosen_state(inputs: CardInputs, results: list[StateResult]) -> StateResult:
+    return next(r for r in results if r.state == inputs.parameter("channel_state"))
+
+
+def certify(run: CardRun, inputs: CardInputs, results: list[StateResult]) -> list[CrossCheck]:
+    """CARD's decisions in the chosen state against P3 by Ipopt, the enumeration and P1 by MindtPy."""
+    run.progress.start("cross-checks", 3, unit="checks")
+    checks = crosscheck(chosen_state(inputs, results), run.settings.crosscheck.rounds, run.solver)
+    for check in checks:
+        run.progress.advance(check.check)
+    run.progress.finish()
+    return checks
+
+
+def report(run: CardRun, inputs: CardInputs, profile: Profile, results: list[StateResult],
+           checks: list[CrossCheck]) -> list[str]:
+    """Write the report folder (atomically) and return the console lines."""
+    chosen = chosen_state(inputs, results)
+    passed = all(check.passed for check in checks)
+    with ReportFolder(run.out) as folder:
+        folder.add_table(summary_table(inputs, profile, chosen, results, passed, time.perf_counter() - run.started))
+        folder.add_table(decisions_table(chosen))
+        folder.add_table(benchmarks_table(results))
+        folder.add_table(profile_table(profile))
+        folder.add_table(out_of_range_table(results))
+        folder.add_table(crosscheck_table(checks))
+        plot_fig3(chosen, folder.file("fig3.png"))
+        benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
+                      for r in results for m in METHODS}
+        plot_fig4(benchmarks, folder.file("fig4.png"))
+        write_run_files(folder, run.cfg, run.data_path, run.out)
+        final = folder.commit("card.xlsx")
+    return console.card_lines(chosen, results, checks, final)

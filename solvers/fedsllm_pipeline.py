@@ -1,0 +1,246 @@
+"""FedsLLM's pipeline, one call per step (README, "How it solves"):
+
+    read -> validate -> build -> solve -> certify -> report
+
+`run_fedsllm(cfg)` checks the configuration and the output folder before any
+work, then runs the chosen study. Each step is one function below; nothing is
+written unless every step succeeds (the report folder is committed last).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyomo.environ as pyo
+from omegaconf import DictConfig, OmegaConf
+
+from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
+from data.workbook import Table, read_tables
+from models.fedsllm import build_problem16
+from reports import console
+from reports.export import SUMMARY_COLUMNS, ReportFolder, ResultTable, refuse_existing
+from reports.fedsllm import (
+    PAPER_REDUCTION_VS_BA,
+    allocation_table,
+    baselines_table,
+    certificate_table,
+    eta_sweep_table,
+    fig2_table,
+    mean_reduction_vs_ba,
+    reduction_table,
+    summary_table,
+    sweep_curve,
+)
+from reports.plots import plot_eta_sweep, plot_fig2
+from reports.run_files import default_out, write_run_files
+from solvers.certificate import Certificate, certify_optimum
+from solvers.config import ConfigError, FedsllmConfig
+from solvers.fedsllm import EtaGrid, OptimumAllocation, eta_grid_for
+from solvers.fedsllm_baselines import (
+    STRATEGIES,
+    Comparison,
+    StrategyModels,
+    build_strategy_models,
+    compare_strategies,
+    power_sweep,
+)
+from solvers.fedsllm_problem16 import (
+    Problem16Solution,
+    best_solution,
+    reduction_applies,
+    reduction_holds,
+    solve_problem16,
+)
+from solvers.ipopt import IpoptSolver, SolveError, check_ipopt_available
+from solvers.progress import Progress
+
+
+@dataclass
+class FedsllmRun:
+    """What one run carries from its configuration to its report."""
+
+    settings: FedsllmConfig
+    cfg: DictConfig
+    data_path: Path
+    out: Path
+    started: float
+    solver: IpoptSolver
+    progress: Progress
+
+    @property
+    def refine_tolerance(self) -> float | None:
+        return self.settings.eta.refine_tol if self.settings.eta.refine else None
+
+
+@dataclass
+class FedsllmModels:
+    strategies: StrategyModels  # Problem (17) with its eta search, and the equal split
+    problem16: pyo.ConcreteModel | None
+
+
+@dataclass
+class FedsllmOptimum:
+    """What the solve step found; `optimum_model` holds the reported optimum for the certificate."""
+
+    comparison: Comparison
+    optimum: OptimumAllocation
+    optimum_model: pyo.ConcreteModel
+    source: str  # "Problem (17)" or "Problem (16)"
+    problem16: list[Problem16Solution] | None
+    reduction_applies: bool
+    reduction_holds: bool
+
+
+def prepare_run(cfg: DictConfig) -> FedsllmRun:
+    """Check the settings, the output folder and the solver before any work."""
+    settings: FedsllmConfig = OmegaConf.to_object(cfg)
+    if settings.study not in STUDIES:
+        raise ConfigError(f"study={settings.study} is not one of: {', '.join(STUDIES)}")
+    if not 0 < settings.baseline_eta < 1:
+        raise ConfigError(f"baseline_eta must be in (0, 1), got {settings.baseline_eta}")
+    out = Path(settings.out) if settings.out else default_out(f"fedsllm-{settings.study}")
+    refuse_existing(out)  # before any solve, not only when the report is written
+    check_ipopt_available()
+    return FedsllmRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_WORKBOOK, out,
+                      time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
+                      Progress() if settings.progress else Progress.silent())
+
+
+def run_fedsllm(cfg: DictConfig) -> list[str]:
+    """The whole run; returns the lines to print."""
+    run = prepare_run(cfg)
+    return STUDIES[run.settings.study](run)
+
+
+# --- The steps ----------------------------------------------------------------------------
+
+def read(run: FedsllmRun) -> dict[str, Table]:
+    return read_tables(run.data_path)
+
+
+def validate(run: FedsllmRun, tables: dict[str, Table]) -> tuple[FedsllmInputs, EtaGrid]:
+    """The workbook against its schema (InputError listing every problem) and the eta grid it sets."""
+    inputs = fedsllm_inputs(run.data_path, tables)
+    eta = run.settings.eta
+    try:
+        return inputs, eta_grid_for(inputs, eta.step, eta.low, eta.high)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def build(run: FedsllmRun, inputs: FedsllmInputs) -> FedsllmModels:
+    return FedsllmModels(build_strategy_models(inputs, run.solver, run.progress),
+                         build_problem16(inputs) if run.settings.problem16 else None)
+
+
+def solve(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
+    """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
+    comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, run.refine_tolerance)
+    optimum_model, source = models.strategies.search.model, "Problem (17)"
+    applies, holds, solutions = reduction_applies(inputs), False, None
+    if models.problem16 is not None:
+        solutions = solve_problem16(models.problem16, run.solver, comparison.search.best)
+        best16 = best_solution(solutions)
+        if not applies:
+            if best16 is None:
+                raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
+            optimum_model, source = models.problem16, "Problem (16)"
+        holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
+    return FedsllmOptimum(comparison, OptimumAllocation.from_model(optimum_model), optimum_model, source,
+                          solutions, applies, holds)
+
+
+def certify(solved: FedsllmOptimum) -> Certificate:
+    """Lemma 3 and the KKT conditions at the reported optimum."""
+    return certify_optimum(solved.optimum_model)
+
+
+def report(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, solved: FedsllmOptimum,
+           certificate: Certificate) -> list[str]:
+    """Write the report folder (atomically) and return the console lines."""
+    search = solved.comparison.search
+    with ReportFolder(run.out) as folder:
+        folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
+                                       optimum_rows(solved, certificate)))
+        folder.add_table(allocation_table(inputs, solved.optimum))
+        folder.add_table(eta_sweep_table(search))
+        folder.add_table(certificate_table(certificate))
+        folder.add_table(baselines_table(solved.comparison))
+        if solved.problem16 is not None:
+            folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
+                                             inputs.parameter("client_share_min")))
+        etas, delays = sweep_curve(search)
+        plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"))
+        write_run_files(folder, run.cfg, run.data_path, run.out)
+        final = folder.commit("fedsllm.xlsx")
+    return console.fedsllm_optimum_lines(solved, certificate, final)
+
+
+def optimum_rows(solved: FedsllmOptimum, certificate: Certificate) -> list[tuple]:
+    """The summary rows of (16), the certificate and the headline reduction."""
+    rows = []
+    if solved.problem16 is not None:
+        best16 = best_solution(solved.problem16)
+        rows += [
+            ("T_problem16", best16.T if best16 else float("nan"), "s", "best local optimum of Problem (16)"),
+            ("reduction_applies", "yes" if solved.reduction_applies else "no", "-",
+             "f_s^max > f_k^max for every client (Section III-E's A* = A_min needs it)"),
+            ("reduction_holds", "yes" if solved.reduction_holds else "no", "-",
+             "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
+        ]
+    rows += [
+        ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
+        ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"Lemma 3 / KKT checks: {certificate.verdict()}"),
+        ("reduction_vs_BA", solved.comparison.reduction_vs_ba("Proposed"), "-",
+         f"1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
+    ]
+    return rows
+
+
+# --- The studies ----------------------------------------------------------------------------
+
+def optimum_study(run: FedsllmRun) -> list[str]:
+    """The optimum with its certificate, Problem (16) and the baselines."""
+    tables = read(run)
+    inputs, grid = validate(run, tables)
+    models = build(run, inputs)
+    solved = solve(run, inputs, grid, models)
+    certificate = certify(solved)
+    return report(run, inputs, grid, solved, certificate)
+
+
+def power_sweep_study(run: FedsllmRun) -> list[str]:
+    """Fig. 2: the four strategies at every power (each power builds and solves its own models;
+    the certificate is the optimum study's)."""
+    tables = read(run)
+    inputs, grid = validate(run, tables)
+    powers = list(run.settings.power_sweep.powers_dbm)
+    if not powers:
+        raise ConfigError("power_sweep.powers_dbm is empty")
+    sweep = power_sweep(inputs, powers, grid, run.solver, run.settings.baseline_eta, run.refine_tolerance,
+                        run.progress)
+    return report_power_sweep(run, inputs, powers, sweep)
+
+
+def report_power_sweep(run: FedsllmRun, inputs: FedsllmInputs, powers: list[float], sweep) -> list[str]:
+    mean_reduction = mean_reduction_vs_ba(sweep)
+    with ReportFolder(run.out) as folder:
+        summary = ResultTable("summary", SUMMARY_COLUMNS)
+        summary.add("mean_reduction_vs_BA", mean_reduction, "-",
+                    f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})")
+        summary.add("powers", len(powers), "-", "transmit powers swept")
+        summary.add("baseline_eta", run.settings.baseline_eta, "-", "eta of FE and BA")
+        summary.add("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole run")
+        summary.add("input", inputs.source, "-", "input workbook")
+        folder.add_table(summary)
+        folder.add_table(fig2_table(sweep))
+        delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
+        plot_fig2(powers, delays, folder.file("fig2.png"))
+        write_run_files(folder, run.cfg, run.data_path, run.out)
+        final = folder.commit("fedsllm.xlsx")
+    return console.power_sweep_lines(len(powers), mean_reduction, final)
+
+
+STUDIES = {"optimum": optimum_study, "power_sweep": power_sweep_study}

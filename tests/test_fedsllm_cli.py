@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -69,7 +70,9 @@ def test_reported_optimum_matches_the_independent_solution(small_report):
     assert float(summary["rounds"]["value"]) == pytest.approx(reference.T / reference.round_time, rel=1e-9)
 
 
-def test_eta_sweep_and_summary_agree(small_report):
+def test_eta_sweep_and_summary_against_the_reference(small_report):
+    """Every grid point's T against the independent reference at that eta; the summary's grid best and
+    optimum against the reference's."""
     _, out, _ = small_report
     sweep = read_csv(out / "eta_sweep.csv")
     summary = {row["name"]: float(row["value"]) for row in read_csv(out / "summary.csv")
@@ -78,8 +81,17 @@ def test_eta_sweep_and_summary_agree(small_report):
     assert [round(float(row["eta"]), 9) for row in grid] == [round(0.05 * k, 9) for k in range(1, 20)]
     assert all(row["status"] == "optimal" for row in sweep)
     assert {row["stage"] for row in sweep} == {"grid", "refine", "extra", "final"}
-    best = min(grid, key=lambda row: float(row["T"]))
-    assert summary["T_grid"] == float(best["T"]) and summary["eta_grid"] == float(best["eta"])
+    # The reference at the ends, the middle, and the reported grid best with its neighbours (about
+    # a second per reference solve, so not all 19): T agrees and the best is a minimum of the grid.
+    scenario = reference_scenario(SMALL_USERS, SMALL_PARAMETERS)
+    best = round(summary["eta_grid"] / 0.05)
+    checked = sorted({1, 10, 19, max(1, best - 1), best, min(19, best + 1)})
+    reference = {k: solve_reference(scenario, 0.05 * k).T for k in checked}
+    by_index = {round(float(row["eta"]) / 0.05): float(row["T"]) for row in grid}
+    for k in checked:
+        assert by_index[k] == pytest.approx(reference[k], rel=1e-6), k
+    assert min(reference, key=reference.get) == best
+    assert summary["T_grid"] == pytest.approx(reference[best], rel=1e-6)
     assert summary["T"] <= summary["T_grid"]
     assert summary["solves"] == len(sweep)
 
@@ -156,6 +168,7 @@ def test_help_prints_the_configuration(capsys):
 
 
 def test_power_sweep_study(tmp_path, make_workbook):
+    powers = (0.0, 10.0, 20.0)
     workbook = make_workbook(SMALL_USERS, {**SMALL_PARAMETERS, "eta_step": 0.1})
     out = tmp_path / "sweep"
     code = main(["model=fedsllm", "study=power_sweep", "power_sweep.powers_dbm=[0,10,20]", f"data={workbook}",
@@ -163,8 +176,25 @@ def test_power_sweep_study(tmp_path, make_workbook):
     assert code == EXIT_OK
     rows = read_csv(out / "fig2.csv")
     assert [(float(r["power_dbm"]), r["strategy"]) for r in rows] == [
-        (p, s) for p in (0.0, 10.0, 20.0) for s in ("Proposed", "EB", "FE", "BA")]
+        (p, s) for p in powers for s in ("Proposed", "EB", "FE", "BA")]
+    # The mean reduction against the independent reference: Proposed's T by the reference at the
+    # eta the run reports (checked to be a minimum: 0.01 either side is no better), BA by hand as
+    # the equal split at eta = 0.1.
+    reductions = []
+    proposed_rows = [r for r in rows if r["strategy"] == "Proposed"]
+    for power, row in zip(powers, proposed_rows):
+        users = {**SMALL_USERS, "power_main_max_dbm": np.full(4, power), "power_fed_max_dbm": np.full(4, power)}
+        scenario = reference_scenario(users, SMALL_PARAMETERS)
+        eta = float(row["eta"])
+        proposed = solve_reference(scenario, eta).T
+        assert float(row["T"]) == pytest.approx(proposed, rel=1e-6)
+        assert min(solve_reference(scenario, eta - 0.01).T, solve_reference(scenario, eta + 0.01).T) >= proposed
+        budget_main, budget_fed = SPEC_PARAMETERS["bandwidth_main_hz"] / 4, SMALL_PARAMETERS["bandwidth_fed_hz"] / 4
+        rate_main = budget_main * np.log2(1 + scenario.power_to_noise_main_hz / budget_main)
+        rate_fed = budget_fed * np.log2(1 + scenario.power_to_noise_fed_hz / budget_fed)
+        ba = np.max(scenario.a / 0.9 * (scenario.compute_time_s(0.1) + SPEC_PARAMETERS["model_upload_bits"] / rate_fed
+                                        + scenario.local_iterations(0.1) * SPEC_PARAMETERS["smashed_bits"] / rate_main))
+        reductions.append(1 - proposed / ba)
     summary = {row["name"]: row for row in read_csv(out / "summary.csv")}
-    proposed = [1 - float(r["T"]) / float(b["T"]) for r, b in zip(rows[0::4], rows[3::4])]
-    assert float(summary["mean_reduction_vs_BA"]["value"]) == pytest.approx(sum(proposed) / 3, rel=1e-12)
+    assert float(summary["mean_reduction_vs_BA"]["value"]) == pytest.approx(np.mean(reductions), rel=1e-5)
     assert (out / "fig2.png").read_bytes()[:4] == b"\x89PNG"

@@ -111,7 +111,7 @@ class Field:
         return value
 
 
-# --- FedsLLM (spec: ../shared/spec/fedsllm.md) -------------------------------
+# --- FedsLLM (docs/fedsllm.md) -------------------------------------------------
 
 FEDSLLM_PARAMETERS: tuple[Field, ...] = (
     Field("L", "-", "smoothness constant of the local losses", low=0, low_open=True, default=3.2035),
@@ -144,7 +144,7 @@ FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
 )
 
 
-# --- CARD (spec: ../shared/spec/card.md) ---------------------------------------
+# --- CARD (docs/card.md) -------------------------------------------------------
 
 CHANNEL_STATES = ("Good", "Normal", "Poor")
 LORA_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")

@@ -16,7 +16,7 @@ from data.fedsllm import DEFAULT_WORKBOOK  # noqa: E402
 from data.generate import write_fedsllm_workbook  # noqa: E402
 from reference_fedsllm import Scenario, scenario_from_values  # noqa: E402
 
-# The spec's pinned defaults (../shared/spec/fedsllm.md), typed here by hand.
+# The pinned defaults of docs/fedsllm.md ("Values the paper leaves out"), typed here by hand.
 SPEC_PARAMETERS = {
     "L": 3.2035, "gamma": 2.9767, "xi": 0.1, "delta": 0.1, "eps0": 1e-3,
     "smashed_bits": 281e3, "model_upload_bits": 28.1e3,

@@ -40,7 +40,14 @@ class InputError(Exception):
 
     def __init__(self, issues: list[InputIssue]):
         self.issues = list(issues)
-        count = len(self.issues)
-        lines = [f"{count} problem{'s' if count != 1 else ''} in the input:"]
-        lines += [f"  - {issue}" for issue in self.issues]
-        super().__init__("\n".join(lines))
+        super().__init__(itemised("problem", "in the input", self.issues))
+
+
+def itemised(noun: str, context: str, items: list, closing: str | None = None) -> str:
+    """'N nouns context:' and one '  - item' line each, then `closing` if given."""
+    count = len(items)
+    lines = [f"{count} {noun}{'s' if count != 1 else ''} {context}:"]
+    lines += [f"  - {item}" for item in items]
+    if closing:
+        lines.append(closing)
+    return "\n".join(lines)

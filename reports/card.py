@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from data.card import CardInputs
 from data.card_profile import Profile, parameter_count
-from reports.export import SUMMARY_COLUMNS, Column, ResultTable, versions
+from reports.export import Column, ResultTable, summary_with_versions
 
 PAPER_DELAY_REDUCTION = 0.708  # against device-only
 PAPER_ENERGY_REDUCTION = 0.531  # against server-only
@@ -38,12 +38,17 @@ def profile_table(profile: Profile) -> ResultTable:
     return table
 
 
+DEVICE_ROUND_SNR_COLUMNS = [
+    Column("device", "-", "device id"),
+    Column("round", "-", "training round n"),
+    Column("snr_up_db", "dB", "up-link SNR"),
+    Column("snr_down_db", "dB", "down-link SNR"),
+]
+
+
 def decisions_table(result) -> ResultTable:
     table = ResultTable("decisions", [
-        Column("device", "-", "device id"),
-        Column("round", "-", "training round n"),
-        Column("snr_up_db", "dB", "up-link SNR"),
-        Column("snr_down_db", "dB", "down-link SNR"),
+        *DEVICE_ROUND_SNR_COLUMNS,
         Column("rate_up_bps", "bit/s", "up-link rate R^D"),
         Column("rate_down_bps", "bit/s", "down-link rate R^S"),
         Column("cut", "-", "CARD's cut layer"),
@@ -75,22 +80,13 @@ def benchmarks_table(results) -> ResultTable:
 
 
 def out_of_range_table(results) -> ResultTable:
-    table = ResultTable("out_of_range", [
-        Column("channel_state", "-", "channel state"),
-        Column("device", "-", "device id"),
-        Column("round", "-", "training round"),
-        Column("snr_up_db", "dB", "up-link SNR"),
-        Column("snr_down_db", "dB", "down-link SNR"),
-    ])
-    for result in results:
-        for device, round_, up, down in result.out_of_range:
-            table.add(result.state, device, round_, up, down)
-    return table
+    return ResultTable.of("out_of_range", [Column("channel_state", "-", "channel state"), *DEVICE_ROUND_SNR_COLUMNS],
+                          ((result.state, *link) for result in results for link in result.out_of_range))
 
 
 def crosscheck_table(checks) -> ResultTable:
     """One row per CrossCheck."""
-    table = ResultTable("crosscheck", [
+    return ResultTable.of("crosscheck", [
         Column("check", "-", "what CARD is compared with"),
         Column("pairs", "-", "device-round pairs compared"),
         Column("max_abs_cost_difference", "-", "largest |U_CARD - U_other|"),
@@ -98,16 +94,12 @@ def crosscheck_table(checks) -> ResultTable:
         Column("max_abs_clock_difference_hz", "Hz", "largest clock difference"),
         Column("tolerance", "-", "on the cost"),
         Column("verdict", "-", "PASS or FAIL"),
-    ])
-    for check in checks:
-        table.add(check.check, check.pairs, check.max_cost_difference, check.cut_differences,
-                  check.max_clock_difference_hz, f"<= {check.tolerance:g}", "PASS" if check.passed else "FAIL")
-    return table
+    ], ((check.check, check.pairs, check.max_cost_difference, check.cut_differences, check.max_clock_difference_hz,
+         f"<= {check.tolerance:g}", "PASS" if check.passed else "FAIL") for check in checks))
 
 
 def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
                   crosscheck_passed: bool, wall_seconds: float) -> ResultTable:
-    table = ResultTable("summary", SUMMARY_COLUMNS)
     p = inputs.parameters
     rows = [
         ("channel_state", chosen.state, "-", "channel state of the decisions sheet and Fig. 3"),
@@ -134,8 +126,5 @@ def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]
-    rows += [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
-    for row in rows:
-        table.add(*row)
-    return table
+    return summary_with_versions(rows)
 

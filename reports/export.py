@@ -39,6 +39,14 @@ class ResultTable:
     columns: list[Column]
     rows: list[list[object]] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, name: str, columns: list[Column], rows) -> "ResultTable":
+        """A table with these columns, filled from an iterable of rows."""
+        table = cls(name, list(columns))
+        for row in rows:
+            table.add(*row)
+        return table
+
     def add(self, *values: object) -> None:
         if len(values) != len(self.columns):
             raise ValueError(f"table {self.name}: {len(values)} values for {len(self.columns)} columns")
@@ -103,6 +111,12 @@ class ReportFolder:
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def summary_with_versions(rows: list[tuple]) -> ResultTable:
+    """The `summary` sheet (name, value, unit, description): `rows`, then the solver stack's versions."""
+    version_rows = [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
+    return ResultTable.of("summary", SUMMARY_COLUMNS, [*rows, *version_rows])
 
 
 def versions() -> dict[str, str]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from data.fedsllm import FedsllmInputs
 from data.workbook import plain_value
-from reports.export import SUMMARY_COLUMNS, Column, ResultTable, versions
+from reports.export import Column, ResultTable, summary_with_versions
 
 PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 
@@ -19,7 +19,6 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
                   extra_rows: list[tuple] = ()) -> ResultTable:
     """`result`: the eta search (EtaSearchResult); `optimum`: the reported optimum (OptimumAllocation,
     from (17) or, when the reduction does not hold, (16)); `grid`: the EtaGrid."""
-    table = ResultTable("summary", SUMMARY_COLUMNS)
     rows = [
         ("T", optimum.T, "s", "optimal total training delay T*"),
         ("eta", optimum.eta, "-", "local accuracy eta* at the optimum"),
@@ -42,10 +41,7 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]
-    rows += [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
-    for row in rows:
-        table.add(*row)
-    return table
+    return summary_with_versions(rows)
 
 
 ALLOCATION_COLUMNS = [
@@ -175,6 +171,18 @@ def fig2_table(sweep) -> ResultTable:
         for strategy, result in comparison.results.items():
             table.add(power, strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
     return table
+
+
+def power_sweep_summary_table(inputs: FedsllmInputs, mean_reduction: float, powers: int, baseline_eta: float,
+                              wall_seconds: float) -> ResultTable:
+    return summary_with_versions([
+        ("mean_reduction_vs_BA", mean_reduction, "-",
+         f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
+        ("powers", powers, "-", "transmit powers swept"),
+        ("baseline_eta", baseline_eta, "-", "eta of FE and BA"),
+        ("wall_time", wall_seconds, "s", "wall time of the whole run"),
+        ("input", inputs.source, "-", "input workbook"),
+    ])
 
 
 def mean_reduction_vs_ba(sweep, strategy: str = "Proposed") -> float:

@@ -11,8 +11,6 @@ committed last so that a failure writes nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,37 +28,21 @@ from reports.card import (
     profile_table,
     summary_table,
 )
-from reports.export import ReportFolder, refuse_existing
+from reports.export import ReportFolder
 from reports.plots import plot_fig3, plot_fig4
-from reports.run_files import default_out, write_run_files
+from reports.run_files import write_run_files
 from solvers.card import CrossCheck, StateResult, crosscheck, solve_state
 from solvers.config import CardConfig, ConfigError
-from solvers.ipopt import IpoptSolver, check_ipopt_available
-from solvers.progress import Progress
+from solvers.run_context import RunContext, prepare_context
 
 
-@dataclass
-class CardRun:
-    """What one run carries from its configuration to its report."""
-
-    settings: CardConfig
-    cfg: DictConfig
-    data_path: Path
-    out: Path
-    started: float
-    solver: IpoptSolver
-    progress: Progress
+CardRun = RunContext  # settings: CardConfig
 
 
 def prepare_run(cfg: DictConfig) -> CardRun:
     """Check the output folder and the solver before any work."""
     settings: CardConfig = OmegaConf.to_object(cfg)
-    out = Path(settings.out) if settings.out else default_out("card")
-    refuse_existing(out)  # before any solve, not only when the report is written
-    check_ipopt_available()
-    return CardRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_CARD_WORKBOOK, out,
-                   time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
-                   Progress() if settings.progress else Progress.silent())
+    return prepare_context(cfg, settings, DEFAULT_CARD_WORKBOOK, "card")
 
 
 def run_card(cfg: DictConfig) -> list[str]:

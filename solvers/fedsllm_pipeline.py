@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyomo.environ as pyo
 from omegaconf import DictConfig, OmegaConf
@@ -20,7 +19,7 @@ from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
 from data.workbook import Table, read_tables
 from models.fedsllm import build_problem16
 from reports import console
-from reports.export import SUMMARY_COLUMNS, ReportFolder, ResultTable, refuse_existing
+from reports.export import ReportFolder
 from reports.fedsllm import (
     PAPER_REDUCTION_VS_BA,
     allocation_table,
@@ -29,12 +28,13 @@ from reports.fedsllm import (
     eta_sweep_table,
     fig2_table,
     mean_reduction_vs_ba,
+    power_sweep_summary_table,
     reduction_table,
     summary_table,
     sweep_curve,
 )
 from reports.plots import plot_eta_sweep, plot_fig2
-from reports.run_files import default_out, write_run_files
+from reports.run_files import write_run_files
 from solvers.certificate import Certificate, certify_optimum
 from solvers.config import ConfigError, FedsllmConfig
 from solvers.fedsllm import EtaGrid, OptimumAllocation, eta_grid_for
@@ -53,25 +53,16 @@ from solvers.fedsllm_problem16 import (
     reduction_holds,
     solve_problem16,
 )
-from solvers.ipopt import IpoptSolver, SolveError, check_ipopt_available
-from solvers.progress import Progress
+from solvers.ipopt import SolveError
+from solvers.run_context import RunContext, prepare_context
 
 
-@dataclass
-class FedsllmRun:
-    """What one run carries from its configuration to its report."""
+FedsllmRun = RunContext  # settings: FedsllmConfig
 
-    settings: FedsllmConfig
-    cfg: DictConfig
-    data_path: Path
-    out: Path
-    started: float
-    solver: IpoptSolver
-    progress: Progress
 
-    @property
-    def refine_tolerance(self) -> float | None:
-        return self.settings.eta.refine_tol if self.settings.eta.refine else None
+def refine_tolerance(run: FedsllmRun) -> float | None:
+    """The eta refinement's tolerance, or None when `eta.refine=false`."""
+    return run.settings.eta.refine_tol if run.settings.eta.refine else None
 
 
 @dataclass
@@ -100,12 +91,7 @@ def prepare_run(cfg: DictConfig) -> FedsllmRun:
         raise ConfigError(f"study={settings.study} is not one of: {', '.join(STUDIES)}")
     if not 0 < settings.baseline_eta < 1:
         raise ConfigError(f"baseline_eta must be in (0, 1), got {settings.baseline_eta}")
-    out = Path(settings.out) if settings.out else default_out(f"fedsllm-{settings.study}")
-    refuse_existing(out)  # before any solve, not only when the report is written
-    check_ipopt_available()
-    return FedsllmRun(settings, cfg, Path(settings.data) if settings.data else DEFAULT_WORKBOOK, out,
-                      time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
-                      Progress() if settings.progress else Progress.silent())
+    return prepare_context(cfg, settings, DEFAULT_WORKBOOK, f"fedsllm-{settings.study}")
 
 
 def run_fedsllm(cfg: DictConfig) -> list[str]:
@@ -137,7 +123,7 @@ def build(run: FedsllmRun, inputs: FedsllmInputs) -> FedsllmModels:
 
 def solve(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
     """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
-    comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, run.refine_tolerance)
+    comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
     optimum_model, source = models.strategies.search.model, "Problem (17)"
     applies, holds, solutions = reduction_applies(inputs), False, None
     if models.problem16 is not None:
@@ -219,7 +205,7 @@ def power_sweep_study(run: FedsllmRun) -> list[str]:
     powers = list(run.settings.power_sweep.powers_dbm)
     if not powers:
         raise ConfigError("power_sweep.powers_dbm is empty")
-    sweep = power_sweep(inputs, powers, grid, run.solver, run.settings.baseline_eta, run.refine_tolerance,
+    sweep = power_sweep(inputs, powers, grid, run.solver, run.settings.baseline_eta, refine_tolerance(run),
                         run.progress)
     return report_power_sweep(run, inputs, powers, sweep)
 
@@ -227,14 +213,8 @@ def power_sweep_study(run: FedsllmRun) -> list[str]:
 def report_power_sweep(run: FedsllmRun, inputs: FedsllmInputs, powers: list[float], sweep) -> list[str]:
     mean_reduction = mean_reduction_vs_ba(sweep)
     with ReportFolder(run.out) as folder:
-        summary = ResultTable("summary", SUMMARY_COLUMNS)
-        summary.add("mean_reduction_vs_BA", mean_reduction, "-",
-                    f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})")
-        summary.add("powers", len(powers), "-", "transmit powers swept")
-        summary.add("baseline_eta", run.settings.baseline_eta, "-", "eta of FE and BA")
-        summary.add("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole run")
-        summary.add("input", inputs.source, "-", "input workbook")
-        folder.add_table(summary)
+        folder.add_table(power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,
+                                                   time.perf_counter() - run.started))
         folder.add_table(fig2_table(sweep))
         delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
         plot_fig2(powers, delays, folder.file("fig2.png"))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
+from data.issues import itemised
+
 # mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
 # ordering on large models (seen at K = 5000).
 # bound_relax_factor 0: Ipopt's default 1e-8 relaxes every bound, constraints'
@@ -43,11 +45,7 @@ class SolveError(Exception):
 
     def __init__(self, failures: list[str]):
         self.failures = list(failures)
-        count = len(self.failures)
-        lines = [f"{count} solve{'s' if count != 1 else ''} did not reach an optimum:"]
-        lines += [f"  - {failure}" for failure in self.failures]
-        lines.append(SOLVER_ADVICE)
-        super().__init__("\n".join(lines))
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, SOLVER_ADVICE))
 
 
 class SolverUnavailableError(Exception):

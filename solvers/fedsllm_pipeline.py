@@ -21,13 +21,13 @@ from models.fedsllm import build_problem16
 from reports import console
 from reports.export import ReportFolder
 from reports.fedsllm import (
-    PAPER_REDUCTION_VS_BA,
     allocation_table,
     baselines_table,
     certificate_table,
     eta_sweep_table,
     fig2_table,
     mean_reduction_vs_ba,
+    optimum_summary_rows,
     power_sweep_summary_table,
     reduction_table,
     summary_table,
@@ -80,6 +80,7 @@ class FedsllmOptimum:
     optimum_model: pyo.ConcreteModel
     source: str  # "Problem (17)" or "Problem (16)"
     problem16: list[Problem16Solution] | None
+    best16: Problem16Solution | None  # the best of `problem16`
     reduction_applies: bool
     reduction_holds: bool
 
@@ -125,7 +126,7 @@ def solve(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
     """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
     comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
     optimum_model, source = models.strategies.search.model, "Problem (17)"
-    applies, holds, solutions = reduction_applies(inputs), False, None
+    applies, holds, solutions, best16 = reduction_applies(inputs), False, None, None
     if models.problem16 is not None:
         solutions = solve_problem16(models.problem16, run.solver, comparison.search.best)
         best16 = best_solution(solutions)
@@ -135,7 +136,7 @@ def solve(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
             optimum_model, source = models.problem16, "Problem (16)"
         holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
     return FedsllmOptimum(comparison, OptimumAllocation.from_model(optimum_model), optimum_model, source,
-                          solutions, applies, holds)
+                          solutions, best16, applies, holds)
 
 
 def certify(solved: FedsllmOptimum) -> Certificate:
@@ -149,7 +150,7 @@ def report(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
     search = solved.comparison.search
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
-                                       optimum_rows(solved, certificate)))
+                                       optimum_summary_rows(solved, certificate)))
         folder.add_table(allocation_table(inputs, solved.optimum))
         folder.add_table(eta_sweep_table(search))
         folder.add_table(certificate_table(certificate))
@@ -162,27 +163,6 @@ def report(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
         write_run_files(folder, run.cfg, run.data_path, run.out)
         final = folder.commit("fedsllm.xlsx")
     return console.fedsllm_optimum_lines(solved, certificate, final)
-
-
-def optimum_rows(solved: FedsllmOptimum, certificate: Certificate) -> list[tuple]:
-    """The summary rows of (16), the certificate and the headline reduction."""
-    rows = []
-    if solved.problem16 is not None:
-        best16 = best_solution(solved.problem16)
-        rows += [
-            ("T_problem16", best16.T if best16 else float("nan"), "s", "best local optimum of Problem (16)"),
-            ("reduction_applies", "yes" if solved.reduction_applies else "no", "-",
-             "f_s^max > f_k^max for every client (Section III-E's A* = A_min needs it)"),
-            ("reduction_holds", "yes" if solved.reduction_holds else "no", "-",
-             "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
-        ]
-    rows += [
-        ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
-        ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"Lemma 3 / KKT checks: {certificate.verdict()}"),
-        ("reduction_vs_BA", solved.comparison.reduction_vs_ba("Proposed"), "-",
-         f"1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
-    ]
-    return rows
 
 
 # --- The studies ----------------------------------------------------------------------------

@@ -31,7 +31,6 @@ import pyomo.environ as pyo
 from data.card_costs import (
     PairCosts,
     eq8_server_compute_s,
-    eq8_server_work,
     eq10_delay_s,
     eq11_energy_j,
     eq12_cost,

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
 from data.card_profile import Profile, build_profile
 from data.schema import CARD_PARAMETERS, CHANNEL_STATES
-from data.workbook import Table, read_tables
+from data.workbook import Table
 from reports import console
 from reports.card import (
     METHODS,
@@ -33,13 +33,10 @@ from reports.plots import plot_fig3, plot_fig4
 from reports.run_files import write_run_files
 from solvers.card import CrossCheck, StateResult, crosscheck, solve_state
 from solvers.config import CardConfig, ConfigError
-from solvers.run_context import RunContext, prepare_context
+from solvers.run_context import RunContext, prepare_context, read
 
 
-CardRun = RunContext  # settings: CardConfig
-
-
-def prepare_run(cfg: DictConfig) -> CardRun:
+def prepare_run(cfg: DictConfig) -> RunContext:
     """Check the output folder and the solver before any work."""
     settings: CardConfig = OmegaConf.to_object(cfg)
     return prepare_context(cfg, settings, DEFAULT_CARD_WORKBOOK, "card")
@@ -58,11 +55,7 @@ def run_card(cfg: DictConfig) -> list[str]:
 
 # --- The steps ----------------------------------------------------------------------------
 
-def read(run: CardRun) -> dict[str, Table]:
-    return read_tables(run.data_path)
-
-
-def validate(run: CardRun, tables: dict[str, Table]) -> CardInputs:
+def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
     """The workbook against its schema, then the command line's overrides, each checked like its cell."""
     inputs = card_inputs(run.data_path, tables)
     fields = {f.name: f for f in CARD_PARAMETERS}
@@ -82,7 +75,7 @@ def build(inputs: CardInputs) -> Profile:
     return build_profile(inputs)
 
 
-def solve(run: CardRun, inputs: CardInputs, profile: Profile) -> list[StateResult]:
+def solve(run: RunContext, inputs: CardInputs, profile: Profile) -> list[StateResult]:
     """Algorithm 1 and the benchmarks under every channel state."""
     run.progress.start("CARD channel states", len(CHANNEL_STATES), unit="states")
     results = []
@@ -97,7 +90,7 @@ def chosen_state(inputs: CardInputs, results: list[StateResult]) -> StateResult:
     return next(r for r in results if r.state == inputs.parameter("channel_state"))
 
 
-def certify(run: CardRun, inputs: CardInputs, results: list[StateResult]) -> list[CrossCheck]:
+def certify(run: RunContext, inputs: CardInputs, results: list[StateResult]) -> list[CrossCheck]:
     """CARD's decisions in the chosen state against P3 by Ipopt, the enumeration and P1 by MindtPy."""
     run.progress.start("cross-checks", 3, unit="checks")
     checks = crosscheck(chosen_state(inputs, results), run.settings.crosscheck.rounds, run.solver)
@@ -107,7 +100,7 @@ def certify(run: CardRun, inputs: CardInputs, results: list[StateResult]) -> lis
     return checks
 
 
-def report(run: CardRun, inputs: CardInputs, profile: Profile, results: list[StateResult],
+def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[StateResult],
            checks: list[CrossCheck]) -> list[str]:
     """Write the report folder (atomically) and return the console lines."""
     chosen = chosen_state(inputs, results)

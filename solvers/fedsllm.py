@@ -38,13 +38,18 @@ class EtaGrid:
         """The interval between the grid points either side of `centre`, clipped to the grid's range."""
         return max(self.low, centre - self.step), min(self.high, centre + self.step)
 
+    def refinable(self, centre: float, tolerance: float) -> bool:
+        """Whether `centre`'s neighbour interval is wider than `tolerance` (else there is nothing to refine)."""
+        low, high = self.neighbours(centre)
+        return high - low > tolerance
+
 
 def refine_between_neighbours(objective, grid: EtaGrid, centre: float, tolerance: float):
     """Bounded Brent search of `objective(eta)` between `centre`'s grid neighbours (scipy's result),
     or None when that interval is already narrower than `tolerance`."""
-    low, high = grid.neighbours(centre)
-    if high - low <= tolerance:
+    if not grid.refinable(centre, tolerance):
         return None
+    low, high = grid.neighbours(centre)
     return minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": tolerance})
 
 
@@ -201,6 +206,8 @@ class EtaSearch:
 
     def refine(self, grid: EtaGrid, tolerance: float) -> None:
         """Bounded Brent search for eta between the best grid point's neighbours."""
+        if not grid.refinable(self.result.best_grid.eta, tolerance):
+            return
         self.progress.start("eta refinement", None)
 
         def solve_refinement_point(eta: float) -> float:

@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 from omegaconf import DictConfig, OmegaConf
 
 from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
-from data.workbook import Table, read_tables
+from data.workbook import Table
 from models.fedsllm import build_problem16
 from reports import console
 from reports.export import ReportFolder
@@ -54,13 +54,10 @@ from solvers.fedsllm_problem16 import (
     solve_problem16,
 )
 from solvers.ipopt import SolveError
-from solvers.run_context import RunContext, prepare_context
+from solvers.run_context import RunContext, prepare_context, read
 
 
-FedsllmRun = RunContext  # settings: FedsllmConfig
-
-
-def refine_tolerance(run: FedsllmRun) -> float | None:
+def refine_tolerance(run: RunContext) -> float | None:
     """The eta refinement's tolerance, or None when `eta.refine=false`."""
     return run.settings.eta.refine_tol if run.settings.eta.refine else None
 
@@ -85,7 +82,7 @@ class FedsllmOptimum:
     reduction_holds: bool
 
 
-def prepare_run(cfg: DictConfig) -> FedsllmRun:
+def prepare_run(cfg: DictConfig) -> RunContext:
     """Check the settings, the output folder and the solver before any work."""
     settings: FedsllmConfig = OmegaConf.to_object(cfg)
     if settings.study not in STUDIES:
@@ -103,11 +100,7 @@ def run_fedsllm(cfg: DictConfig) -> list[str]:
 
 # --- The steps ----------------------------------------------------------------------------
 
-def read(run: FedsllmRun) -> dict[str, Table]:
-    return read_tables(run.data_path)
-
-
-def validate(run: FedsllmRun, tables: dict[str, Table]) -> tuple[FedsllmInputs, EtaGrid]:
+def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, EtaGrid]:
     """The workbook against its schema (InputError listing every problem) and the eta grid it sets."""
     inputs = fedsllm_inputs(run.data_path, tables)
     eta = run.settings.eta
@@ -117,12 +110,12 @@ def validate(run: FedsllmRun, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
         raise ConfigError(str(error)) from None
 
 
-def build(run: FedsllmRun, inputs: FedsllmInputs) -> FedsllmModels:
+def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
     return FedsllmModels(build_strategy_models(inputs, run.solver, run.progress),
                          build_problem16(inputs) if run.settings.problem16 else None)
 
 
-def solve(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
+def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
     """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
     comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
     optimum_model, source = models.strategies.search.model, "Problem (17)"
@@ -144,7 +137,7 @@ def certify(solved: FedsllmOptimum) -> Certificate:
     return certify_optimum(solved.optimum_model)
 
 
-def report(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, solved: FedsllmOptimum,
+def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: FedsllmOptimum,
            certificate: Certificate) -> list[str]:
     """Write the report folder (atomically) and return the console lines."""
     search = solved.comparison.search
@@ -167,7 +160,7 @@ def report(run: FedsllmRun, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
 
 # --- The studies ----------------------------------------------------------------------------
 
-def optimum_study(run: FedsllmRun) -> list[str]:
+def optimum_study(run: RunContext) -> list[str]:
     """The optimum with its certificate, Problem (16) and the baselines."""
     tables = read(run)
     inputs, grid = validate(run, tables)
@@ -177,7 +170,7 @@ def optimum_study(run: FedsllmRun) -> list[str]:
     return report(run, inputs, grid, solved, certificate)
 
 
-def power_sweep_study(run: FedsllmRun) -> list[str]:
+def power_sweep_study(run: RunContext) -> list[str]:
     """Fig. 2: the four strategies at every power (each power builds and solves its own models;
     the certificate is the optimum study's)."""
     tables = read(run)
@@ -190,7 +183,7 @@ def power_sweep_study(run: FedsllmRun) -> list[str]:
     return report_power_sweep(run, inputs, powers, sweep)
 
 
-def report_power_sweep(run: FedsllmRun, inputs: FedsllmInputs, powers: list[float], sweep) -> list[str]:
+def report_power_sweep(run: RunContext, inputs: FedsllmInputs, powers: list[float], sweep) -> list[str]:
     mean_reduction = mean_reduction_vs_ba(sweep)
     with ReportFolder(run.out) as folder:
         folder.add_table(power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,

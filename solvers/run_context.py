@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from data.workbook import Table, read_tables
 from reports.export import refuse_existing
 from reports.run_files import default_out
 from solvers.ipopt import IpoptSolver, check_ipopt_available
@@ -34,3 +35,8 @@ def prepare_context(cfg: DictConfig, settings, default_workbook: Path, out_label
     return RunContext(settings, cfg, Path(settings.data) if settings.data else default_workbook, out,
                       time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
                       Progress() if settings.progress else Progress.silent())
+
+
+def read(run: RunContext) -> dict[str, Table]:
+    """The pipelines' read step: every sheet of the run's workbook, as values."""
+    return read_tables(run.data_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.issues import InputIssue
+from data.issues import Found, InputIssue
 from data.schema import (
     CARD_CQI_COLUMNS,
     CARD_DEVICE_COLUMNS,
@@ -42,60 +42,85 @@ def _rows(table: Table, fields: tuple[Field, ...]) -> list[dict[str, object]]:
     return [{f.name: f.convert(row[f.name].value) for f in fields} for row in table.rows]
 
 
+def _valid(row: dict, fields: tuple[Field, ...], *names: str) -> bool:
+    """Whether the row has these columns and each holds a valid value on its own (so a rule between them
+    can be judged, whatever the rest of the sheet holds)."""
+    by_name = {f.name: f for f in fields}
+    return all(name in row and by_name[name].problem(row[name].value) is None for name in names)
+
+
+def _rows_of(context: SheetContext, sheet: str) -> list[dict]:
+    table = context.tables.get(sheet)
+    return table.rows if table is not None else []
+
+
 def _llm_issues(context: SheetContext) -> list[InputIssue]:
-    table = context.tables["llm"]
-    row = table.rows[0]
-    hidden, heads, kv_heads = (row[name].value for name in ("hidden_size", "attention_heads", "kv_heads"))
     issues = []
-    if hidden % heads:
-        issues.append(context.issue("llm", row["attention_heads"].row, row["attention_heads"].column_label, heads,
-                                    f"a divisor of hidden_size = {hidden} (the head dimension is hidden/heads)"))
-    if heads % kv_heads:
-        issues.append(context.issue("llm", row["kv_heads"].row, row["kv_heads"].column_label, kv_heads,
-                                    f"a divisor of attention_heads = {heads}"))
+    for row in _rows_of(context, "llm")[:1]:
+        if _valid(row, CARD_LLM_COLUMNS, "hidden_size", "attention_heads"):
+            hidden, heads = row["hidden_size"].value, row["attention_heads"].value
+            if hidden % heads:
+                issues.append(context.issue("llm", row["attention_heads"].row, row["attention_heads"].column_label,
+                                            heads, f"a divisor of hidden_size = {hidden} (the head dimension is "
+                                                   f"hidden/heads)"))
+        if _valid(row, CARD_LLM_COLUMNS, "attention_heads", "kv_heads"):
+            heads, kv_heads = row["attention_heads"].value, row["kv_heads"].value
+            if heads % kv_heads:
+                issues.append(context.issue("llm", row["kv_heads"].row, row["kv_heads"].column_label, kv_heads,
+                                            f"a divisor of attention_heads = {heads}"))
     return issues
 
 
 def _cqi_issues(context: SheetContext) -> list[InputIssue]:
-    rows = sorted(context.tables["cqi"].rows, key=lambda r: r["cqi"].value)
+    """CQIs once each, thresholds and efficiencies rising with the CQI: judged on the rows whose cells are valid."""
+    rows = [r for r in _rows_of(context, "cqi") if _valid(r, CARD_CQI_COLUMNS, "cqi")]
+    rows = sorted(rows, key=lambda r: r["cqi"].value)
     issues = []
     for previous, row in zip(rows, rows[1:]):
         if row["cqi"].value == previous["cqi"].value:
             issues.append(context.issue("cqi", row["cqi"].row, row["cqi"].column_label, row["cqi"].value,
                                         f"a CQI given once (also in row {previous['cqi'].row})"))
-        elif row["snr_threshold_db"].value <= previous["snr_threshold_db"].value:
-            cell = row["snr_threshold_db"]
-            issues.append(context.issue("cqi", cell.row, cell.column_label, cell.value,
-                                        f"a threshold above CQI {previous['cqi'].value}'s "
-                                        f"{previous['snr_threshold_db'].value:g} dB"))
-        elif row["efficiency"].value <= previous["efficiency"].value:
-            cell = row["efficiency"]
-            issues.append(context.issue("cqi", cell.row, cell.column_label, cell.value,
-                                        f"an efficiency above CQI {previous['cqi'].value}'s "
-                                        f"{previous['efficiency'].value:g}"))
+            continue
+        for name, noun, unit in (("snr_threshold_db", "a threshold", " dB"), ("efficiency", "an efficiency", "")):
+            if _valid(row, CARD_CQI_COLUMNS, name) and _valid(previous, CARD_CQI_COLUMNS, name) \
+                    and row[name].value <= previous[name].value:
+                cell = row[name]
+                issues.append(context.issue("cqi", cell.row, cell.column_label, cell.value,
+                                            f"{noun} above CQI {previous['cqi'].value}'s "
+                                            f"{previous[name].value:g}{unit}"))
     return issues
 
 
 def _layer_issues(context: SheetContext) -> list[InputIssue]:
-    rows = context.tables["layers"].rows
+    rows = _rows_of(context, "layers")
     issues = []
     for expected, row in enumerate(rows):
+        if not _valid(row, CARD_LAYER_COLUMNS, "layer"):
+            continue
         cell = row["layer"]
         if cell.value != expected:
             issues.append(context.issue("layers", cell.row, cell.column_label, cell.value,
                                         f"layer {expected}: rows 0 (embedding), 1..I, I+1 (head) in order"))
-    if len(rows) < 3:
-        issues.append(context.issue("layers", None, None, f"{len(rows)} rows",
+    if "layers" in context.tables and len(rows) < 3:
+        issues.append(context.issue("layers", None, None, Found(f"{len(rows)} rows"),
                                     "at least 3 rows: embedding, one layer, output head"))
     return issues
 
 
+SPEED_COLUMNS = ("clock_hz", "cores", "flops_per_cycle")
+
+
 def _device_speed_issues(context: SheetContext) -> list[InputIssue]:
     """F_min = f^D delta^D sigma^D / (delta^S sigma^S) must not exceed F_max: no device outruns the server."""
-    server = context.tables["server"].rows[0]
+    servers = _rows_of(context, "server")
+    if not servers or not _valid(servers[0], CARD_SERVER_COLUMNS, "clock_max_hz", "cores", "flops_per_cycle"):
+        return []
+    server = servers[0]
     server_flops = server["clock_max_hz"].value * server["cores"].value * server["flops_per_cycle"].value
     issues = []
-    for row in context.tables["devices"].rows:
+    for row in _rows_of(context, "devices"):
+        if not _valid(row, CARD_DEVICE_COLUMNS, *SPEED_COLUMNS):
+            continue
         device_flops = row["clock_hz"].value * row["cores"].value * row["flops_per_cycle"].value
         if device_flops > server_flops:
             cell = row["clock_hz"]
@@ -106,21 +131,20 @@ def _device_speed_issues(context: SheetContext) -> list[InputIssue]:
 
 
 def validate_card(file: str, tables) -> list[InputIssue]:
-    """Every problem of a CARD workbook, in sheet and row order."""
+    """Every problem of a CARD workbook, in sheet and row order: each rule between cells is judged wherever
+    the cells it uses are valid, even when other cells of the sheet are not."""
     context = SheetContext(file, tables)
     issues = check_parameter_sheet(context, "parameters", CARD_PARAMETERS)
-    server = check_row_table(context, "server", CARD_SERVER_COLUMNS, None, exactly_one_row=True)
-    devices = check_row_table(context, "devices", CARD_DEVICE_COLUMNS, "device")
-    issues += server + devices
-    if not server and not devices:
-        issues += _device_speed_issues(context)
-    llm = check_row_table(context, "llm", CARD_LLM_COLUMNS, None, exactly_one_row=True)
-    issues += llm or _llm_issues(context)
-    cqi = check_row_table(context, "cqi", CARD_CQI_COLUMNS, "cqi")
-    issues += cqi or _cqi_issues(context)
+    issues += check_row_table(context, "server", CARD_SERVER_COLUMNS, None, exactly_one_row=True)
+    issues += check_row_table(context, "devices", CARD_DEVICE_COLUMNS, "device")
+    issues += _device_speed_issues(context)
+    issues += check_row_table(context, "llm", CARD_LLM_COLUMNS, None, exactly_one_row=True)
+    issues += _llm_issues(context)
+    issues += check_row_table(context, "cqi", CARD_CQI_COLUMNS, "cqi")
+    issues += _cqi_issues(context)
     if "layers" in tables:
-        layers = check_row_table(context, "layers", CARD_LAYER_COLUMNS, "layer")
-        issues += layers or _layer_issues(context)
+        issues += check_row_table(context, "layers", CARD_LAYER_COLUMNS, "layer")
+        issues += _layer_issues(context)
     issues += repeated_header_issues(context, SHEET_ORDER)
     order = {name: index for index, name in enumerate(SHEET_ORDER)}
     return sorted(issues, key=lambda issue: (order.get(issue.sheet, -1), issue.row or 0))

@@ -44,12 +44,56 @@ FEDSLLM_CROSS_RULES = (
 )
 
 
+# The rate b log2(1 + c/b) loses relative precision eps/SNR to rounding in 1 + SNR; at -70 dB that is 2e-9,
+# the most the optimum's 1e-9 tolerance allows. A link weaker than this over the whole band carries a few
+# bit/s: no deployment plans with it.
+SNR_FLOOR_DB = -70.0
+LINKS = {"main": ("gain_main_db", "power_main_max_dbm", "bandwidth_main_hz", "main server"),
+         "fed": ("gain_fed_db", "power_fed_max_dbm", "bandwidth_fed_hz", "fed server")}
+
+
+def full_band_snr_db(gain_db: float, power_dbm: float, noise_dbm_per_hz: float, bandwidth_hz: float) -> float:
+    """The SNR of a user given the whole band: the lowest its link ever has (dB)."""
+    return gain_db + power_dbm - noise_dbm_per_hz - 10.0 * np.log10(bandwidth_hz)
+
+
+def _link_issues(context: SheetContext) -> list[InputIssue]:
+    """Each link must reach SNR_FLOOR_DB with the whole band (judged where the cells it uses are valid)."""
+    table, users = context.tables.get(PARAMETERS_SHEET), context.tables.get(USERS_SHEET)
+    if table is None or users is None or "name" not in table.header or "value" not in table.header:
+        return []
+    by_name = {f.name: f for f in FEDSLLM_PARAMETERS}
+    cells = parameter_cells(table)
+    parameters = {name: float(cell.value) for name, cell in cells.items()
+                  if name in by_name and by_name[name].problem(cell.value) is None}
+    columns = {f.name: f for f in FEDSLLM_USER_COLUMNS}
+    issues = []
+    for gain_name, power_name, bandwidth_name, server in LINKS.values():
+        if not {"noise_psd_dbm_per_hz", bandwidth_name} <= parameters.keys():
+            continue
+        for row in users.rows:
+            if any(name not in row or columns[name].problem(row[name].value) for name in (gain_name, power_name)):
+                continue
+            snr = full_band_snr_db(row[gain_name].value, row[power_name].value, parameters["noise_psd_dbm_per_hz"],
+                                   parameters[bandwidth_name])
+            if snr < SNR_FLOOR_DB:
+                cell = row[gain_name]
+                issues.append(context.issue(
+                    USERS_SHEET, cell.row, cell.column_label, cell.value,
+                    f"a link the model can plan with: with the whole band ({parameters[bandwidth_name]:g} Hz) and "
+                    f"its maximum power ({row[power_name].value:g} dBm) this user's SNR to the {server} is "
+                    f"{snr:.1f} dB; the model supports SNRs from {SNR_FLOOR_DB:g} dB (a raise of "
+                    f"{SNR_FLOOR_DB - snr:.1f} dB in gain or power)"))
+    return issues
+
+
 def validate_fedsllm(file: str, tables) -> list[InputIssue]:
     """Every problem of a FedsLLM workbook, in sheet order."""
     context = SheetContext(file, tables)
     issues = check_parameter_sheet(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     issues += check_cross_rules(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS, FEDSLLM_CROSS_RULES)
     issues += check_row_table(context, USERS_SHEET, FEDSLLM_USER_COLUMNS, id_column="user")
+    issues += _link_issues(context)
     issues += repeated_header_issues(context, (PARAMETERS_SHEET, USERS_SHEET))
     sheet_order = {PARAMETERS_SHEET: 0, USERS_SHEET: 1}
     return sorted(issues, key=lambda issue: (sheet_order.get(issue.sheet, -1), issue.row or 0))

@@ -1,6 +1,9 @@
 """Draw a FedsLLM scenario workbook as in the paper's simulation (Section IV).
 
-    python -m data.generate users=50 seed=1 area_m=500 out=data/fedsllm.xlsx
+    python -m data.generate users=50 seed=1 area_m=500 out=scenario.xlsx
+
+`out` is relative to the folder the command runs in; an existing file is kept
+unless `overwrite=true`.
 
 Users are uniform in a square of side `area_m` centred on the base station
 (none closer than `min_distance_m`), path loss 128.1 + 37.6 log10(d/km) dB with
@@ -21,7 +24,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
-from data.workbook import new_workbook_with_parameters, plain_value
+from data.workbook import append_as_data, new_workbook_with_parameters, plain_value
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class ScenarioSettings:
     cycles_max: float = 3e4
     cpu_max_hz: float = 2e9
     power_max_dbm: float = 10.0
-    out: str = "data/fedsllm.xlsx"
+    out: str = "scenario.xlsx"
+    overwrite: bool = False  # replace an existing `out`
 
 
 def macro_path_loss_db(distance_m: np.ndarray) -> np.ndarray:
@@ -91,22 +95,39 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
     workbook = new_workbook_with_parameters(FEDSLLM_PARAMETERS, parameters or {})
     user_sheet = workbook.create_sheet("users")
     names = [spec.name for spec in FEDSLLM_USER_COLUMNS]
-    user_sheet.append(names)
+    append_as_data(user_sheet, names)
     for index in range(len(users["user"])):
-        user_sheet.append([plain_value(users[name][index], whole_numbers_as_int=True) for name in names])
+        append_as_data(user_sheet, [plain_value(users[name][index], whole_numbers_as_int=True) for name in names])
     if about:
         about_sheet = workbook.create_sheet("about")
-        about_sheet.append(["setting", "value"])
+        append_as_data(about_sheet, ["setting", "value"])
         for key, value in about.items():
-            about_sheet.append([key, value])
+            append_as_data(about_sheet, [key, value])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
 
 
+class OutputExistsError(Exception):
+    pass
+
+
+def writable_target(path: Path, overwrite: bool) -> Path:
+    """`path`, checked before any work: refuse an existing file unless `overwrite`, and a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(f"out={path} is a folder; give a file name ending in .xlsx")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another out=... or add overwrite=true")
+    if path.suffix.lower() != ".xlsx":
+        raise OutputExistsError(f"out={path} must end in .xlsx")
+    return path
+
+
 def generate(settings: ScenarioSettings) -> Path:
-    about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "out"}
+    writable_target(Path(settings.out), settings.overwrite)
+    about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in ("out", "overwrite")}
     about["generator"] = "python -m data.generate"
     return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
 
@@ -116,8 +137,11 @@ def main(argv: list[str]) -> int:
         config = OmegaConf.merge(OmegaConf.structured(ScenarioSettings), OmegaConf.from_dotlist(argv))
         settings = ScenarioSettings(**OmegaConf.to_container(config))
         path = generate(settings)
-    except (OmegaConfBaseException, ValueError) as error:
+    except (OmegaConfBaseException, ValueError, OutputExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"wrote {path} ({settings.users} users, seed {settings.seed})")
     return 0

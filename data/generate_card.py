@@ -19,8 +19,9 @@ import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from data.workbook import new_workbook_with_parameters
+from data.generate import OutputExistsError, writable_target
 from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
+from data.workbook import append_as_data, new_workbook_with_parameters
 
 SERVER = {"clock_max_hz": 2.46e9, "cores": 3072, "flops_per_cycle": 2}
 DEVICES = [  # device, platform, clock_hz, cores, flops_per_cycle
@@ -47,14 +48,15 @@ class CardWorkbookSettings:
     distance_seed: int = 1
     distance_min_m: float = 5.0
     distance_max_m: float = 25.0
-    out: str = "data/card.xlsx"
+    out: str = "card.xlsx"
+    overwrite: bool = False  # replace an existing `out`
 
 
 def _sheet(workbook, title: str, fields, rows) -> None:
     sheet = workbook.create_sheet(title)
-    sheet.append([f.name for f in fields])
+    append_as_data(sheet, [f.name for f in fields])
     for row in rows:
-        sheet.append(list(row))
+        append_as_data(sheet, list(row))
 
 
 def write_card_workbook(path: Path, settings: CardWorkbookSettings = CardWorkbookSettings(),
@@ -79,10 +81,14 @@ def main(argv: list[str]) -> int:
     try:
         config = OmegaConf.merge(OmegaConf.structured(CardWorkbookSettings), OmegaConf.from_dotlist(argv))
         settings = CardWorkbookSettings(**OmegaConf.to_container(config))
-    except OmegaConfBaseException as error:
+        writable_target(Path(settings.out), settings.overwrite)
+        path = write_card_workbook(Path(settings.out), settings)
+    except (OmegaConfBaseException, OutputExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    path = write_card_workbook(Path(settings.out), settings)
+    except OSError as error:
+        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
+        return 2
     print(f"wrote {path} ({settings.layers} layers)")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 
@@ -27,12 +28,34 @@ class InputIssue:
         return f"{', '.join(where)}: found {_show(self.value)}; expected {self.expected}"
 
 
+LONGEST_SHOWN = 60  # characters of a value quoted in a message
+
+
 def _show(value: object) -> str:
+    """A found value as a reader wants it: text quoted and cut, dates as dates, numbers as typed."""
     if value is None:
         return "an empty cell"
+    if isinstance(value, Found):
+        return value.description
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        shown = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+        return f"the date/time {shown.removesuffix(' 00:00:00')}"
+    if isinstance(value, datetime.timedelta):
+        return f"the duration {value}"
     if isinstance(value, str):
+        if len(value) > LONGEST_SHOWN:
+            return f"'{value[:LONGEST_SHOWN]}...' ({len(value):,} characters)"
         return f"'{value}'"
+    if isinstance(value, float):
+        return f"{value:.15g}"
     return repr(value)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What was found when it is not a cell value: "no such file", "a formula with no saved value"."""
+
+    description: str
 
 
 class InputError(Exception):

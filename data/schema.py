@@ -114,31 +114,36 @@ class Field:
 # --- FedsLLM (docs/fedsllm.md) -------------------------------------------------
 
 FEDSLLM_PARAMETERS: tuple[Field, ...] = (
-    Field("L", "-", "smoothness constant of the local losses", low=0, low_open=True, default=3.2035),
-    Field("gamma", "-", "strong-convexity constant of the local losses", low=0, low_open=True, default=2.9767),
+    Field("L", "-", "smoothness constant of the local losses", low=0, high=1e6, low_open=True, default=3.2035),
+    Field("gamma", "-", "strong-convexity constant of the local losses", low=0, high=1e6, low_open=True, default=2.9767),
     Field("xi", "-", "Lemma 1 constant, 0 < xi <= gamma/L", low=0, low_open=True, default=0.1),
     Field("delta", "-", "local gradient step, 0 < delta < 2/L", low=0, low_open=True, default=0.1),
     Field("eps0", "-", "target global accuracy", low=0, high=1, low_open=True, high_open=True, default=1e-3),
-    Field("smashed_bits", "bit", "smashed data per client per local iteration (s)", low=0, low_open=True, default=281e3),
-    Field("model_upload_bits", "bit", "client sub-network upload per round (s_c)", low=0, low_open=True, default=28.1e3),
-    Field("bandwidth_main_hz", "Hz", "total bandwidth to the main server (B_s)", low=0, low_open=True, default=20e6),
-    Field("bandwidth_fed_hz", "Hz", "total bandwidth to the fed server (B_c)", low=0, low_open=True, default=20e6),
-    Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0 on both links", low=-250, high=0, default=-174),
-    Field("server_cpu_max_hz", "Hz", "main-server CPU frequency f_s^max", low=0, low_open=True, default=20e9),
+    Field("smashed_bits", "bit", "smashed data per client per local iteration (s)", low=1, high=1e15, default=281e3),
+    Field("model_upload_bits", "bit", "client sub-network upload per round (s_c)", low=1, high=1e15, default=28.1e3),
+    # Radio channels: 1 kHz (narrower than any) to 100 GHz (wider than any allocation).
+    Field("bandwidth_main_hz", "Hz", "total bandwidth to the main server (B_s)", low=1e3, high=1e11, default=20e6),
+    Field("bandwidth_fed_hz", "Hz", "total bandwidth to the fed server (B_c)", low=1e3, high=1e11, default=20e6),
+    # Thermal noise is -174 dBm/Hz at 290 K: -200 is 0.7 K, -100 hotter than any receiver.
+    Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0 on both links", low=-200, high=-100,
+          default=-174),
+    Field("server_cpu_max_hz", "Hz", "main-server CPU frequency f_s^max", low=1e3, high=1e15, default=20e9),
     Field("client_share_min", "-", "smallest client share of the model A_min", low=0, high=1, default=0.1),
     Field("client_share_max", "-", "largest client share of the model A_max", low=0, high=1, default=0.9),
-    Field("eta_step", "-", "step of the local-accuracy grid", low=0, high=0.5, low_open=True, default=0.01),
+    # Below 1e-4 the grid would take hours; the refinement finds eta to 1e-6 from any grid.
+    Field("eta_step", "-", "step of the local-accuracy grid", low=1e-4, high=0.5, default=0.01),
 )
 
 FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
     Field("user", "-", "user id", kind=Kind.ID),
-    Field("distance_m", "m", "distance to the base station (record only)", low=0, low_open=True),
-    Field("shadowing_db", "dB", "log-normal shadowing drawn for this user (record only)"),
-    Field("gain_main_db", "dB", "channel gain to the main server g_s", low=-300, high=0, high_open=True),
-    Field("gain_fed_db", "dB", "channel gain to the fed server g_c", low=-300, high=0, high_open=True),
-    Field("samples", "-", "local data samples D_k", kind=Kind.INTEGER, low=1),
-    Field("cycles_per_sample", "cycles", "CPU cycles per sample for the whole model C_k", low=0, low_open=True),
-    Field("cpu_max_hz", "Hz", "client CPU frequency f_k^max", low=0, low_open=True),
+    Field("distance_m", "m", "distance to the base station (record only)", low=0, high=1e7, low_open=True),
+    Field("shadowing_db", "dB", "log-normal shadowing drawn for this user (record only)", low=-200, high=200),
+    # Path losses beyond 250 dB are no radio link; the SNR rule (data/fedsllm.py) bounds the link budget.
+    Field("gain_main_db", "dB", "channel gain to the main server g_s", low=-250, high=0, high_open=True),
+    Field("gain_fed_db", "dB", "channel gain to the fed server g_c", low=-250, high=0, high_open=True),
+    Field("samples", "-", "local data samples D_k", kind=Kind.INTEGER, low=1, high=1e12),
+    Field("cycles_per_sample", "cycles", "CPU cycles per sample for the whole model C_k", low=1, high=1e15),
+    Field("cpu_max_hz", "Hz", "client CPU frequency f_k^max", low=1e3, high=1e15),
     Field("power_main_max_dbm", "dBm", "maximum transmit power to the main server", low=-100, high=60),
     Field("power_fed_max_dbm", "dBm", "maximum transmit power to the fed server", low=-100, high=60),
 )
@@ -151,65 +156,68 @@ LORA_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
 
 CARD_PARAMETERS: tuple[Field, ...] = (
     Field("w", "-", "weight of delay against server energy in the cost U", low=0, high=1, default=0.2),
-    Field("xi", "W/(cycle/s)^3", "server GPU power coefficient, P = xi f^3", low=0, low_open=True, default=1e-25),
-    Field("local_epochs", "-", "local epochs (mini-batches) per round T", kind=Kind.INTEGER, low=1, default=5),
+    Field("xi", "W/(cycle/s)^3", "server GPU power coefficient, P = xi f^3", low=0, high=1e-10, low_open=True, default=1e-25),
+    Field("local_epochs", "-", "local epochs (mini-batches) per round T", kind=Kind.INTEGER, low=1, high=1_000_000, default=5),
     Field("compression", "-", "compression ratio of smashed data and gradient phi", low=0, high=1, low_open=True,
           default=0.1),
-    Field("rounds", "-", "training rounds N", kind=Kind.INTEGER, low=1, default=20),
-    Field("bandwidth_hz", "Hz", "bandwidth per device in each direction B", low=0, low_open=True, default=20e6),
-    Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0", low=-250, high=0, default=-174),
+    # Every device-round is a row of the report: 1,000 rounds of five devices take about a minute.
+    Field("rounds", "-", "training rounds N", kind=Kind.INTEGER, low=1, high=1_000, default=20),
+    Field("bandwidth_hz", "Hz", "bandwidth per device in each direction B", low=1e3, high=1e11, default=20e6),
+    Field("noise_psd_dbm_per_hz", "dBm/Hz", "noise power spectral density N0", low=-200, high=-100, default=-174),
     Field("device_tx_dbm", "dBm", "device transmit power (up-link)", low=-100, high=60, default=20),
     Field("ap_tx_dbm", "dBm", "access point transmit power (down-link)", low=-100, high=60, default=30),
     Field("path_loss_ref_db", "dB", "path loss at 1 m, PL(d) = PL0 + 10 alpha log10(d/1 m)", low=0, high=200,
           default=40),
     Field("channel_state", "-", "Good / Normal / Poor = path-loss exponent 2 / 4 / 6", kind=Kind.CHOICE,
           choices=CHANNEL_STATES, default="Normal"),
-    Field("batch_size", "-", "samples per mini-batch", kind=Kind.INTEGER, low=1, default=8),
-    Field("sequence_length", "-", "tokens per sample", kind=Kind.INTEGER, low=1, default=256),
-    Field("lora_rank", "-", "LoRA rank r", kind=Kind.INTEGER, low=1, default=8),
+    Field("batch_size", "-", "samples per mini-batch", kind=Kind.INTEGER, low=1, high=1_000_000, default=8),
+    Field("sequence_length", "-", "tokens per sample", kind=Kind.INTEGER, low=1, high=10_000_000, default=256),
+    Field("lora_rank", "-", "LoRA rank r", kind=Kind.INTEGER, low=1, high=100_000, default=8),
     Field("lora_targets", "-", "projections with LoRA adapters", kind=Kind.LIST, choices=LORA_TARGETS, default="q,v"),
-    Field("bytes_per_value", "byte", "bytes per activation, gradient and adapter value", low=0, low_open=True,
+    Field("bytes_per_value", "byte", "bytes per activation, gradient and adapter value", low=0, high=64, low_open=True,
           default=2),
-    Field("backward_forward_ratio", "-", "backward FLOPs / forward FLOPs", low=0, default=2),
-    Field("seed", "-", "seed of the Rayleigh fading draws", kind=Kind.INTEGER, low=0, default=1),
+    Field("backward_forward_ratio", "-", "backward FLOPs / forward FLOPs", low=0, high=100, default=2),
+    Field("seed", "-", "seed of the Rayleigh fading draws", kind=Kind.INTEGER, low=0, high=2**32 - 1, default=1),
 )
 
 CARD_SERVER_COLUMNS: tuple[Field, ...] = (
-    Field("clock_max_hz", "Hz", "server GPU maximum core clock F_max^S", low=0, low_open=True),
-    Field("cores", "-", "server GPU cores sigma^S", kind=Kind.INTEGER, low=1),
-    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^S", low=0, low_open=True),
+    Field("clock_max_hz", "Hz", "server GPU maximum core clock F_max^S", low=1e6, high=1e11),
+    Field("cores", "-", "server GPU cores sigma^S", kind=Kind.INTEGER, low=1, high=1e8),
+    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^S", low=0, high=1e4, low_open=True),
 )
 
 CARD_DEVICE_COLUMNS: tuple[Field, ...] = (
     Field("device", "-", "device id", kind=Kind.ID),
     Field("platform", "-", "hardware name (record only)", kind=Kind.TEXT),
-    Field("clock_hz", "Hz", "device GPU core clock f^D", low=0, low_open=True),
-    Field("cores", "-", "device GPU cores sigma^D", kind=Kind.INTEGER, low=1),
-    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^D", low=0, low_open=True),
-    Field("distance_m", "m", "distance to the access point", low=0, low_open=True),
+    Field("clock_hz", "Hz", "device GPU core clock f^D", low=1e6, high=1e11),
+    Field("cores", "-", "device GPU cores sigma^D", kind=Kind.INTEGER, low=1, high=1e8),
+    Field("flops_per_cycle", "FLOP/cycle", "FLOPs per core per cycle delta^D", low=0, high=1e4, low_open=True),
+    Field("distance_m", "m", "distance to the access point", low=0, high=1e5, low_open=True),
 )
 
 CARD_LLM_COLUMNS: tuple[Field, ...] = (
-    Field("hidden_size", "-", "model width h", kind=Kind.INTEGER, low=1),
-    Field("layers", "-", "transformer (decoder) layers I", kind=Kind.INTEGER, low=1),
-    Field("intermediate_size", "-", "MLP width", kind=Kind.INTEGER, low=1),
-    Field("attention_heads", "-", "query heads", kind=Kind.INTEGER, low=1),
-    Field("kv_heads", "-", "key/value heads (grouped-query attention)", kind=Kind.INTEGER, low=1),
-    Field("vocab_size", "-", "vocabulary size", kind=Kind.INTEGER, low=1),
+    # Sizes up to 100x today's largest models; layers up to 200 (today's deepest have about 130): P1 has one
+    # binary per cut and the cross-checks solve P3 at every cut.
+    Field("hidden_size", "-", "model width h", kind=Kind.INTEGER, low=1, high=1_000_000),
+    Field("layers", "-", "transformer (decoder) layers I", kind=Kind.INTEGER, low=1, high=200),
+    Field("intermediate_size", "-", "MLP width", kind=Kind.INTEGER, low=1, high=10_000_000),
+    Field("attention_heads", "-", "query heads", kind=Kind.INTEGER, low=1, high=10_000),
+    Field("kv_heads", "-", "key/value heads (grouped-query attention)", kind=Kind.INTEGER, low=1, high=10_000),
+    Field("vocab_size", "-", "vocabulary size", kind=Kind.INTEGER, low=1, high=100_000_000),
     Field("tied_embeddings", "-", "output head shares the embedding matrix", kind=Kind.BOOL),
 )
 
 CARD_CQI_COLUMNS: tuple[Field, ...] = (
     Field("cqi", "-", "CQI index", kind=Kind.INTEGER, low=1, high=15),
     Field("modulation", "-", "modulation (record only)", kind=Kind.TEXT),
-    Field("code_rate_x1024", "-", "code rate x 1024 (record only)", low=0, low_open=True),
-    Field("efficiency", "bit/s/Hz", "spectral efficiency", low=0, low_open=True),
-    Field("snr_threshold_db", "dB", "lowest SNR at which this CQI is used"),
+    Field("code_rate_x1024", "-", "code rate x 1024 (record only)", low=0, high=1024, low_open=True),
+    Field("efficiency", "bit/s/Hz", "spectral efficiency", low=0, high=100, low_open=True),
+    Field("snr_threshold_db", "dB", "lowest SNR at which this CQI is used", low=-100, high=100),
 )
 
 CARD_LAYER_COLUMNS: tuple[Field, ...] = (
-    Field("layer", "-", "0 = embedding, 1..I = transformer layers, I+1 = output head", kind=Kind.INTEGER, low=0),
-    Field("forward_flops", "FLOP", "forward FLOPs of this layer for one mini-batch", low=0),
-    Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0),
-    Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0),
+    Field("layer", "-", "0 = embedding, 1..I = transformer layers, I+1 = output head", kind=Kind.INTEGER, low=0, high=201),
+    Field("forward_flops", "FLOP", "forward FLOPs of this layer for one mini-batch", low=0, high=1e21),
+    Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0, high=1e15),
+    Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0, high=1e15),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from data.issues import InputError, InputIssue
+from data.issues import Found, InputError, InputIssue
 from data.schema import Field
 from data.workbook import Cell, Table
 
@@ -26,12 +26,15 @@ class SheetContext:
 
 def missing_sheet_issue(context: SheetContext, sheet: str) -> InputIssue:
     present = ", ".join(context.tables) or "none"
-    return context.issue(sheet, None, None, f"sheets: {present}", f"a sheet named '{sheet}'")
+    return context.issue(sheet, None, None, Found(f"no such sheet (the sheets are: {present})"),
+                         f"a sheet named '{sheet}'")
 
 
 def missing_column_issues(context: SheetContext, table: Table, columns: Iterable[str]) -> list[InputIssue]:
+    present = ", ".join(f"'{name}'" for name in table.header) or "none"
     return [
-        context.issue(table.sheet, 1, f"'{name}'", None, f"a header cell '{name}' in row 1")
+        context.issue(table.sheet, 1, f"'{name}'", Found(f"no column headed '{name}' (the headers are: {present})"),
+                      f"a header cell '{name}' in row 1")
         for name in columns
         if name not in table.header
     ]
@@ -91,7 +94,8 @@ def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field
             issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'", value_cell.value, problem))
         issues += _unit_issues(context, sheet, row, field)
     issues += [
-        context.issue(sheet, None, "'name'", None, f"a row named '{field.name}': {field.description} ({field.unit})")
+        context.issue(sheet, None, "'name'", Found(f"no row named '{field.name}'"),
+                      f"a row named '{field.name}': {field.description} ({field.unit})")
         for field in fields
         if field.name not in seen
     ]
@@ -121,12 +125,12 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
     if table is None:
         return [missing_sheet_issue(context, sheet)]
     issues = missing_column_issues(context, table, (field.name for field in fields))
-    if issues:
-        return issues
+    fields = tuple(field for field in fields if field.name in table.header)  # the others are reported missing
     if not table.rows:
-        return [context.issue(sheet, 2, None, None, "at least one data row below the header")]
+        return issues + [context.issue(sheet, 2, None, Found("no data rows"), "at least one data row below the header")]
     if exactly_one_row and len(table.rows) > 1:
-        issues.append(context.issue(sheet, table.rows[1][fields[0].name].row, None, "a second row",
+        second_row = next(iter(table.rows[1].values())).row if table.rows[1] else 3
+        issues.append(context.issue(sheet, second_row, None, Found("a second row"),
                                     "exactly one data row below the header"))
     first_row_of_id: dict[str, int] = {}
     for row in table.rows:
@@ -135,7 +139,7 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
             problem = field.problem(cell.value)
             if problem:
                 issues.append(context.issue(sheet, cell.row, cell.column_label, cell.value, problem))
-        if id_column is None:
+        if id_column is None or id_column not in table.header:
             continue
         id_cell = row[id_column]
         if id_cell.value is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-from data.issues import InputError, InputIssue
+from data.issues import Found, InputError, InputIssue
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,111 @@ class Table:
         return f"'{name}' ({letter})" if letter else f"'{name}'"
 
 
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # encrypted .xlsx and old .xls files are OLE containers
+
+
 def read_tables(path: Path) -> dict[str, Table]:
-    """All sheets of a workbook as tables, or an InputError if it cannot be opened."""
+    """All sheets of a workbook as tables (values only, never evaluated), or an InputError that says
+    why the file cannot be read."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError([InputIssue(str(path), None, None, None, None, "an existing .xlsx file")])
+    _check_file(path)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise InputError(
-            [InputIssue(str(path), None, None, None, f"{type(error).__name__}: {error}", "an Excel .xlsx workbook")]
-        ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError,
+            OSError) as error:
+        raise _file_error(path, Found(f"a file openpyxl cannot read ({type(error).__name__}: {error})"),
+                          "an Excel .xlsx workbook; it may be damaged: open it in Excel or LibreOffice and "
+                          "save it again") from None
     try:
-        return {name: _read_table(workbook[name]) for name in workbook.sheetnames}
+        tables = {name: _read_table(workbook[name], path) for name in workbook.sheetnames}
+    finally:
+        workbook.close()
+    if any(cell.value is None for table in tables.values() for row in table.rows for cell in row.values()):
+        tables = _formulas_marked(path, tables)
+    return tables
+
+
+def _rows_or_error(worksheet, path: Path):
+    """The sheet's rows as values; a cell openpyxl cannot parse (a number cell holding NaN or INF, which
+    Excel never writes) becomes an InputError at its row. Reading stops there: the sheet cannot be read on."""
+    rows = worksheet.iter_rows(values_only=True)
+    row_number = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except (ValueError, TypeError, KeyError) as error:
+            raise InputError([InputIssue(
+                str(path), worksheet.title, row_number + 1, None,
+                Found(f"a cell that cannot be read as a value ({error})"),
+                "numbers that are finite (Excel never writes NaN or INF; the file came from another program: "
+                "retype the cell in Excel or LibreOffice)")]) from None
+        row_number += 1
+        yield values
+
+
+def _file_error(path: Path, found: Found, expected: str) -> InputError:
+    return InputError([InputIssue(str(path), None, None, None, found, expected)])
+
+
+def _check_file(path: Path) -> None:
+    """A clear error for a path that is not a readable .xlsx file, before openpyxl tries it."""
+    if not path.exists():
+        where = path.parent if str(path.parent) not in ("", ".") else Path.cwd()
+        raise _file_error(path, Found(f"no such file (looked in {where.absolute()})"),
+                          "an existing .xlsx workbook; paths are relative to the folder you run the command from")
+    if path.is_dir():
+        raise _file_error(path, Found("a folder"), "an .xlsx workbook file, not a folder")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise _file_error(path, Found(f"a file that cannot be read ({error.strerror})"),
+                          "a readable .xlsx workbook") from None
+    if head == OLE_SIGNATURE:
+        raise _file_error(path, Found("a password-protected (encrypted) workbook or an old binary .xls file"),
+                          "an .xlsx workbook without a password: remove the password, or save it as .xlsx")
+    suffix = path.suffix.lower()
+    if suffix not in EXCEL_SUFFIXES:
+        advice = {".xls": "the old .xls format: open it in Excel or LibreOffice and save it as .xlsx",
+                  ".csv": "a CSV file: fedsplit reads one .xlsx workbook with all its sheets; start from "
+                          "data/fedsllm.xlsx or data/card.xlsx",
+                  ".ods": "an OpenDocument sheet: save it as .xlsx"}.get(suffix, "save it as .xlsx")
+        raise _file_error(path, Found(f"a '{path.suffix or 'extension-less'}' file"), f"an .xlsx workbook ({advice})")
+    if head[:2] != b"PK":
+        raise _file_error(path, Found("a file that is not an .xlsx workbook (it is not a zip container)"),
+                          "an .xlsx workbook saved by Excel, LibreOffice or openpyxl")
+
+
+def _formulas_marked(path: Path, tables: dict[str, Table]) -> dict[str, Table]:
+    """Empty cells that hold a formula with no saved result say so (such a formula is never evaluated)."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        marked = {}
+        for name, table in tables.items():
+            formulas = {(row_number, letter): value
+                        for row_number, values in enumerate(workbook[name].iter_rows(values_only=True), start=1)
+                        for letter, value in ((get_column_letter(i), v) for i, v in enumerate(values, start=1))
+                        if isinstance(value, str) and value.startswith("=")}
+            rows = [{key: (replace(cell, value=Found(f"the formula {_cut(formulas[(cell.row, cell.letter)])} with "
+                                                     f"no saved result (fedsplit never evaluates formulas: type "
+                                                     f"the value, or open and save the workbook in Excel)"))
+                           if cell.value is None and (cell.row, cell.letter) in formulas else cell)
+                     for key, cell in row.items()} for row in table.rows]
+            marked[name] = replace(table, rows=rows)
+        return marked
     finally:
         workbook.close()
 
 
-def _read_table(worksheet) -> Table:
-    row_iter = worksheet.iter_rows(values_only=True)
+def _cut(text: str, longest: int = 40) -> str:
+    return f"'{text[:longest]}...'" if len(text) > longest else f"'{text}'"
+
+
+def _read_table(worksheet, path: Path) -> Table:
+    row_iter = _rows_or_error(worksheet, path)
     header_values = next(row_iter, ())
     header: dict[str, str] = {}
     positions: list[tuple[int, str]] = []
@@ -91,11 +178,30 @@ def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "parameters"
-    sheet.append(["name", "value", "unit", "description"])
+    append_as_data(sheet, ["name", "value", "unit", "description"])
     for field in fields:
-        sheet.append([field.name, values.get(field.name, field.default), field.unit, field.description])
+        append_as_data(sheet, [field.name, values.get(field.name, field.default), field.unit, field.description])
     sheet.column_dimensions["D"].width = 60
     return workbook
+
+
+def append_as_data(sheet, values) -> None:
+    """Append a row to an openpyxl sheet with every text cell stored as text.
+
+    openpyxl turns any string that starts with '=' into a live formula; text read
+    from a user's workbook (an id, a name) must never run in a reader's Excel.
+    Characters XML cannot hold (control characters) are shown as \\xNN instead of
+    making the whole save fail."""
+    values = [_xml_safe(value) if isinstance(value, str) else value for value in values]
+    sheet.append(values)
+    row = sheet.max_row
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str):
+            sheet.cell(row=row, column=column).data_type = "s"
+
+
+def _xml_safe(text: str) -> str:
+    return ILLEGAL_CHARACTERS_RE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def plain_value(value: object, whole_numbers_as_int: bool = False) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from data.card import CardInputs
 from data.card_profile import Profile, parameter_count
-from reports.export import Column, ResultTable, summary_with_versions
+from reports.export import Column, Provenance, ResultTable, summary_with_versions
 
 PAPER_DELAY_REDUCTION = 0.708  # against device-only
 PAPER_ENERGY_REDUCTION = 0.531  # against server-only
@@ -99,7 +99,7 @@ def crosscheck_table(checks) -> ResultTable:
 
 
 def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
-                  crosscheck_passed: bool, wall_seconds: float) -> ResultTable:
+                  crosscheck_passed: bool, wall_seconds: float, provenance: Provenance | None = None) -> ResultTable:
     p = inputs.parameters
     rows = [
         ("channel_state", chosen.state, "-", "channel state of the decisions sheet and Fig. 3"),
@@ -126,5 +126,5 @@ def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]
-    return summary_with_versions(rows)
+    return summary_with_versions(rows, provenance)
 

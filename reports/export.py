@@ -2,26 +2,46 @@
 
 A report is built in a hidden temporary folder beside its destination and moved
 into place only when everything is written, so a failed run leaves no partial
-report behind.
+report behind. The temporary folder's name, `.NAME.partial-PID-XXXX`, says which
+process builds it: a run killed outright (SIGKILL) leaves one, and the next
+report written beside it removes it once that process is gone.
+
+Output is data, never code: text cells are stored as text in xlsx, and CSV cells
+that a spreadsheet would read as a formula are neutralised (`csv_text`).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.metadata
+import logging
 import os
+import platform
+import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import cyipopt
+import numpy
 import openpyxl
 import pyomo
+import scipy
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from data.workbook import plain_value
+from data.workbook import append_as_data, plain_value
+
+log = logging.getLogger(__name__)
+
+# A CSV cell starting with one of these is a formula (or can start one) in Excel,
+# LibreOffice and Google Sheets (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PARTIAL_MARK = ".partial-"
 
 
 @dataclass(frozen=True)
@@ -61,16 +81,65 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportExistsError(Exception):
+class ReportDestinationError(Exception):
+    """The report cannot go where it was asked to go; checked before any work."""
+
+
+class ReportExistsError(ReportDestinationError):
     pass
 
 
 def refuse_existing(destination: Path) -> Path:
     """The destination, if no file or folder is there yet; a report never overwrites one."""
     destination = Path(destination)
-    if destination.exists():
+    if destination.exists() or destination.is_symlink():
         raise ReportExistsError(f"the report folder {destination} already exists; choose another out=... or remove it")
     return destination
+
+
+def check_destination(destination: Path) -> Path:
+    """Refuse, before any work, a destination that exists or whose nearest existing parent is a file
+    or a folder this user cannot write in."""
+    destination = refuse_existing(destination)
+    parent = destination.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ReportDestinationError(f"cannot write the report folder {destination}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ReportDestinationError(f"cannot write the report folder {destination}: no permission to write in {parent}")
+    return destination
+
+
+def remove_stale_partials(parent: Path) -> list[Path]:
+    """Remove the temporary folders of report writers that no longer run (killed outright); return them."""
+    pattern = re.compile(r"^\..+" + re.escape(PARTIAL_MARK) + r"(\d+)-")
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for entry in parent.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not _process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            log.warning("removed %s, left by a run that was killed while writing its report", entry)
+            removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class ReportFolder:
@@ -79,7 +148,11 @@ class ReportFolder:
     def __init__(self, destination: Path):
         self.destination = refuse_existing(destination)
         self.destination.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent))
+        remove_stale_partials(self.destination.parent)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}{PARTIAL_MARK}{os.getpid()}-",
+                                          dir=self.destination.parent))
+        # mkdtemp makes the folder private (0700); a report gets a folder's ordinary permissions.
+        os.chmod(self.path, 0o777 & ~_current_umask())
         self.tables: list[ResultTable] = []
 
     def __enter__(self) -> "ReportFolder":
@@ -113,27 +186,100 @@ class ReportFolder:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def summary_with_versions(rows: list[tuple]) -> ResultTable:
-    """The `summary` sheet (name, value, unit, description): `rows`, then the solver stack's versions."""
-    version_rows = [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
-    return ResultTable.of("summary", SUMMARY_COLUMNS, [*rows, *version_rows])
+def write_index(folder: Path, rows: list[dict[str, object]]) -> Path:
+    """A multirun's `index.csv` and `index.xlsx` (one row per job; columns are the union of the rows' keys),
+    each written to a temporary name and renamed into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " ")) for name in names],
+                           [[row.get(name) for name in names] for row in rows])
+    for suffix, writer in ((".csv", write_csv), (".xlsx", lambda path, t: write_workbook(path, [t]))):
+        partial = folder / f".index{PARTIAL_MARK}{os.getpid()}{suffix}"
+        writer(partial, table)
+        os.replace(partial, folder / f"index{suffix}")
+    return folder / "index.csv"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a report came from: when, by which command, from which code and solver stack."""
+
+    date: str
+    command: str
+    git_commit: str
+
+    @classmethod
+    def collect(cls, command: str) -> "Provenance":
+        return cls(datetime.now().astimezone().isoformat(timespec="seconds"), command, git_commit())
+
+    def rows(self) -> list[tuple]:
+        rows = [("run_date", self.date, "-", "when the run started (local time, ISO 8601)"),
+                ("command", self.command, "-", "the command line"),
+                ("git_commit", self.git_commit, "-", "the fedsplit checkout's commit (+dirty: with uncommitted changes)")]
+        return rows + [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
+
+
+def summary_with_versions(rows: list[tuple], provenance: Provenance | None = None) -> ResultTable:
+    """The `summary` sheet (name, value, unit, description): `rows`, then the run's provenance (date, command,
+    commit, the solver stack's versions)."""
+    provenance = provenance or Provenance.collect("(not run from the command line)")
+    return ResultTable.of("summary", SUMMARY_COLUMNS, [*rows, *provenance.rows()])
+
+
+def git_commit() -> str:
+    """The checkout's commit, with +dirty when files differ from it; "not a git checkout" otherwise."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return "not a git checkout"
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git failed)"
+    return f"{commit}+dirty" if dirty else commit
 
 
 def versions() -> dict[str, str]:
     """The solver stack's versions, for every report's summary."""
     return {
+        "python_version": platform.python_version(),
+        "numpy_version": numpy.__version__,
+        "scipy_version": scipy.__version__,
+        "pyomo_version": pyomo.version.version,
         "ipopt_version": ".".join(map(str, cyipopt.IPOPT_VERSION)),
         "cyipopt_version": cyipopt.__version__,
-        "pyomo_version": pyomo.version.version,
+        "highs_version": _package_version("highspy"),
+        "openpyxl_version": openpyxl.__version__,
     }
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def csv_text(value: object) -> object:
+    """A value as a CSV cell: None empty, and text a spreadsheet would run as a formula prefixed with
+    an apostrophe, which spreadsheets show as text (numbers are written as numbers, never prefixed; a lone
+    "-" or "=" cannot compute anything and stays as it is)."""
+    value = plain_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) > 1 and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
 
 
 def write_csv(path: Path, table: ResultTable) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([column.name for column in table.columns])
+        writer.writerow([csv_text(column.name) for column in table.columns])
         for row in table.rows:
-            writer.writerow(["" if plain_value(v) is None else plain_value(v) for v in row])
+            writer.writerow([csv_text(v) for v in row])
 
 
 def write_workbook(path: Path, tables: list[ResultTable]) -> None:
@@ -143,13 +289,13 @@ def write_workbook(path: Path, tables: list[ResultTable]) -> None:
     bold = Font(bold=True)
     for table in tables:
         sheet = workbook.create_sheet(table.name[:31])
-        sheet.append([column.name for column in table.columns])
+        append_as_data(sheet, [column.name for column in table.columns])
         for index, column in enumerate(table.columns, start=1):
             cell = sheet.cell(row=1, column=index)
             cell.font = bold
             cell.comment = Comment(f"{column.description} ({column.unit})", "fedsplit")
             sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column.name) + 2)
         for row in table.rows:
-            sheet.append([plain_value(v) for v in row])
+            append_as_data(sheet, [plain_value(v) for v in row])
         sheet.freeze_panes = "A2"
     workbook.save(path)

@@ -10,13 +10,13 @@ import numpy as np
 
 from data.fedsllm import FedsllmInputs
 from data.workbook import plain_value
-from reports.export import Column, ResultTable, summary_with_versions
+from reports.export import Column, Provenance, ResultTable, summary_with_versions
 
 PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 
 
 def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: float,
-                  extra_rows: list[tuple] = ()) -> ResultTable:
+                  extra_rows: list[tuple] = (), provenance: Provenance | None = None) -> ResultTable:
     """`result`: the eta search (EtaSearchResult); `optimum`: the reported optimum (OptimumAllocation,
     from (17) or, when the reduction does not hold, (16)); `grid`: the EtaGrid."""
     rows = [
@@ -41,7 +41,7 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]
-    return summary_with_versions(rows)
+    return summary_with_versions(rows, provenance)
 
 
 ALLOCATION_COLUMNS = [
@@ -196,7 +196,7 @@ def fig2_table(sweep) -> ResultTable:
 
 
 def power_sweep_summary_table(inputs: FedsllmInputs, mean_reduction: float, powers: int, baseline_eta: float,
-                              wall_seconds: float) -> ResultTable:
+                              wall_seconds: float, provenance: Provenance | None = None) -> ResultTable:
     return summary_with_versions([
         ("mean_reduction_vs_BA", mean_reduction, "-",
          f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
@@ -204,7 +204,7 @@ def power_sweep_summary_table(inputs: FedsllmInputs, mean_reduction: float, powe
         ("baseline_eta", baseline_eta, "-", "eta of FE and BA"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
-    ])
+    ], provenance)
 
 
 def mean_reduction_vs_ba(sweep, strategy: str = "Proposed") -> float:

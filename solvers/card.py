@@ -25,6 +25,7 @@ from data.card_costs import PairCosts, pair_costs
 from data.card_profile import Profile
 from models.card import build_p1, build_p3, set_choice
 from solvers.ipopt import DEFAULT_OPTIONS, IpoptSolver, SolveError
+from solvers.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def card_algorithm1(pair: PairCosts) -> CardDecision:
 def solve_p3(pair: PairCosts, cut: int, solver: IpoptSolver) -> CardDecision:
     """P3 (15) at one cut by Ipopt."""
     model = build_p3(pair, cut)
-    record = solver.solve(model)
+    record = solver.solve(model, label=f"P3 device {pair.device} round {pair.round} cut {cut}")
     if not record.optimal:
         raise SolveError([f"P3 (device {pair.device}, round {pair.round}, cut {cut}): Ipopt status "
                           f"'{record.status}' ({record.message})"])
@@ -148,6 +149,15 @@ def solve_state(inputs: CardInputs, profile: Profile, state: str) -> StateResult
 
 
 CROSSCHECK_TOLERANCE = 1e-6  # on the normalised cost U
+# Measured on this 2-core machine (2026-11-23): one P3 solve by Ipopt takes about 0.08 s.
+SECONDS_PER_P3_SOLVE = 0.08
+
+
+def crosscheck_estimate_seconds(inputs: CardInputs, rounds: int) -> float:
+    """A rough wall time of the P3 cross-check: one Ipopt solve per cut of every checked device-round."""
+    cuts = int(inputs.llm["layers"]) + 2 if inputs.layers is None else len(inputs.layers["layer"])
+    pairs = len(inputs.device_ids) * min(rounds, int(inputs.parameter("rounds")))
+    return pairs * cuts * SECONDS_PER_P3_SOLVE
 
 
 @dataclass(frozen=True)
@@ -171,21 +181,32 @@ def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision]) -
                       max(abs(a.clock_ghz - b.clock_ghz) for a, b in zip(ours, theirs)) * 1e9)
 
 
-def crosscheck(result: StateResult, rounds: int, solver: IpoptSolver) -> list[CrossCheck]:
+def crosscheck(result: StateResult, rounds: int, solver: IpoptSolver,
+               progress: Progress | None = None) -> list[CrossCheck]:
     """CARD against P3 by Ipopt (every cut), enumeration over those, and P1 by MindtPy, on the
-    pairs of the first `rounds` rounds."""
+    pairs of the first `rounds` rounds (at least one)."""
+    if rounds < 1:
+        raise ValueError(f"the cross-checks need at least one round, got {rounds}")
+    progress = progress or Progress.silent()
     chosen = [i for i, pair in enumerate(result.pairs) if pair.round <= rounds]
-    if not chosen:
-        return []
     pairs = [result.pairs[i] for i in chosen]
     ours = [result.card[i] for i in chosen]
-    by_cut = [solve_p3_every_cut(pair, solver) for pair in pairs]
+    progress.start("cross-check: P3 by Ipopt at every cut", len(pairs), unit="device-rounds")
+    by_cut = []
+    for pair in pairs:
+        by_cut.append(solve_p3_every_cut(pair, solver))
+        progress.advance(f"device {pair.device} round {pair.round}")
+    progress.finish()
     closed = [[decision(pair, int(c), eq16_optimal_clock_ghz(pair)) for c in pair.cuts] for pair in pairs]
     flat_ipopt = [d for row in by_cut for d in row]
     flat_closed = [d for row in closed for d in row]
     enumerated = [least_cost(row) for row in by_cut]
+    progress.start("cross-check: P1 by MindtPy", 1, unit="MINLPs")
+    minlp = solve_minlp(pairs)
+    progress.advance(f"{len(pairs)} device-rounds")
+    progress.finish()
     return [
         _compare("P3 by Ipopt against the closed form, every cut", flat_closed, flat_ipopt),
         _compare("enumeration of P3 by Ipopt (full enumeration)", ours, enumerated),
-        _compare("P1 by MindtPy (OA: HiGHS MILP, Ipopt NLP)", ours, solve_minlp(pairs)),
+        _compare("P1 by MindtPy (OA: HiGHS MILP, Ipopt NLP)", ours, minlp),
     ]

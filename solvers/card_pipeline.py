@@ -10,13 +10,14 @@ committed last so that a failure writes nothing.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from omegaconf import DictConfig, OmegaConf
 
 from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
 from data.card_profile import Profile, build_profile
-from data.schema import CARD_PARAMETERS, CHANNEL_STATES
+from data.schema import CHANNEL_STATES
 from data.workbook import Table
 from reports import console
 from reports.card import (
@@ -30,20 +31,24 @@ from reports.card import (
 )
 from reports.export import ReportFolder
 from reports.plots import plot_fig3, plot_fig4
-from reports.run_files import write_run_files
-from solvers.card import CrossCheck, StateResult, crosscheck, solve_state
-from solvers.config import CardConfig, ConfigError
-from solvers.run_context import RunContext, prepare_context, read
+from solvers.card import CrossCheck, StateResult, crosscheck, crosscheck_estimate_seconds, solve_state
+from solvers.config import CardConfig, check_settings
+from solvers.run_context import RunContext, RunOutcome, prepare_context, read
+
+
+log = logging.getLogger(__name__)
+LONG_RUN_SECONDS = 120.0
 
 
 def prepare_run(cfg: DictConfig) -> RunContext:
     """Check the output folder and the solver before any work."""
     settings: CardConfig = OmegaConf.to_object(cfg)
-    return prepare_context(cfg, settings, DEFAULT_CARD_WORKBOOK, "card")
+    check_settings(settings)
+    return prepare_context(cfg, settings, DEFAULT_CARD_WORKBOOK)
 
 
-def run_card(cfg: DictConfig) -> list[str]:
-    """The whole run; returns the lines to print."""
+def run_card(cfg: DictConfig) -> RunOutcome:
+    """The whole run; returns the lines to print, the report folder and its headline numbers."""
     run = prepare_run(cfg)
     tables = read(run)
     inputs = validate(run, tables)
@@ -56,19 +61,20 @@ def run_card(cfg: DictConfig) -> list[str]:
 # --- The steps ----------------------------------------------------------------------------
 
 def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
-    """The workbook against its schema, then the command line's overrides, each checked like its cell."""
+    """The workbook against its schema, then the command line's overrides (range-checked like their cells by
+    `check_settings` before any work) in place of the workbook's values."""
     inputs = card_inputs(run.data_path, tables)
-    fields = {f.name: f for f in CARD_PARAMETERS}
-    changes = {}
-    for name in ("channel_state", "w", "rounds"):
-        value = getattr(run.settings, name)
-        if value is None:
-            continue
-        problem = fields[name].problem(value)
-        if problem:
-            raise ConfigError(f"{name}={value}: expected {problem}")
-        changes[name] = fields[name].convert(value)
-    return inputs.with_parameters(**changes)
+    settings = run.settings
+    changes = {"channel_state": settings.channel_state.value if settings.channel_state else None,
+               "w": settings.w, "rounds": settings.rounds}
+    inputs = inputs.with_parameters(**{name: value for name, value in changes.items() if value is not None})
+    estimate = crosscheck_estimate_seconds(inputs, run.settings.crosscheck.rounds)
+    if estimate > LONG_RUN_SECONDS:
+        log.warning("the cross-checks solve P3 at every cut of %d device-rounds: this run may take about "
+                    "%.0f min (a smaller crosscheck.rounds shortens it)",
+                    len(inputs.device_ids) * min(run.settings.crosscheck.rounds, inputs.parameter("rounds")),
+                    estimate / 60)
+    return inputs
 
 
 def build(inputs: CardInputs) -> Profile:
@@ -92,21 +98,17 @@ def chosen_state(inputs: CardInputs, results: list[StateResult]) -> StateResult:
 
 def certify(run: RunContext, inputs: CardInputs, results: list[StateResult]) -> list[CrossCheck]:
     """CARD's decisions in the chosen state against P3 by Ipopt, the enumeration and P1 by MindtPy."""
-    run.progress.start("cross-checks", 3, unit="checks")
-    checks = crosscheck(chosen_state(inputs, results), run.settings.crosscheck.rounds, run.solver)
-    for check in checks:
-        run.progress.advance(check.check)
-    run.progress.finish()
-    return checks
+    return crosscheck(chosen_state(inputs, results), run.settings.crosscheck.rounds, run.solver, run.progress)
 
 
 def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[StateResult],
-           checks: list[CrossCheck]) -> list[str]:
+           checks: list[CrossCheck]) -> RunOutcome:
     """Write the report folder (atomically) and return the console lines."""
     chosen = chosen_state(inputs, results)
     passed = all(check.passed for check in checks)
     with ReportFolder(run.out) as folder:
-        folder.add_table(summary_table(inputs, profile, chosen, results, passed, time.perf_counter() - run.started))
+        folder.add_table(summary_table(inputs, profile, chosen, results, passed, time.perf_counter() - run.started,
+                                       run.provenance))
         folder.add_table(decisions_table(chosen))
         folder.add_table(benchmarks_table(results))
         folder.add_table(profile_table(profile))
@@ -116,6 +118,8 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
                       for r in results for m in METHODS}
         plot_fig4(benchmarks, folder.file("fig4.png"))
-        write_run_files(folder, run.cfg, run.data_path, run.out)
+        run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
         final = folder.commit("card.xlsx")
-    return console.card_lines(chosen, results, checks, final)
+    headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
+                "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": "PASS" if passed else "FAIL"}
+    return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline)

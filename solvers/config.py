@@ -2,17 +2,22 @@
 
 `python -m solvers.run model=fedsllm eta.step=0.02 solver.max_iter=500` selects
 the `model` group entry and overrides its keys, in Hydra's override syntax. The
-dataclasses below are the defaults and the schema: a mistyped key or value is
-reported before anything runs.
+dataclasses below are the defaults and the schema: every key carries a one-line
+help (`--help` lists them), choices are Enums (a wrong value lists the allowed
+ones), and `check_settings` range-checks every value like the workbook cell it
+replaces, before anything runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.ipopt import DEFAULT_OPTIONS
 
 
@@ -20,15 +25,37 @@ class ConfigError(Exception):
     """A bad command-line setting; the message names it and what is allowed."""
 
 
+def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False) -> Any:
+    """A configuration field with its one-line help (shown by --help); `internal` ones are set by fedsplit
+    itself, not on the command line."""
+    metadata = {"help": help, "internal": internal}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+class Study(Enum):
+    optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
+    power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
+
+
+class ChannelState(Enum):
+    Good = "Good"
+    Normal = "Normal"
+    Poor = "Poor"
+
+
 @dataclass
 class SolverConfig:
     # Defaults are Ipopt's DEFAULT_OPTIONS (solvers/ipopt.py, which says why each is chosen).
-    tol: float = DEFAULT_OPTIONS["tol"]  # Ipopt's relative convergence tolerance
-    max_iter: int = DEFAULT_OPTIONS["max_iter"]  # Ipopt's iteration limit per solve
-    mumps_pivot_order: int = DEFAULT_OPTIONS["mumps_pivot_order"]  # 0 = AMD
-    bound_relax_factor: float = DEFAULT_OPTIONS["bound_relax_factor"]
-    print_level: int = DEFAULT_OPTIONS["print_level"]  # 0 = quiet, 5 = Ipopt's full log
-    options: dict[str, Any] = field(default_factory=dict)  # any other Ipopt option (+solver.options.NAME=VALUE)
+    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance")
+    max_iter: int = setting(DEFAULT_OPTIONS["max_iter"], "Ipopt's iteration limit per solve")
+    mumps_pivot_order: int = setting(DEFAULT_OPTIONS["mumps_pivot_order"],
+                                     "MUMPS ordering (0 = AMD; Debian's SCOTCH ordering crashes on large models)")
+    bound_relax_factor: float = setting(DEFAULT_OPTIONS["bound_relax_factor"],
+                                        "Ipopt's bound relaxation (0: constraints hold exactly)")
+    print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12")
+    options: dict[str, Any] = setting(factory=dict, help="any other Ipopt option: +solver.options.NAME=VALUE")
 
     def ipopt_options(self) -> dict[str, Any]:
         return {"tol": self.tol, "max_iter": self.max_iter, "mumps_pivot_order": self.mumps_pivot_order,
@@ -37,55 +64,177 @@ class SolverConfig:
 
 @dataclass
 class EtaConfig:
-    step: Optional[float] = None  # None: the workbook's eta_step
-    low: Optional[float] = None  # None: step
-    high: Optional[float] = None  # None: 1 - step
-    refine: bool = True  # refine eta between the best grid point's neighbours
-    refine_tol: float = 1e-6  # absolute tolerance on eta of the refinement
+    step: Optional[float] = setting(None, "step of the eta grid; null: the workbook's eta_step")
+    low: Optional[float] = setting(None, "first eta of the grid; null: step")
+    high: Optional[float] = setting(None, "last eta of the grid; null: 1 - step")
+    refine: bool = setting(True, "refine eta between the best grid point's neighbours (Brent)")
+    refine_tol: float = setting(1e-6, "absolute tolerance on eta of the refinement")
 
 
 @dataclass
 class PowerSweepConfig:
-    powers_dbm: list[float] = field(default_factory=lambda: [float(p) for p in range(0, 21, 2)])
+    powers_dbm: list[float] = setting(factory=lambda: [float(p) for p in range(0, 21, 2)],
+                                      help="maximum powers of the Fig. 2 study (dBm)")
 
 
 @dataclass
 class FedsllmConfig:
-    model_name: str = "fedsllm"
-    study: str = "optimum"  # "optimum" (the default run) or "power_sweep" (Fig. 2)
-    data: Optional[str] = None  # input workbook; None: data/fedsllm.xlsx
-    out: Optional[str] = None  # report folder; None: results/fedsllm-<timestamp>
-    progress: bool = True  # progress lines on stderr
-    baseline_eta: float = 0.1  # the fixed eta of the FE and BA baselines
-    problem16: bool = True  # also solve the full Problem (16) from several starts
-    solver: SolverConfig = field(default_factory=SolverConfig)
-    eta: EtaConfig = field(default_factory=EtaConfig)
-    power_sweep: PowerSweepConfig = field(default_factory=PowerSweepConfig)
+    model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
+    study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
+    data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
+    out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
+    progress: bool = setting(True, "progress bars on stderr")
+    baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)")
+    problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
+    solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
+    eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
+    power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
+
+    def report_label(self) -> str:
+        return f"fedsllm-{self.study.value}"
 
 
 @dataclass
 class CrossCheckConfig:
-    rounds: int = 1  # rounds whose pairs CARD is cross-checked on (P3 by Ipopt, enumeration, P1 by MindtPy)
+    rounds: int = setting(1, "rounds whose device-rounds are cross-checked (P3 by Ipopt, enumeration, "
+                             "P1 by MindtPy), from 1 to the run's rounds")
 
 
 @dataclass
 class CardConfig:
-    model_name: str = "card"
-    data: Optional[str] = None  # input workbook; None: data/card.xlsx
-    out: Optional[str] = None  # report folder; None: results/card-<timestamp>
-    progress: bool = True
-    channel_state: Optional[str] = None  # Good / Normal / Poor; None: the workbook's
-    w: Optional[float] = None  # None: the workbook's
-    rounds: Optional[int] = None  # None: the workbook's
-    solver: SolverConfig = field(default_factory=SolverConfig)
-    crosscheck: CrossCheckConfig = field(default_factory=CrossCheckConfig)
+    model_name: str = setting("card", "the model (set by model=card)", internal=True)
+    data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
+    out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
+    progress: bool = setting(True, "progress bars on stderr")
+    channel_state: Optional[ChannelState] = setting(None, "Good, Normal or Poor; null: the workbook's")
+    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's")
+    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's")
+    solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
+    crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
+
+    def report_label(self) -> str:
+        return "card"
 
 
+MODEL_CONFIGS = {"fedsllm": FedsllmConfig, "card": CardConfig}
 PRIMARY_CONFIG = {"defaults": [{"model": "fedsllm"}, "_self_"]}
 
 
 def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="config", node=PRIMARY_CONFIG)
-    store.store(group="model", name="fedsllm", node=FedsllmConfig, package="_global_")
-    store.store(group="model", name="card", node=CardConfig, package="_global_")
+    for name, node in MODEL_CONFIGS.items():
+        store.store(group="model", name=name, node=node, package="_global_")
+
+
+# --- What the keys are ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KeyHelp:
+    key: str  # dotted path, e.g. "eta.step"
+    default: Any
+    help: str
+
+
+def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
+    """Every leaf key of a configuration dataclass, with its default and help, in declaration order."""
+    keys = []
+    instance = config_class()
+    for item in fields(config_class):
+        if item.metadata.get("internal"):
+            continue
+        value = getattr(instance, item.name)
+        path = f"{prefix}{item.name}"
+        if is_dataclass(value):
+            keys += key_help(type(value), f"{path}.")
+        else:
+            keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
+                                item.metadata.get("help", "")))
+    return keys
+
+
+def known_keys(model: str) -> list[str]:
+    return [k.key for k in key_help(MODEL_CONFIGS[model])]
+
+
+def nearest_key(key: str, model: str) -> str | None:
+    """The known key closest to a mistyped one, if any is close."""
+    candidates = known_keys(model) + ["model"]
+    matches = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    if not matches:  # a right leaf under a wrong or missing group: eta_step -> eta.step
+        by_leaf = [c for c in candidates if c.split(".")[-1] == key.split(".")[-1].replace("_", ".").split(".")[-1]]
+        matches = by_leaf[:1]
+    return matches[0] if matches else None
+
+
+# --- Ranges: every setting like the workbook value it replaces -----------------------------
+
+def _field(fields_: tuple[Field, ...], name: str) -> Field:
+    return next(f for f in fields_ if f.name == name)
+
+
+ETA_STEP_FIELD = _field(FEDSLLM_PARAMETERS, "eta_step")
+POWER_FIELD = _field(FEDSLLM_USER_COLUMNS, "power_main_max_dbm")
+CARD_OVERRIDE_FIELDS = {name: _field(CARD_PARAMETERS, name) for name in ("w", "rounds")}
+IPOPT_PRINT_LEVELS = range(0, 13)
+MUMPS_ORDERINGS = range(0, 8)
+
+
+def _number_problems(checks: list[tuple[str, object, bool, str]]) -> list[str]:
+    return [f"{key}={value}: expected {expected}" for key, value, ok, expected in checks if not ok]
+
+
+def solver_problems(solver: SolverConfig) -> list[str]:
+    return _number_problems([
+        ("solver.tol", solver.tol, solver.tol > 0, "a number > 0"),
+        ("solver.max_iter", solver.max_iter, solver.max_iter >= 1, "a whole number >= 1"),
+        ("solver.mumps_pivot_order", solver.mumps_pivot_order, solver.mumps_pivot_order in MUMPS_ORDERINGS,
+         "a whole number from 0 to 7"),
+        ("solver.bound_relax_factor", solver.bound_relax_factor, solver.bound_relax_factor >= 0, "a number >= 0"),
+        ("solver.print_level", solver.print_level, solver.print_level in IPOPT_PRINT_LEVELS,
+         "a whole number from 0 to 12"),
+    ])
+
+
+def _open_unit(value: float | None) -> bool:
+    return value is None or 0 < value < 1
+
+
+def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
+    eta = settings.eta
+    problems = _number_problems([
+        ("baseline_eta", settings.baseline_eta, 0 < settings.baseline_eta < 1, "a number in (0, 1)"),
+        ("eta.low", eta.low, _open_unit(eta.low), "a number in (0, 1), or null"),
+        ("eta.high", eta.high, _open_unit(eta.high), "a number in (0, 1), or null"),
+        ("eta.refine_tol", eta.refine_tol, 0 < eta.refine_tol < 1, "a number in (0, 1)"),
+    ])
+    if eta.step is not None and ETA_STEP_FIELD.problem(eta.step):
+        problems.append(f"eta.step={eta.step}: expected {ETA_STEP_FIELD.problem(eta.step)} (as the workbook's "
+                        f"eta_step)")
+    powers = settings.power_sweep.powers_dbm
+    if not powers:
+        problems.append("power_sweep.powers_dbm=[]: expected at least one power")
+    problems += [f"power_sweep.powers_dbm: {power}: expected {POWER_FIELD.problem(power)} (as the workbook's "
+                 f"power_main_max_dbm)" for power in powers if POWER_FIELD.problem(power)]
+    return problems + solver_problems(settings.solver)
+
+
+def card_problems(settings: CardConfig) -> list[str]:
+    problems = []
+    for name, schema_field in CARD_OVERRIDE_FIELDS.items():
+        value = getattr(settings, name)
+        if value is not None and schema_field.problem(value):
+            problems.append(f"{name}={value}: expected {schema_field.problem(value)} (as the workbook's {name})")
+    rounds = settings.crosscheck.rounds
+    if rounds < 1 or (settings.rounds is not None and rounds > settings.rounds):
+        upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
+        problems.append(f"crosscheck.rounds={rounds}: expected a whole number >= 1{upper}")
+    return problems + solver_problems(settings.solver)
+
+
+def check_settings(settings: FedsllmConfig | CardConfig) -> None:
+    """A ConfigError listing every out-of-range setting, if there is any."""
+    problems = fedsllm_problems(settings) if isinstance(settings, FedsllmConfig) else card_problems(settings)
+    if problems:
+        raise ConfigError(f"{len(problems)} bad setting{'s' if len(problems) != 1 else ''}:\n"
+                          + "\n".join(f"  - {p}" for p in problems))

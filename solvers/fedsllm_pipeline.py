@@ -9,6 +9,7 @@ written unless every step succeeds (the report folder is committed last).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -34,10 +35,9 @@ from reports.fedsllm import (
     sweep_curve,
 )
 from reports.plots import plot_eta_sweep, plot_fig2
-from reports.run_files import write_run_files
 from solvers.certificate import Certificate, certify_optimum
-from solvers.config import ConfigError, FedsllmConfig
-from solvers.fedsllm import EtaGrid, OptimumAllocation, eta_grid_for
+from solvers.config import ConfigError, FedsllmConfig, Study, check_settings
+from solvers.fedsllm import LONG_RUN_SECONDS, EtaGrid, OptimumAllocation, eta_grid_for, search_estimate_seconds
 from solvers.fedsllm_baselines import (
     STRATEGIES,
     Comparison,
@@ -54,7 +54,10 @@ from solvers.fedsllm_problem16 import (
     solve_problem16,
 )
 from solvers.ipopt import SolveError
-from solvers.run_context import RunContext, prepare_context, read
+from solvers.run_context import RunContext, RunOutcome, prepare_context, read
+
+
+log = logging.getLogger(__name__)
 
 
 def refine_tolerance(run: RunContext) -> float | None:
@@ -85,15 +88,12 @@ class FedsllmOptimum:
 def prepare_run(cfg: DictConfig) -> RunContext:
     """Check the settings, the output folder and the solver before any work."""
     settings: FedsllmConfig = OmegaConf.to_object(cfg)
-    if settings.study not in STUDIES:
-        raise ConfigError(f"study={settings.study} is not one of: {', '.join(STUDIES)}")
-    if not 0 < settings.baseline_eta < 1:
-        raise ConfigError(f"baseline_eta must be in (0, 1), got {settings.baseline_eta}")
-    return prepare_context(cfg, settings, DEFAULT_WORKBOOK, f"fedsllm-{settings.study}")
+    check_settings(settings)
+    return prepare_context(cfg, settings, DEFAULT_WORKBOOK)
 
 
-def run_fedsllm(cfg: DictConfig) -> list[str]:
-    """The whole run; returns the lines to print."""
+def run_fedsllm(cfg: DictConfig) -> RunOutcome:
+    """The whole run; returns the lines to print, the report folder and its headline numbers."""
     run = prepare_run(cfg)
     return STUDIES[run.settings.study](run)
 
@@ -105,9 +105,17 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
     inputs = fedsllm_inputs(run.data_path, tables)
     eta = run.settings.eta
     try:
-        return inputs, eta_grid_for(inputs, eta.step, eta.low, eta.high)
+        grid = eta_grid_for(inputs, eta.step, eta.low, eta.high)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    estimate = search_estimate_seconds(grid, inputs.user_count)
+    if run.settings.study is Study.power_sweep:
+        estimate *= len(run.settings.power_sweep.powers_dbm)
+    if estimate > LONG_RUN_SECONDS:
+        log.warning("%d eta grid points with %d users: this run may take about %.0f min (a coarser eta.step "
+                    "shortens it; the refinement still finds eta to eta.refine_tol)", len(grid.points()),
+                    inputs.user_count, estimate / 60)
+    return inputs, grid
 
 
 def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
@@ -121,7 +129,7 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
     optimum_model, source = models.strategies.search.model, "Problem (17)"
     applies, holds, solutions, best16 = reduction_applies(inputs), False, None, None
     if models.problem16 is not None:
-        solutions = solve_problem16(models.problem16, run.solver, comparison.search.best)
+        solutions = solve_problem16(models.problem16, run.solver, comparison.search.best, run.progress)
         best16 = best_solution(solutions)
         if not applies:
             if best16 is None:
@@ -137,13 +145,18 @@ def certify(solved: FedsllmOptimum) -> Certificate:
     return certify_optimum(solved.optimum_model)
 
 
+def effective_eta(grid: EtaGrid) -> dict[str, object]:
+    """The grid the run used, for config.yaml (eta.step null means the workbook's)."""
+    return {"eta.step": grid.step, "eta.low": grid.low, "eta.high": grid.high}
+
+
 def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: FedsllmOptimum,
-           certificate: Certificate) -> list[str]:
+           certificate: Certificate) -> RunOutcome:
     """Write the report folder (atomically) and return the console lines."""
     search = solved.comparison.search
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
-                                       optimum_summary_rows(solved, certificate)))
+                                       optimum_summary_rows(solved, certificate), run.provenance))
         folder.add_table(allocation_table(inputs, solved.optimum))
         folder.add_table(eta_sweep_table(search))
         folder.add_table(certificate_table(certificate))
@@ -153,14 +166,16 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
                                              inputs.parameter("client_share_min")))
         etas, delays = sweep_curve(search)
         plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"))
-        write_run_files(folder, run.cfg, run.data_path, run.out)
+        run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
-    return console.fedsllm_optimum_lines(solved, certificate, final)
+    headline = {"T_star_s": solved.optimum.T, "eta_star": solved.optimum.eta, "source": solved.source,
+                "certificate": certificate.verdict()}
+    return RunOutcome(console.fedsllm_optimum_lines(solved, certificate, final), final, headline)
 
 
 # --- The studies ----------------------------------------------------------------------------
 
-def optimum_study(run: RunContext) -> list[str]:
+def optimum_study(run: RunContext) -> RunOutcome:
     """The optimum with its certificate, Problem (16) and the baselines."""
     tables = read(run)
     inputs, grid = validate(run, tables)
@@ -170,30 +185,30 @@ def optimum_study(run: RunContext) -> list[str]:
     return report(run, inputs, grid, solved, certificate)
 
 
-def power_sweep_study(run: RunContext) -> list[str]:
+def power_sweep_study(run: RunContext) -> RunOutcome:
     """Fig. 2: the four strategies at every power (each power builds and solves its own models;
     the certificate is the optimum study's)."""
     tables = read(run)
     inputs, grid = validate(run, tables)
     powers = list(run.settings.power_sweep.powers_dbm)
-    if not powers:
-        raise ConfigError("power_sweep.powers_dbm is empty")
     sweep = power_sweep(inputs, powers, grid, run.solver, run.settings.baseline_eta, refine_tolerance(run),
                         run.progress)
-    return report_power_sweep(run, inputs, powers, sweep)
+    return report_power_sweep(run, inputs, grid, powers, sweep)
 
 
-def report_power_sweep(run: RunContext, inputs: FedsllmInputs, powers: list[float], sweep) -> list[str]:
+def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, powers: list[float],
+                       sweep) -> RunOutcome:
     mean_reduction = mean_reduction_vs_ba(sweep)
     with ReportFolder(run.out) as folder:
         folder.add_table(power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,
-                                                   time.perf_counter() - run.started))
+                                                   time.perf_counter() - run.started, run.provenance))
         folder.add_table(fig2_table(sweep))
         delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
         plot_fig2(powers, delays, folder.file("fig2.png"))
-        write_run_files(folder, run.cfg, run.data_path, run.out)
+        run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
-    return console.power_sweep_lines(len(powers), mean_reduction, final)
+    return RunOutcome(console.power_sweep_lines(len(powers), mean_reduction, final), final,
+                      {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)})
 
 
-STUDIES = {"optimum": optimum_study, "power_sweep": power_sweep_study}
+STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study}

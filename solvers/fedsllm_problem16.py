@@ -18,6 +18,7 @@ from data.fedsllm import FedsllmInputs
 from models.fedsllm import set_equal_split_start
 from solvers.fedsllm import Allocation
 from solvers.ipopt import IpoptSolver, SolveRecord
+from solvers.progress import Progress
 
 REDUCTION_TOLERANCE = 1e-6  # relative, on T and on each decision at its bound
 
@@ -87,17 +88,21 @@ def _solution(model: pyo.ConcreteModel, name: str, record: SolveRecord) -> Probl
     )
 
 
-def solve_problem16(model: pyo.ConcreteModel, solver: IpoptSolver, optimum17: Allocation
-                    ) -> list[Problem16Solution]:
+def solve_problem16(model: pyo.ConcreteModel, solver: IpoptSolver, optimum17: Allocation,
+                    progress: Progress | None = None) -> list[Problem16Solution]:
     """Every start's local optimum on a `build_problem16` model, which is left holding the best one."""
+    progress = progress or Progress.silent()
     solutions = []
     lifted = Start("Problem (17) optimum", optimum17.eta, 1.0, 1.0, 1.0, 0.0)
+    progress.start("Problem (16) from several starts", 1 + len(SPREAD_STARTS))
     for start in (lifted, *SPREAD_STARTS):
         _set_start(model, start)
         if start is lifted:
             optimum17.load_into(model)
         model.dual.clear()
-        solutions.append(_solution(model, start.name, solver.solve(model)))
+        solutions.append(_solution(model, start.name, solver.solve(model, label=f"(16) from {start.name}")))
+        progress.advance(f"from {start.name}: T={solutions[-1].T:.6g} s")
+    progress.finish()
     best = best_solution(solutions)
     if best is not None:
         # Re-solve from the best start so the model holds it (values and multipliers).
@@ -107,7 +112,7 @@ def solve_problem16(model: pyo.ConcreteModel, solver: IpoptSolver, optimum17: Al
         if start is lifted:
             optimum17.load_into(model)
         model.dual.clear()
-        solver.solve(model)
+        solver.solve(model, label=f"(16) from {start.name}, again to hold the best")
     return solutions
 
 

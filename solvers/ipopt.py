@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
 from data.issues import itemised
+from solvers.stopping import native_section, stop_requested
+
+log = logging.getLogger(__name__)
 
 # mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
 # ordering on large models (seen at K = 5000).
@@ -43,13 +52,65 @@ class SolveRecord:
 class SolveError(Exception):
     """One or more solves did not reach an optimum; the message says where and what to do."""
 
-    def __init__(self, failures: list[str]):
+    def __init__(self, failures: list[str], note: str = ""):
         self.failures = list(failures)
-        super().__init__(itemised("solve", "did not reach an optimum", self.failures, SOLVER_ADVICE))
+        closing = f"{note}\n{SOLVER_ADVICE}" if note else SOLVER_ADVICE
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing))
 
 
 class SolverUnavailableError(Exception):
     pass
+
+
+class SolverOptionError(Exception):
+    """An Ipopt option that Ipopt does not know or whose value it refuses."""
+
+
+class _OneVariable:
+    """The smallest problem cyipopt accepts, to try options on before any real work."""
+
+    def objective(self, x):
+        return float(x[0] ** 2)
+
+    def gradient(self, x):
+        return 2 * x
+
+
+def check_ipopt_options(options: Mapping[str, object]) -> None:
+    """Raise SolverOptionError naming every option Ipopt refuses (name or value)."""
+    import cyipopt
+
+    problem = cyipopt.Problem(n=1, m=0, problem_obj=_OneVariable(), lb=np.zeros(1), ub=np.ones(1))
+    refused = []
+    for name, value in options.items():
+        said: list[str] = []
+        with _native_stdout_captured(said):
+            try:
+                problem.add_option(name, value)
+                continue
+            except TypeError:
+                pass
+        reason = next((line.strip() for line in said if line.startswith("Tried to set")), "")
+        refused.append(f"{name}={value!r}" + (f" ({reason})" if reason else ""))
+    if refused:
+        raise SolverOptionError(itemised("Ipopt option", "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)",
+                                         refused))
+
+
+@contextmanager
+def _native_stdout_captured(lines: list[str]):
+    """Keep what C code (Ipopt) prints on file descriptor 1 meanwhile from the console; its lines go to `lines`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            captured.seek(0)
+            lines += captured.read().decode(errors="replace").splitlines()
 
 
 def check_ipopt_available() -> None:
@@ -83,19 +144,24 @@ class IpoptSolver:
                          regularization_size, alpha_du, alpha_pr, ls_trials):
         # 13 named arguments: Pyomo >= 6.8 passes the problem object only with this signature.
         self._iterations = iter_count
-        return True
+        return not stop_requested()  # False asks Ipopt to stop (Ctrl-C or SIGTERM arrived)
 
-    def solve(self, model: pyo.ConcreteModel, warm: bool = False) -> SolveRecord:
+    def solve(self, model: pyo.ConcreteModel, warm: bool = False, label: str = "") -> SolveRecord:
+        """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
         self._iterations = 0
         start = time.perf_counter()
-        results = (self._warm if warm else self._cold).solve(model)
+        with native_section():
+            results = (self._warm if warm else self._cold).solve(model)
         seconds = time.perf_counter() - start
         message = results.solver.message
         message = message.decode() if isinstance(message, bytes) else str(message)
-        return SolveRecord(
+        record = SolveRecord(
             optimal=bool(check_optimal_termination(results)),
             status=str(results.solver.termination_condition),
             message=message,
             iterations=self._iterations,
             seconds=seconds,
         )
+        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label or model.name, " (warm)" if warm else "",
+                 record.status, record.iterations, record.seconds)
+        return record

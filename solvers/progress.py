@@ -1,56 +1,86 @@
-"""Progress lines for long loops: one updating line on a terminal, a few lines in logs."""
+"""Progress of long loops: a tqdm bar (rate and ETA) on a terminal, about ten plain lines in logs.
+
+Every loop also leaves one line in the run log (`run.log` in the report folder).
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TextIO
 
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
 
 class Progress:
-    def __init__(self, stream: TextIO | None = sys.stderr):
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True):
+        self._stream = stream  # None: sys.stderr as it is when a loop starts
+        self.enabled = enabled
         self.label = ""
         self.total: int | None = None
         self.done = 0
         self.unit = "solves"
         self._started = 0.0
         self._last_logged = -1
+        self._bar: tqdm | None = None
 
     @classmethod
     def silent(cls) -> "Progress":
-        return cls(stream=None)
+        return cls(enabled=False)
 
     @property
-    def _interactive(self) -> bool:
-        return bool(self.stream) and self.stream.isatty()
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stderr
 
     def start(self, label: str, total: int | None, unit: str = "solves") -> None:
         self.label, self.total, self.done, self.unit = label, total, 0, unit
         self._started = time.perf_counter()
         self._last_logged = -1
+        self._bar = None
+        if self.enabled and self.stream.isatty():
+            self._bar = tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream, leave=False,
+                             dynamic_ncols=True, mininterval=0.2)
 
     def advance(self, detail: str = "") -> None:
         self.done += 1
-        if self.stream is None:
+        if not self.enabled:
             return
-        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
-        line = f"{self.label} [{count}] {detail}"
-        if self._interactive:
-            self.stream.write("\r\033[K" + line)
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.set_postfix_str(detail, refresh=False)
+            self._bar.update(1)
             return
         # In logs: about ten lines per loop, plus the last.
         tenth = int(10 * self.done / self.total) if self.total else self.done
         if tenth != self._last_logged or self.done == self.total:
             self._last_logged = tenth
-            self.stream.write(line + "\n")
+            self.stream.write(self._plain_line(detail) + "\n")
             self.stream.flush()
 
+    def _plain_line(self, detail: str) -> str:
+        elapsed = time.perf_counter() - self._started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        line = f"{self.label} [{count}, {_clock(elapsed)}, {rate:.2f} {self.unit}/s"
+        if self.total and rate > 0:
+            line += f", ETA {_clock((self.total - self.done) / rate)}"
+        return f"{line}] {detail}".rstrip()
+
     def finish(self) -> None:
-        if self.stream is None:
-            return
         seconds = time.perf_counter() - self._started
-        prefix = "\r\033[K" if self._interactive else ""
-        self.stream.write(f"{prefix}{self.label}: {self.done} {self.unit} in {seconds:.1f} s\n")
-        self.stream.flush()
+        summary = f"{self.label}: {self.done} {self.unit} in {seconds:.1f} s"
+        log.info(summary)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.enabled:
+            self.stream.write(summary + "\n")
+            self.stream.flush()

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import shlex
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from data.workbook import Table, read_tables
-from reports.export import refuse_existing
-from reports.run_files import default_out
-from solvers.ipopt import IpoptSolver, check_ipopt_available
+from reports.export import Provenance, ReportFolder, check_destination
+from reports.run_files import default_out, write_run_files
+from solvers.ipopt import IpoptSolver, check_ipopt_available, check_ipopt_options
 from solvers.progress import Progress
+from solvers.run_log import run_log_lines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,16 +31,40 @@ class RunContext:
     started: float
     solver: IpoptSolver
     progress: Progress
+    provenance: Provenance
+
+    def write_run_files(self, folder: ReportFolder, effective: dict[str, object]) -> None:
+        """The input copy, config.yaml with the values used, and run.log, into the report being built."""
+        write_run_files(folder, self.cfg, self.data_path, self.out, effective, run_log_lines())
 
 
-def prepare_context(cfg: DictConfig, settings, default_workbook: Path, out_label: str) -> RunContext:
-    """Refuse an existing report folder and check the solver before any work; make the one solver."""
-    out = Path(settings.out) if settings.out else default_out(out_label)
-    refuse_existing(out)  # before any solve, not only when the report is written
+@dataclass
+class RunOutcome:
+    """What a finished run hands back: the console lines, the report folder and its headline numbers."""
+
+    lines: list[str]
+    report: Path
+    headline: dict[str, object] = field(default_factory=dict)
+
+
+def command_line() -> str:
+    """The command as typed: `fedsplit run ...`, `./fedsplit run ...` or `python -m solvers.run ...`."""
+    program = sys.argv[0] if sys.argv else ""
+    head = ["python", "-m", "solvers.run"] if program.endswith("run.py") else [Path(program).name or "fedsplit"]
+    return shlex.join([*head, *sys.argv[1:]])
+
+
+def prepare_context(cfg: DictConfig, settings, default_workbook: Path) -> RunContext:
+    """Refuse an unusable report folder and check the solver and its options before any work."""
+    out = check_destination(Path(settings.out) if settings.out else default_out(settings.report_label()))
     check_ipopt_available()
+    options = settings.solver.ipopt_options()
+    check_ipopt_options(options)
+    log.info("Ipopt options: %s", options)
+    log.info("configuration:\n%s", OmegaConf.to_yaml(cfg).rstrip())
     return RunContext(settings, cfg, Path(settings.data) if settings.data else default_workbook, out,
-                      time.perf_counter(), IpoptSolver(settings.solver.ipopt_options()),
-                      Progress() if settings.progress else Progress.silent())
+                      time.perf_counter(), IpoptSolver(options),
+                      Progress() if settings.progress else Progress.silent(), Provenance.collect(command_line()))
 
 
 def read(run: RunContext) -> dict[str, Table]:

@@ -140,7 +140,11 @@ def test_solver_failure_writes_nothing(tmp_path, make_workbook, capsys):
     error = capsys.readouterr().err
     assert "eta = 0.25 (grid): Ipopt stopped with status 'maxIterations'" in error
     assert "raise solver.max_iter" in error
+    # No report, only the diagnostics file beside it, holding every solve's status.
+    diagnostics = tmp_path / "out.failed-diagnostics.log"
     assert not out.exists() and leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([diagnostics.name, workbook.name])
+    assert "maxIterations" in diagnostics.read_text() and str(diagnostics) in error
 
 
 @pytest.mark.parametrize("override,message", [
@@ -161,10 +165,14 @@ def test_existing_report_folder_is_not_overwritten(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
-def test_help_prints_the_configuration(capsys):
+def test_help_lists_every_key_with_its_default(capsys):
+    from solvers.config import known_keys
     assert main(["--help"]) == EXIT_OK
     text = capsys.readouterr().out
-    assert "eta:" in text and "max_iter: 3000" in text
+    for model in ("fedsllm", "card"):
+        for key in known_keys(model):
+            assert f"  {key} " in text
+    assert "[default: 3000]" in text
 
 
 def test_power_sweep_study(tmp_path, make_workbook):

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import math
+
 import numpy as np
 
-from data.issues import InputIssue
+from data.issues import Found, InputIssue
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
 from data.validation import (
     CrossRule,
@@ -55,6 +57,40 @@ LINKS = {"main": ("gain_main_db", "power_main_max_dbm", "bandwidth_main_hz", "ma
 def full_band_snr_db(gain_db: float, power_dbm: float, noise_dbm_per_hz: float, bandwidth_hz: float) -> float:
     """The SNR of a user given the whole band: the lowest its link ever has (dB)."""
     return gain_db + power_dbm - noise_dbm_per_hz - 10.0 * np.log10(bandwidth_hz)
+
+
+LN2 = math.log(2.0)
+# The longest training the model plans for: beyond this Ipopt works with delays of 1e9 s and more,
+# far from the numbers near 1 it is scaled for, and no deployment waits that long.
+LONGEST_DELAY_S = 1e9  # about 32 years
+
+
+def lemma_constants(parameters: dict[str, float]) -> tuple[float, float]:
+    """(a, v): eq. (8) a = 2L^2/(gamma^2 xi) ln(1/eps0) (Lemma 1), v = 2/((2 - L delta) delta gamma) (Lemma 2)."""
+    L, gamma = parameters["L"], parameters["gamma"]
+    xi, delta, eps0 = parameters["xi"], parameters["delta"], parameters["eps0"]
+    a = 2.0 * L**2 / (gamma**2 * xi) * math.log(1.0 / eps0)
+    v = 2.0 / ((2.0 - L * delta) * delta * gamma)
+    return a, v
+
+
+def shortest_delay_s(inputs: "FedsllmInputs", etas: np.ndarray) -> tuple[float, float, int]:
+    """A lower bound on T* over `etas`: at each eta, rounds a/(1-eta) times the slowest user's round with
+    unlimited bandwidth (t >= s ln2 / (g p / N0)) and its least compute time (A_min on the client, the rest
+    on the server). Returns (bound, its eta, the slowest user's index)."""
+    a, v = lemma_constants(inputs.parameters)
+    p = inputs.parameters
+    main_s = p["smashed_bits"] * LN2 / inputs.power_to_noise_hz("main")
+    fed_s = p["model_upload_bits"] * LN2 / inputs.power_to_noise_hz("fed")
+    cycles = v * inputs.column("cycles_per_sample") * inputs.column("samples")
+    share = p["client_share_min"]
+    compute_per_log = cycles * (share / inputs.column("cpu_max_hz") + (1 - share) / p["server_cpu_max_hz"])
+    logs = np.log2(1.0 / etas)[:, None]
+    rounds = (a / (1.0 - etas))[:, None]
+    bounds = rounds * (v * logs * main_s + fed_s + logs * compute_per_log)  # etas x users
+    slowest = bounds.max(axis=1)
+    best = int(np.argmin(slowest))
+    return float(slowest[best]), float(etas[best]), int(np.argmax(bounds[best]))
 
 
 def _link_issues(context: SheetContext) -> list[InputIssue]:
@@ -149,6 +185,22 @@ class FedsllmInputs:
         return replace(self, users=users)
 
 
+def delay_issues(inputs: "FedsllmInputs", tables: dict[str, Table]) -> list[InputIssue]:
+    """A scenario whose training takes longer than LONGEST_DELAY_S at every eta, even with unlimited
+    bandwidth, is reported at its slowest user's row."""
+    bound, eta, user = shortest_delay_s(inputs, np.linspace(0.001, 0.999, 999))
+    if bound <= LONGEST_DELAY_S:
+        return []
+    row = tables[USERS_SHEET].rows[user]
+    return [InputIssue(str(inputs.source), USERS_SHEET, row["user"].row, None,
+                       Found(f"a scenario that needs at least {bound:.3g} s ({bound / 3.156e7:.3g} years) of "
+                             f"training at any eta (best at eta = {eta:.3f}), even with unlimited bandwidth: "
+                             f"user {inputs.user_ids[user]} is the slowest"),
+                       f"at most {LONGEST_DELAY_S:g} s, the longest training the model plans for: check the "
+                       f"units of samples, cycles_per_sample, cpu_max_hz, server_cpu_max_hz, smashed_bits, "
+                       f"model_upload_bits and the gains")]
+
+
 def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
     """Read and validate a FedsLLM workbook; raise InputError listing every problem."""
     return fedsllm_inputs(path, read_tables(path))
@@ -166,4 +218,6 @@ def fedsllm_inputs(path: Path | str, tables: dict[str, Table]) -> FedsllmInputs:
         for spec in FEDSLLM_USER_COLUMNS
         if spec.kind is not Kind.ID
     }
-    return FedsllmInputs(str(path), parameters, user_ids, users)
+    inputs = FedsllmInputs(str(path), parameters, user_ids, users)
+    raise_issues(delay_issues(inputs, tables))
+    return inputs

@@ -8,7 +8,9 @@ unless `overwrite=true`.
 Users are uniform in a square of side `area_m` centred on the base station
 (none closer than `min_distance_m`), path loss 128.1 + 37.6 log10(d/km) dB with
 zero-mean Gaussian shadowing of `shadowing_std_db`, sample counts multinomial
-over `total_samples` with equal probabilities, C_k uniform in
+over `total_samples` with equal probabilities (left null: the paper's 60,021 for
+up to 50 users, and 60,021 K / 50, about 1,200 per user, above, so that any K
+draws a sample for everyone), C_k uniform in
 [`cycles_min`, `cycles_max`]. Main and fed server share the base station, so
 both links get the same gain. Parameters come from the schema defaults.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, fields
+from typing import Optional
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +37,23 @@ class ScenarioSettings:
     area_m: float = 500.0
     min_distance_m: float = 10.0
     shadowing_std_db: float = 8.0
-    total_samples: int = 60021  # BlogFeedback
+    total_samples: Optional[int] = None  # null: PAPER_TOTAL_SAMPLES, scaled with users above PAPER_USERS
     cycles_min: float = 1e4
     cycles_max: float = 3e4
     cpu_max_hz: float = 2e9
     power_max_dbm: float = 10.0
     out: str = "scenario.xlsx"
     overwrite: bool = False  # replace an existing `out`
+
+
+PAPER_TOTAL_SAMPLES, PAPER_USERS = 60021, 50  # BlogFeedback over the paper's 50 users
+
+
+def sample_total(settings: ScenarioSettings) -> int:
+    """The samples shared among the users: `total_samples`, or the paper's 60,021 scaled with K above 50."""
+    if settings.total_samples is not None:
+        return settings.total_samples
+    return PAPER_TOTAL_SAMPLES if settings.users <= PAPER_USERS else round(PAPER_TOTAL_SAMPLES * settings.users / PAPER_USERS)
 
 
 def macro_path_loss_db(distance_m: np.ndarray) -> np.ndarray:
@@ -64,15 +77,16 @@ def draw_positions(rng: np.random.Generator, settings: ScenarioSettings) -> np.n
 
 def draw_users(settings: ScenarioSettings) -> dict[str, np.ndarray]:
     """One value per user for each column of the `users` sheet."""
-    if settings.users < 1 or settings.users > settings.total_samples:
-        raise ValueError(f"users must be between 1 and total_samples={settings.total_samples}, got {settings.users}")
+    total = sample_total(settings)
+    if settings.users < 1 or settings.users > total:
+        raise ValueError(f"users must be between 1 and total_samples={total}, got {settings.users}")
     if settings.min_distance_m >= settings.area_m / 2:
         raise ValueError("min_distance_m must be below half of area_m")
     rng = np.random.default_rng(settings.seed)
     distance_m = draw_positions(rng, settings)
     shadowing_db = rng.normal(0.0, settings.shadowing_std_db, size=settings.users)
     gain_db = -(macro_path_loss_db(distance_m) + shadowing_db)
-    samples = rng.multinomial(settings.total_samples, np.full(settings.users, 1.0 / settings.users))
+    samples = rng.multinomial(total, np.full(settings.users, 1.0 / settings.users))
     if samples.min() < 1:
         raise ValueError("a user drew no samples; use fewer users or more total_samples")
     return {

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm import FedsllmInputs, lemma_constants
 
 u = pyo.units
 LOG2 = math.log(2.0)
@@ -29,15 +29,6 @@ BANDWIDTH_FLOOR_MHZ = 1e-9
 CPU_FLOOR_GHZ = 1e-6
 POWER_FLOOR_MW = 1e-9
 ETA_MARGIN = 1e-6  # Problem (16) keeps eta in [ETA_MARGIN, 1 - ETA_MARGIN]
-
-
-def lemma_constants(parameters: dict[str, float]) -> tuple[float, float]:
-    """(a, v): eq. (8) a = 2L^2/(gamma^2 xi) ln(1/eps0) (Lemma 1), v = 2/((2 - L delta) delta gamma) (Lemma 2)."""
-    L, gamma = parameters["L"], parameters["gamma"]
-    xi, delta, eps0 = parameters["xi"], parameters["delta"], parameters["eps0"]
-    a = 2.0 * L**2 / (gamma**2 * xi) * math.log(1.0 / eps0)
-    v = 2.0 / ((2.0 - L * delta) * delta * gamma)
-    return a, v
 
 
 def _per_user(model: pyo.ConcreteModel, values) -> dict:

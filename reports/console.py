@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.card import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, delay_reduction, energy_reduction
+from reports.card import (
+    PAPER_DELAY_REDUCTION,
+    PAPER_ENERGY_REDUCTION,
+    crosscheck_verdict,
+    delay_reduction,
+    energy_reduction,
+)
 from reports.fedsllm import PAPER_REDUCTION_VS_BA
 
 
@@ -38,8 +44,7 @@ def card_lines(chosen, results, checks, report: Path) -> list[str]:
         lines.append(f"  {result.state:>6}: delay {delay_reduction(result):.1%} below device-only (paper: "
                      f"{PAPER_DELAY_REDUCTION:.1%}), server energy {energy_reduction(result):.1%} below server-only "
                      f"(paper: {PAPER_ENERGY_REDUCTION:.1%})")
-    passed = all(check.passed for check in checks)
-    lines.append(f"cross-checks: {'PASS' if passed else 'FAIL'} " + "; ".join(
+    lines.append(f"cross-checks: {crosscheck_verdict(checks)} " + "; ".join(
         f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks))
     lines.append(f"report: {report}")
     return lines

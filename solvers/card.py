@@ -184,11 +184,13 @@ def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision]) -
 def crosscheck(result: StateResult, rounds: int, solver: IpoptSolver,
                progress: Progress | None = None) -> list[CrossCheck]:
     """CARD against P3 by Ipopt (every cut), enumeration over those, and P1 by MindtPy, on the
-    pairs of the first `rounds` rounds (at least one)."""
+    in-range pairs of the first `rounds` rounds (at least one round); none when all of them are out of range."""
     if rounds < 1:
         raise ValueError(f"the cross-checks need at least one round, got {rounds}")
     progress = progress or Progress.silent()
     chosen = [i for i, pair in enumerate(result.pairs) if pair.round <= rounds]
+    if not chosen:
+        return []  # every device-round of those rounds is out of range: nothing to check (the report says so)
     pairs = [result.pairs[i] for i in chosen]
     ours = [result.card[i] for i in chosen]
     progress.start("cross-check: P3 by Ipopt at every cut", len(pairs), unit="device-rounds")

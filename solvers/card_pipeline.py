@@ -16,6 +16,7 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
+from data.issues import Found, InputError, InputIssue
 from data.card_profile import Profile, build_profile
 from data.schema import CHANNEL_STATES
 from data.workbook import Table
@@ -24,6 +25,7 @@ from reports.card import (
     METHODS,
     benchmarks_table,
     crosscheck_table,
+    crosscheck_verdict,
     decisions_table,
     out_of_range_table,
     profile_table,
@@ -89,6 +91,14 @@ def solve(run: RunContext, inputs: CardInputs, profile: Profile) -> list[StateRe
         results.append(solve_state(inputs, profile, state))
         run.progress.advance(state)
     run.progress.finish()
+    chosen = chosen_state(inputs, results)
+    if not chosen.pairs:
+        raise InputError([InputIssue(
+            inputs.source, "parameters", None, "'device_tx_dbm', 'ap_tx_dbm', 'path_loss_ref_db'",
+            Found(f"no device-round whose up- and down-link reach CQI 1 in the {chosen.state} channel state "
+                  f"(all {len(chosen.out_of_range)} are out of range): nothing to decide"),
+            "at least one device within reach of the access point: raise device_tx_dbm or ap_tx_dbm, or lower "
+            "path_loss_ref_db or the devices' distance_m")])
     return results
 
 
@@ -105,9 +115,9 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
            checks: list[CrossCheck]) -> RunOutcome:
     """Write the report folder (atomically) and return the console lines."""
     chosen = chosen_state(inputs, results)
-    passed = all(check.passed for check in checks)
+    verdict = crosscheck_verdict(checks)
     with ReportFolder(run.out) as folder:
-        folder.add_table(summary_table(inputs, profile, chosen, results, passed, time.perf_counter() - run.started,
+        folder.add_table(summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
                                        run.provenance))
         folder.add_table(decisions_table(chosen))
         folder.add_table(benchmarks_table(results))
@@ -121,5 +131,5 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
-                "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": "PASS" if passed else "FAIL"}
+                "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}
     return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline)

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users
+from data.generate import ScenarioSettings, draw_users, sample_total
 from data.issues import InputError
 from tests.conftest import SPEC_PARAMETERS
 
@@ -83,10 +83,17 @@ def test_default_workbook_is_reproducible_from_its_seed():
 def test_generator_statistics():
     settings = ScenarioSettings(users=400, seed=7)
     users = draw_users(settings)
-    assert users["samples"].sum() == settings.total_samples
+    assert users["samples"].sum() == sample_total(settings)
     assert abs(np.mean(users["shadowing_db"])) < 1.5 and 7 < np.std(users["shadowing_db"]) < 9
     assert users["distance_m"].min() >= settings.min_distance_m
     assert not np.array_equal(users["distance_m"], draw_users(ScenarioSettings(users=400, seed=8))["distance_m"])
+
+
+def test_generator_scales_the_samples_with_many_users():
+    """Above the paper's 50 users the 60,021 samples scale with K, so every one of 20,000 users draws some."""
+    users = draw_users(ScenarioSettings(users=20_000, seed=3))
+    assert users["samples"].sum() == round(60021 * 20_000 / 50) and users["samples"].min() >= 1
+    assert draw_users(ScenarioSettings(users=50, seed=1))["samples"].sum() == 60021
 
 
 # --- every validation rule, with the exact place it names ----------------------

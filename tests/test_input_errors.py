@@ -258,3 +258,60 @@ def test_malformed_card_parameters_are_named(capsys, name, data):
         code, error = run_error(capsys, "model=card", f"data={workbook}", f"out={Path(folder) / 'out'}")
         assert code == EXIT_INPUT and f"of '{name}'" in error
         assert not (Path(folder) / "out").exists()
+
+
+# --- Inputs the schema allows but the scenario cannot use: a clear message, never a crash ---
+
+def test_a_card_scenario_with_every_link_out_of_range_is_named(tmp_path, capsys):
+    workbook = edited(DEFAULT_CARD_WORKBOOK, tmp_path / "card.xlsx", set_parameter("ap_tx_dbm", -100.0))
+    code, error = run_error(capsys, "model=card", f"data={workbook}", f"out={tmp_path / 'out'}")
+    assert code == EXIT_INPUT
+    assert "no device-round whose up- and down-link reach CQI 1 in the Normal channel state" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_cross_checks_of_rounds_with_no_link_in_range_say_none_not_pass():
+    from dataclasses import replace
+
+    from data.card import load_card
+    from data.card_profile import build_profile
+    from reports.card import crosscheck_verdict
+    from solvers.card import crosscheck, solve_state
+    from solvers.ipopt import IpoptSolver
+
+    inputs = load_card(DEFAULT_CARD_WORKBOOK)
+    result = solve_state(inputs, build_profile(inputs), "Normal")
+    later = [i for i, pair in enumerate(result.pairs) if pair.round > 1]  # as if round 1 were out of range
+    result = replace(result, pairs=[result.pairs[i] for i in later], card=[result.card[i] for i in later])
+    checks = crosscheck(result, 1, IpoptSolver())
+    assert checks == [] and crosscheck_verdict(checks).startswith("NONE")
+
+
+def test_a_scenario_that_would_train_for_decades_is_named(tmp_path, capsys):
+    def change(workbook):
+        sheet = workbook["users"]
+        for row in range(2, sheet.max_row + 1):
+            set_cell("users", "cycles_per_sample", 5e14, row=row)(workbook)
+    workbook = edited(DEFAULT_WORKBOOK, tmp_path / "in.xlsx", change)
+    code, error = run_error(capsys, f"data={workbook}", f"out={tmp_path / 'out'}")
+    assert code == EXIT_INPUT
+    assert "of training at any eta" in error and "the longest training the model plans for" in error
+
+
+def test_the_delay_bound_is_below_the_optimum():
+    """The bound that refuses decades-long scenarios must never refuse a real one: it lies below T*."""
+    import numpy as np
+
+    from data.fedsllm import load_fedsllm, shortest_delay_s
+    from tests.conftest import reference_scenario, users_table
+    from tests.reference_fedsllm import solve_reference
+
+    users = users_table([-96.0, -118.0, -131.0], samples=[900, 1300, 1100], cycles=[1.2e4, 2.9e4, 2.0e4])
+    with tempfile.TemporaryDirectory() as folder:
+        from data.generate import write_fedsllm_workbook
+        from tests.conftest import SPEC_PARAMETERS
+        inputs = load_fedsllm(write_fedsllm_workbook(Path(folder) / "in.xlsx", users, SPEC_PARAMETERS))
+    etas = np.array([0.3, 0.6, 0.9])
+    for eta in etas:
+        bound, _, _ = shortest_delay_s(inputs, np.array([eta]))
+        assert bound <= solve_reference(reference_scenario(users), float(eta)).T

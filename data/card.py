@@ -25,6 +25,7 @@ from data.schema import (
 )
 from data.validation import (
     SheetContext,
+    cells_valid,
     check_parameter_sheet,
     check_row_table,
     normalise_id,
@@ -42,13 +43,6 @@ def _rows(table: Table, fields: tuple[Field, ...]) -> list[dict[str, object]]:
     return [{f.name: f.convert(row[f.name].value) for f in fields} for row in table.rows]
 
 
-def _valid(row: dict, fields: tuple[Field, ...], *names: str) -> bool:
-    """Whether the row has these columns and each holds a valid value on its own (so a rule between them
-    can be judged, whatever the rest of the sheet holds)."""
-    by_name = {f.name: f for f in fields}
-    return all(name in row and by_name[name].problem(row[name].value) is None for name in names)
-
-
 def _rows_of(context: SheetContext, sheet: str) -> list[dict]:
     table = context.tables.get(sheet)
     return table.rows if table is not None else []
@@ -57,13 +51,13 @@ def _rows_of(context: SheetContext, sheet: str) -> list[dict]:
 def _llm_issues(context: SheetContext) -> list[InputIssue]:
     issues = []
     for row in _rows_of(context, "llm")[:1]:
-        if _valid(row, CARD_LLM_COLUMNS, "hidden_size", "attention_heads"):
+        if cells_valid(row, CARD_LLM_COLUMNS, "hidden_size", "attention_heads"):
             hidden, heads = row["hidden_size"].value, row["attention_heads"].value
             if hidden % heads:
                 issues.append(context.issue("llm", row["attention_heads"].row, row["attention_heads"].column_label,
                                             heads, f"a divisor of hidden_size = {hidden} (the head dimension is "
                                                    f"hidden/heads)"))
-        if _valid(row, CARD_LLM_COLUMNS, "attention_heads", "kv_heads"):
+        if cells_valid(row, CARD_LLM_COLUMNS, "attention_heads", "kv_heads"):
             heads, kv_heads = row["attention_heads"].value, row["kv_heads"].value
             if heads % kv_heads:
                 issues.append(context.issue("llm", row["kv_heads"].row, row["kv_heads"].column_label, kv_heads,
@@ -73,7 +67,7 @@ def _llm_issues(context: SheetContext) -> list[InputIssue]:
 
 def _cqi_issues(context: SheetContext) -> list[InputIssue]:
     """CQIs once each, thresholds and efficiencies rising with the CQI: judged on the rows whose cells are valid."""
-    rows = [r for r in _rows_of(context, "cqi") if _valid(r, CARD_CQI_COLUMNS, "cqi")]
+    rows = [r for r in _rows_of(context, "cqi") if cells_valid(r, CARD_CQI_COLUMNS, "cqi")]
     rows = sorted(rows, key=lambda r: r["cqi"].value)
     issues = []
     for previous, row in zip(rows, rows[1:]):
@@ -82,7 +76,7 @@ def _cqi_issues(context: SheetContext) -> list[InputIssue]:
                                         f"a CQI given once (also in row {previous['cqi'].row})"))
             continue
         for name, noun, unit in (("snr_threshold_db", "a threshold", " dB"), ("efficiency", "an efficiency", "")):
-            if _valid(row, CARD_CQI_COLUMNS, name) and _valid(previous, CARD_CQI_COLUMNS, name) \
+            if cells_valid(row, CARD_CQI_COLUMNS, name) and cells_valid(previous, CARD_CQI_COLUMNS, name) \
                     and row[name].value <= previous[name].value:
                 cell = row[name]
                 issues.append(context.issue("cqi", cell.row, cell.column_label, cell.value,
@@ -95,7 +89,7 @@ def _layer_issues(context: SheetContext) -> list[InputIssue]:
     rows = _rows_of(context, "layers")
     issues = []
     for expected, row in enumerate(rows):
-        if not _valid(row, CARD_LAYER_COLUMNS, "layer"):
+        if not cells_valid(row, CARD_LAYER_COLUMNS, "layer"):
             continue
         cell = row["layer"]
         if cell.value != expected:
@@ -113,13 +107,13 @@ SPEED_COLUMNS = ("clock_hz", "cores", "flops_per_cycle")
 def _device_speed_issues(context: SheetContext) -> list[InputIssue]:
     """F_min = f^D delta^D sigma^D / (delta^S sigma^S) must not exceed F_max: no device outruns the server."""
     servers = _rows_of(context, "server")
-    if not servers or not _valid(servers[0], CARD_SERVER_COLUMNS, "clock_max_hz", "cores", "flops_per_cycle"):
+    if not servers or not cells_valid(servers[0], CARD_SERVER_COLUMNS, "clock_max_hz", "cores", "flops_per_cycle"):
         return []
     server = servers[0]
     server_flops = server["clock_max_hz"].value * server["cores"].value * server["flops_per_cycle"].value
     issues = []
     for row in _rows_of(context, "devices"):
-        if not _valid(row, CARD_DEVICE_COLUMNS, *SPEED_COLUMNS):
+        if not cells_valid(row, CARD_DEVICE_COLUMNS, *SPEED_COLUMNS):
             continue
         device_flops = row["clock_hz"].value * row["cores"].value * row["flops_per_cycle"].value
         if device_flops > server_flops:

@@ -19,6 +19,7 @@ from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
 from data.validation import (
     CrossRule,
     SheetContext,
+    cells_valid,
     check_cross_rules,
     check_parameter_sheet,
     check_row_table,
@@ -26,6 +27,7 @@ from data.validation import (
     parameter_cells,
     raise_issues,
     repeated_header_issues,
+    valid_parameters,
 )
 from data.workbook import Table, read_tables
 
@@ -95,20 +97,16 @@ def shortest_delay_s(inputs: "FedsllmInputs", etas: np.ndarray) -> tuple[float, 
 
 def _link_issues(context: SheetContext) -> list[InputIssue]:
     """Each link must reach SNR_FLOOR_DB with the whole band (judged where the cells it uses are valid)."""
-    table, users = context.tables.get(PARAMETERS_SHEET), context.tables.get(USERS_SHEET)
-    if table is None or users is None or "name" not in table.header or "value" not in table.header:
+    users = context.tables.get(USERS_SHEET)
+    parameters = valid_parameters(context, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
+    if users is None or not parameters:
         return []
-    by_name = {f.name: f for f in FEDSLLM_PARAMETERS}
-    cells = parameter_cells(table)
-    parameters = {name: float(cell.value) for name, cell in cells.items()
-                  if name in by_name and by_name[name].problem(cell.value) is None}
-    columns = {f.name: f for f in FEDSLLM_USER_COLUMNS}
     issues = []
     for gain_name, power_name, bandwidth_name, server in LINKS.values():
         if not {"noise_psd_dbm_per_hz", bandwidth_name} <= parameters.keys():
             continue
         for row in users.rows:
-            if any(name not in row or columns[name].problem(row[name].value) for name in (gain_name, power_name)):
+            if not cells_valid(row, FEDSLLM_USER_COLUMNS, gain_name, power_name):
                 continue
             snr = full_band_snr_db(row[gain_name].value, row[power_name].value, parameters["noise_psd_dbm_per_hz"],
                                    parameters[bandwidth_name])

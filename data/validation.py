@@ -174,20 +174,34 @@ class CrossRule:
     expected: Callable[[dict[str, float]], str]
 
 
+def valid_parameters(context: SheetContext, sheet: str, fields: tuple[Field, ...]) -> dict[str, object]:
+    """The parameters of a `name, value` sheet that are valid on their own, converted (rules between
+    cells are judged on these, whatever else the sheet holds)."""
+    table = context.tables.get(sheet)
+    if table is None or any(name not in table.header for name in PARAMETER_COLUMNS):
+        return {}
+    by_name = {field.name: field for field in fields}
+    return {
+        name: by_name[name].convert(cell.value)
+        for name, cell in parameter_cells(table).items()
+        if name in by_name and by_name[name].problem(cell.value) is None
+    }
+
+
+def cells_valid(row: dict[str, Cell], fields: tuple[Field, ...], *names: str) -> bool:
+    """Whether a table row has these columns and each holds a valid value on its own."""
+    by_name = {f.name: f for f in fields}
+    return all(name in row and by_name[name].problem(row[name].value) is None for name in names)
+
+
 def check_cross_rules(
     context: SheetContext, sheet: str, fields: tuple[Field, ...], rules: tuple[CrossRule, ...]
 ) -> list[InputIssue]:
     """Rules between parameters, checked only where their inputs are valid on their own."""
-    table = context.tables.get(sheet)
-    if table is None or any(name not in table.header for name in PARAMETER_COLUMNS):
+    valid = valid_parameters(context, sheet, fields)
+    if not valid:
         return []
-    cells = parameter_cells(table)
-    by_name = {field.name: field for field in fields}
-    valid = {
-        name: by_name[name].convert(cell.value)
-        for name, cell in cells.items()
-        if name in by_name and by_name[name].problem(cell.value) is None
-    }
+    cells = parameter_cells(context.tables[sheet])
     issues = []
     for rule in rules:
         if all(name in valid for name in rule.uses) and not rule.holds(valid):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
 from data.issues import Found, InputError, InputIssue
@@ -34,24 +34,16 @@ from reports.card import (
 from reports.export import ReportFolder
 from reports.plots import plot_fig3, plot_fig4
 from solvers.card import CrossCheck, StateResult, crosscheck, crosscheck_estimate_seconds, solve_state
-from solvers.config import CardConfig, check_settings
+from solvers.progress import LONG_RUN_SECONDS
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
 
 log = logging.getLogger(__name__)
-LONG_RUN_SECONDS = 120.0
-
-
-def prepare_run(cfg: DictConfig) -> RunContext:
-    """Check the output folder and the solver before any work."""
-    settings: CardConfig = OmegaConf.to_object(cfg)
-    check_settings(settings)
-    return prepare_context(cfg, settings, DEFAULT_CARD_WORKBOOK)
 
 
 def run_card(cfg: DictConfig) -> RunOutcome:
     """The whole run; returns the lines to print, the report folder and its headline numbers."""
-    run = prepare_run(cfg)
+    run = prepare_context(cfg, DEFAULT_CARD_WORKBOOK)
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)

@@ -11,6 +11,7 @@ replaces, before anything runs.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any, Optional
@@ -161,9 +162,9 @@ def nearest_key(key: str, model: str) -> str | None:
     """The known key closest to a mistyped one, if any is close."""
     candidates = known_keys(model) + ["model"]
     matches = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-    if not matches:  # a right leaf under a wrong or missing group: eta_step -> eta.step
-        by_leaf = [c for c in candidates if c.split(".")[-1] == key.split(".")[-1].replace("_", ".").split(".")[-1]]
-        matches = by_leaf[:1]
+    if not matches:  # a right last word under a wrong or missing group: eta_step -> eta.step
+        last_word = re.split(r"[._]", key)[-1]
+        matches = [c for c in candidates if c.rsplit(".", 1)[-1] == last_word][:1]
     return matches[0] if matches else None
 
 

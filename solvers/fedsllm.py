@@ -58,7 +58,6 @@ def refine_between_neighbours(objective, grid: EtaGrid, centre: float, tolerance
 
 # One warm solve of (17) on this 2-core machine (2026-11-23): 0.06 s at K = 50, 0.74 s at K = 500.
 SECONDS_PER_SOLVE_FIXED, SECONDS_PER_SOLVE_PER_USER = 0.01, 0.0015
-LONG_RUN_SECONDS = 120.0
 
 
 def search_estimate_seconds(grid: EtaGrid, users: int) -> float:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
 from data.workbook import Table
@@ -36,8 +36,8 @@ from reports.fedsllm import (
 )
 from reports.plots import plot_eta_sweep, plot_fig2
 from solvers.certificate import Certificate, certify_optimum
-from solvers.config import ConfigError, FedsllmConfig, Study, check_settings
-from solvers.fedsllm import LONG_RUN_SECONDS, EtaGrid, OptimumAllocation, eta_grid_for, search_estimate_seconds
+from solvers.config import ConfigError, Study
+from solvers.fedsllm import EtaGrid, OptimumAllocation, eta_grid_for, search_estimate_seconds
 from solvers.fedsllm_baselines import (
     STRATEGIES,
     Comparison,
@@ -54,6 +54,7 @@ from solvers.fedsllm_problem16 import (
     solve_problem16,
 )
 from solvers.ipopt import SolveError
+from solvers.progress import LONG_RUN_SECONDS
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
 
@@ -85,16 +86,9 @@ class FedsllmOptimum:
     reduction_holds: bool
 
 
-def prepare_run(cfg: DictConfig) -> RunContext:
-    """Check the settings, the output folder and the solver before any work."""
-    settings: FedsllmConfig = OmegaConf.to_object(cfg)
-    check_settings(settings)
-    return prepare_context(cfg, settings, DEFAULT_WORKBOOK)
-
-
 def run_fedsllm(cfg: DictConfig) -> RunOutcome:
     """The whole run; returns the lines to print, the report folder and its headline numbers."""
-    run = prepare_run(cfg)
+    run = prepare_context(cfg, DEFAULT_WORKBOOK)
     return STUDIES[run.settings.study](run)
 
 

@@ -13,6 +13,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
+LONG_RUN_SECONDS = 120.0  # a run estimated to take longer is announced with its estimate before it starts
 
 
 def _clock(seconds: float) -> str:

@@ -26,7 +26,7 @@ import logging
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -285,8 +285,9 @@ def run_single(overrides: list[str]) -> int:
 
 def run_multirun(overrides: Overrides) -> int:
     """Every job in order; a failed job is recorded and the next one runs; then the index."""
-    sweep_dir = Path(_out_override(overrides) or overrides.sweep_dir or default_out("multirun"))
-    jobs = job_overrides(overrides)
+    outs = [o for o in overrides.hydra if o.key_or_group == "out" and not o.is_sweep_override()]
+    sweep_dir = Path(str(outs[-1].value()) if outs else overrides.sweep_dir or default_out("multirun"))
+    jobs = job_overrides(replace(overrides, hydra=[o for o in overrides.hydra if o not in outs]))
     if sweep_dir.exists():
         raise ReportDestinationError(f"the multirun folder {sweep_dir} already exists; choose another out=...")
     configs = [checked_config([*job, f"out={sweep_dir / str(number)}"]) for number, job in enumerate(jobs)]
@@ -307,14 +308,6 @@ def run_multirun(overrides: Overrides) -> int:
     failed = [r for r in results if r.code != EXIT_OK]
     print(f"multirun: {len(results) - len(failed)} of {len(results)} jobs done; index: {index}")
     return max((r.code for r in failed), default=EXIT_OK)
-
-
-def _out_override(overrides: Overrides) -> str | None:
-    outs = [o for o in overrides.hydra if o.key_or_group == "out" and not o.is_sweep_override()]
-    if outs:
-        overrides.hydra.remove(outs[-1])
-        return str(outs[-1].value())
-    return None
 
 
 def _index_row(result: JobResult) -> dict[str, object]:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from data.workbook import Table, read_tables
 from reports.export import Provenance, ReportFolder, check_destination
 from reports.run_files import default_out, write_run_files
+from solvers.config import check_settings
 from solvers.ipopt import IpoptSolver, check_ipopt_available, check_ipopt_options
 from solvers.progress import Progress
 from solvers.run_log import run_log_lines
@@ -54,8 +55,11 @@ def command_line() -> str:
     return shlex.join([*head, *sys.argv[1:]])
 
 
-def prepare_context(cfg: DictConfig, settings, default_workbook: Path) -> RunContext:
-    """Refuse an unusable report folder and check the solver and its options before any work."""
+def prepare_context(cfg: DictConfig, default_workbook: Path) -> RunContext:
+    """The typed settings, range-checked; refuse an unusable report folder and check the solver and its
+    options before any work."""
+    settings = OmegaConf.to_object(cfg)
+    check_settings(settings)
     out = check_destination(Path(settings.out) if settings.out else default_out(settings.report_label()))
     check_ipopt_available()
     options = settings.solver.ipopt_options()

@@ -89,10 +89,17 @@ def shortest_delay_s(inputs: "FedsllmInputs", etas: np.ndarray) -> tuple[float, 
     compute_per_log = cycles * (share / inputs.column("cpu_max_hz") + (1 - share) / p["server_cpu_max_hz"])
     logs = np.log2(1.0 / etas)[:, None]
     rounds = (a / (1.0 - etas))[:, None]
-    bounds = rounds * (v * logs * main_s + fed_s + logs * compute_per_log)  # etas x users
-    slowest = bounds.max(axis=1)
+
+    def bounds(users: slice) -> np.ndarray:  # etas x users
+        return rounds * (v * logs * main_s[users] + fed_s[users] + logs * compute_per_log[users])
+
+    # The users in chunks, so memory stays linear in K (etas x chunk at a time).
+    chunk = 4096
+    slowest = np.max([bounds(slice(start, start + chunk)).max(axis=1) for start in range(0, len(cycles), chunk)],
+                     axis=0)
     best = int(np.argmin(slowest))
-    return float(slowest[best]), float(etas[best]), int(np.argmax(bounds[best]))
+    at_best = rounds[best] * (v * logs[best] * main_s + fed_s + logs[best] * compute_per_log)
+    return float(slowest[best]), float(etas[best]), int(np.argmax(at_best))
 
 
 def _link_issues(context: SheetContext) -> list[InputIssue]:

@@ -26,6 +26,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from data.fedsllm import FedsllmInputs
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
 from data.workbook import append_as_data, new_workbook_with_parameters, plain_value
 
@@ -101,6 +102,16 @@ def draw_users(settings: ScenarioSettings) -> dict[str, np.ndarray]:
         "power_main_max_dbm": np.full(settings.users, settings.power_max_dbm),
         "power_fed_max_dbm": np.full(settings.users, settings.power_max_dbm),
     }
+
+
+def fedsllm_inputs_in_memory(users: dict[str, np.ndarray], parameters: dict[str, float] | None = None,
+                             source: str = "generated in memory") -> FedsllmInputs:
+    """The scenario a workbook written from `users` would load, without the workbook (any K: a sheet
+    holds at most 1,048,576 rows). Parameters are the schema's defaults unless given."""
+    values = {spec.name: float((parameters or {}).get(spec.name, spec.default)) for spec in FEDSLLM_PARAMETERS}
+    columns = {spec.name: np.asarray(users[spec.name], dtype=float) for spec in FEDSLLM_USER_COLUMNS
+               if spec.name != "user"}
+    return FedsllmInputs(source, values, tuple(str(int(u)) for u in users["user"]), columns)
 
 
 def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters: dict[str, float] | None = None,

@@ -4,7 +4,8 @@
 
 For each scenario size K (drawn by data.generate with seed 1) it runs over the
 same eta grid:
-  - search: one model, eta a mutable Param, warm starts (what solvers.run uses),
+  - search: Ipopt on one NLP built once, eta moved by its bounds, warm starts with
+    multipliers (solver.engine=ipopt, what solvers.run uses up to ipopt_max_users),
   - naive:  a fresh Pyomo model and a cold Ipopt start at every eta,
 and prints both wall times, their ratio (naive / search), the Ipopt iterations,
 the largest relative difference in T between the two, and the peak resident
@@ -26,7 +27,7 @@ from omegaconf import OmegaConf
 from data.fedsllm import load_fedsllm
 from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from models.fedsllm import build_problem17
-from solvers.fedsllm import EtaSearch, eta_grid_for
+from solvers.fedsllm import Engine, EngineSettings, EtaSearch, eta_grid_for
 from solvers.ipopt import IpoptSolver
 from solvers.progress import Progress
 
@@ -38,7 +39,7 @@ def scenario(users: int, folder: Path):
 
 def run_search(inputs, grid) -> tuple[float, np.ndarray, int]:
     start = time.perf_counter()
-    search = EtaSearch(inputs, IpoptSolver(), Progress())
+    search = EtaSearch(inputs, IpoptSolver(), Progress(), EngineSettings(Engine.ipopt))
     search.sweep(grid)
     seconds = time.perf_counter() - start
     points = search.result.grid_points

@@ -147,13 +147,23 @@ def eq17f_eta_open_interval(m, value, *index):
 
 # --- Problems ---------------------------------------------------------------------------
 
-def build_problem17(inputs: FedsllmInputs, eta: float = 0.5) -> pyo.ConcreteModel:
+def build_problem17(inputs: FedsllmInputs, eta: float = 0.5, eta_as_variable: bool = False) -> pyo.ConcreteModel:
     """Problem (17) for the users of `inputs` at local accuracy `eta` (changeable later): f = f^max,
-    f_s = f_s^max, p = p^max and A = A_min (Section III-E), so only T, t and b are decisions."""
+    f_s = f_s^max, p = p^max and A = A_min (Section III-E), so only T, t and b are decisions.
+
+    `eta_as_variable`: eta is a Var held at `eta` by equal bounds instead of a mutable Param, so that
+    an NLP written once (PyNumero's PyomoNLP) can be re-solved at another eta by moving the bounds;
+    Ipopt treats a variable with equal bounds as a parameter (fixed_variable_treatment)."""
     model = pyo.ConcreteModel(name="FedsLLM Problem (17)")
     _declare_data(model, inputs)
-    model.eta = pyo.Param(initialize=eta, mutable=True, within=pyo.Reals, validate=eq17f_eta_open_interval,
-                          doc="local accuracy eta, fixed; (17f) 0 < eta < 1 (-)")
+    if eta_as_variable:
+        if not eq17f_eta_open_interval(model, eta):
+            raise ValueError(f"eta must lie in (0, 1), got {eta}")
+        model.eta = pyo.Var(bounds=(eta, eta), initialize=eta,
+                            doc="local accuracy eta, held by equal bounds; (17f) 0 < eta < 1 (-)")
+    else:
+        model.eta = pyo.Param(initialize=eta, mutable=True, within=pyo.Reals, validate=eq17f_eta_open_interval,
+                              doc="local accuracy eta, fixed; (17f) 0 < eta < 1 (-)")
     model.client_share = pyo.Param(initialize=inputs.parameter("client_share_min"),
                                    doc="client share of the model A = A_min, Section III-E (-)")
     model.client_cpu = pyo.Param(model.users, initialize=_per_user(model, inputs.column("cpu_max_hz") / 1e9),

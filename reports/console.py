@@ -19,14 +19,17 @@ def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
     search, comparison, optimum = solved.comparison.search, solved.comparison, solved.optimum
     lines = [f"FedsLLM optimum ({solved.source}): T* = {optimum.T:.6f} s at eta* = {optimum.eta:.6f} "
              f"(grid best {search.best_grid.T:.6f} s at eta = {search.best_grid.eta:.4f}); "
-             f"{search.solves} solves of (17), all optimal"]
+             f"{search.solves} solves of (17) by the {search.engine} engine, all optimal"]
+    if search.best_gap == search.best_gap:  # not nan: the structured engine ran
+        lines.append(f"structured bounds at eta*: {search.best_lower_bound:.9f} <= T*(eta*) <= "
+                     f"{search.best_upper_bound:.9f} s (relative gap {search.best_gap:.1e})")
     if solved.problem16 is not None and not solved.reduction_applies:
         lines.append("note: some client is at least as fast as the server, so the reduction to (17) does not hold; "
                      "the optimum reported is Problem (16)'s")
     lines.append("baselines: " + ", ".join(f"{name} T = {r.T:.4f} s" for name, r in comparison.results.items())
                  + f"; Proposed is {comparison.reduction_vs_ba('Proposed'):.2%} below BA "
                    f"(paper: {PAPER_REDUCTION_VS_BA:.2%})")
-    lines.append(f"certificate: {certificate.verdict()}")
+    lines.append(f"certificate ({certificate.kind}): {certificate.verdict()}")
     lines.append(f"report: {report}")
     return lines
 

@@ -21,6 +21,8 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
+from solvers.structured import SplitScenario
+
 
 RELATIVE_TOLERANCE = 1e-6  # Lemma 3 residuals, slack of (17a), budgets, sum of lambda
 KKT_TOLERANCE = 1e-6  # stationarity and complementarity (objective units)
@@ -41,6 +43,7 @@ class Check:
 @dataclass
 class Certificate:
     checks: list[Check]
+    kind: str = "Lemma 3 / KKT"  # or "duality gap" (structured engine above solver.certify_max_users)
 
     @property
     def passed(self) -> bool:
@@ -151,3 +154,50 @@ def kkt_residual_checks(model: pyo.ConcreteModel) -> list[Check]:
         Check("primal_infeasibility", "all", infeasibility, "constraint unit", f"<= {FEASIBILITY_TOLERANCE:g}",
               infeasibility <= FEASIBILITY_TOLERANCE, f"largest violation of a constraint or bound (at {con_label})"),
     ]
+
+
+# --- The structured engine's bounds ---------------------------------------------------------------
+
+FEASIBILITY_RELATIVE = 1e-12  # the structured allocation's budgets and delays, relative
+
+
+def structured_bound_checks(result, gap_target: float) -> list[Check]:
+    """The structured engine's gap at eta* and, when Ipopt re-solved the final point, that Ipopt's T is
+    not below the proven lower bound (`result`: the EtaSearchResult)."""
+    if not np.isfinite(result.best_lower_bound):
+        return []
+    checks = [Check("structured_gap", "all", result.best_gap, "-", f"<= {gap_target:g}", result.best_gap <= gap_target,
+                    "(upper - lower) / upper of the structured engine at eta* (Lagrangian lower bound)")]
+    if result.certified_by != "duality gap":
+        below = (result.best_lower_bound - result.best.T) / result.best.T
+        checks.append(Check("ipopt_above_lower_bound", "all", below, "-", f"<= {RELATIVE_TOLERANCE:g}",
+                            below <= RELATIVE_TOLERANCE,
+                            "(lower bound - Ipopt's T) / T at eta*: Ipopt's optimum respects the proven bound"))
+    return checks
+
+
+def certify_by_duality_gap(inputs, allocation, result, gap_target: float) -> Certificate:
+    """Above solver.certify_max_users: the gap, and the allocation checked feasible in numpy (budgets,
+    every user's delay (15) within T, rates (11) carrying the data in the upload times)."""
+    scenario = SplitScenario.from_inputs(inputs)
+    eta, T = allocation.eta, allocation.T
+    main_hz, fed_hz = allocation.bandwidth_main_mhz * 1e6, allocation.bandwidth_fed_mhz * 1e6
+    rate_main = main_hz * np.log1p(scenario.power_to_noise_main_hz / main_hz) / np.log(2)
+    rate_fed = fed_hz * np.log1p(scenario.power_to_noise_fed_hz / fed_hz) / np.log(2)
+    rate_short = max(float(np.max(scenario.smashed_bits / allocation.time_main_s / rate_main - 1)),
+                     float(np.max(scenario.upload_bits / allocation.time_fed_s / rate_fed - 1)))
+    delays = scenario.rounds(eta) * (scenario.compute_time_s(eta) + allocation.time_fed_s
+                                     + scenario.local_iterations(eta) * allocation.time_main_s)
+    over_T = float(np.max(delays) / T - 1)
+    over_main = float(main_hz.sum() / scenario.bandwidth_main_hz - 1)
+    over_fed = float(fed_hz.sum() / scenario.bandwidth_fed_hz - 1)
+    rel = f"<= {FEASIBILITY_RELATIVE:g}"
+    checks = structured_bound_checks(result, gap_target) + [
+        Check("rates_carry_data", "all", rate_short, "-", rel, rate_short <= FEASIBILITY_RELATIVE,
+              "largest (data / t) / rate - 1 over users and links, (17b)/(17c)"),
+        Check("delay_within_T", "all", over_T, "-", rel, over_T <= FEASIBILITY_RELATIVE,
+              "largest user delay (15) / T - 1, (17a)"),
+        Check("budget_main", "all", over_main, "-", rel, over_main <= FEASIBILITY_RELATIVE, "sum b_s / B_s - 1, (17d)"),
+        Check("budget_fed", "all", over_fed, "-", rel, over_fed <= FEASIBILITY_RELATIVE, "sum b_c / B_c - 1, (17e)"),
+    ]
+    return Certificate(checks, kind="duality gap")

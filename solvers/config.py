@@ -19,7 +19,9 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
+from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.ipopt import DEFAULT_OPTIONS
+from solvers.structured import DEFAULT_GAP
 
 
 class ConfigError(Exception):
@@ -64,6 +66,19 @@ class SolverConfig:
 
 
 @dataclass
+class FedsllmSolverConfig(SolverConfig):
+    engine: Engine = setting(Engine.auto, "what solves (17) at each eta: auto (ipopt up to ipopt_max_users users, "
+                                          "structured above), ipopt, or structured (certified bounds)")
+    gap: float = setting(DEFAULT_GAP, "structured engine: relative gap between its upper and lower bound")
+    ipopt_max_users: int = setting(IPOPT_MAX_USERS, "engine=auto uses Ipopt up to this many users")
+    certify_max_users: int = setting(CERTIFY_MAX_USERS, "structured engine: Ipopt re-solves eta* for the "
+                                                        "Lemma 3/KKT certificate up to this many users")
+
+    def engine_settings(self) -> EngineSettings:
+        return EngineSettings(self.engine, self.gap, self.ipopt_max_users, self.certify_max_users)
+
+
+@dataclass
 class EtaConfig:
     step: Optional[float] = setting(None, "step of the eta grid; null: the workbook's eta_step")
     low: Optional[float] = setting(None, "first eta of the grid; null: step")
@@ -87,7 +102,7 @@ class FedsllmConfig:
     progress: bool = setting(True, "progress bars on stderr")
     baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)")
     problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
-    solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
+    solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
 
@@ -217,6 +232,13 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
         problems.append("power_sweep.powers_dbm=[]: expected at least one power")
     problems += [f"power_sweep.powers_dbm: {power}: expected {POWER_FIELD.problem(power)} (as the workbook's "
                  f"power_main_max_dbm)" for power in powers if POWER_FIELD.problem(power)]
+    solver = settings.solver
+    problems += _number_problems([
+        ("solver.gap", solver.gap, 1e-14 <= solver.gap < 1, "a number in [1e-14, 1) (the bounds are exact to "
+                                                            "about 1e-15)"),
+        ("solver.ipopt_max_users", solver.ipopt_max_users, solver.ipopt_max_users >= 0, "a whole number >= 0"),
+        ("solver.certify_max_users", solver.certify_max_users, solver.certify_max_users >= 0, "a whole number >= 0"),
+    ])
     return problems + solver_problems(settings.solver)
 
 

@@ -1,25 +1,31 @@
 """FedsLLM solve strategy: Problem (17) over a grid of eta, then eta refined.
 
-One Pyomo model is built; eta is a mutable Param. Each grid point starts from
-the previous point's allocation (T reset to the smallest feasible value at the
-new eta), each refinement point from the best allocation so far. Every solve is
-checked; failures are collected and raised together with their eta and status.
+An engine (solvers/fedsllm_engines.py) solves (17) at each eta: Ipopt on an NLP
+built once (`ipopt`), or the structured solver with certified bounds
+(`structured`); `auto` picks Ipopt up to `ipopt_max_users` users. Each grid point
+starts from the previous point's allocation, each refinement point from the best
+so far. Every solve is checked; failures are collected and raised together with
+their eta and status. The final point is re-solved by Ipopt on the Pyomo model
+(eta a Param) that the Lemma 3/KKT certificate reads, up to `certify_max_users`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import pyomo.environ as pyo
 from scipy.optimize import minimize_scalar
 
 from data.fedsllm import FedsllmInputs
-from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
+from models.fedsllm import build_problem17
+from solvers.fedsllm_engines import Allocation, EngineSolve, ModelIpopt, PersistentIpopt, Structured
 from solvers.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.progress import Progress
+from solvers.structured import DEFAULT_GAP, SplitScenario
 
 
 FAILURE_LIMIT = 3  # grid solves that may fail before the grid stops (any failure fails the run)
@@ -56,13 +62,17 @@ def refine_between_neighbours(objective, grid: EtaGrid, centre: float, tolerance
     return minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": tolerance})
 
 
-# One warm solve of (17) on this 2-core machine (2026-11-23): 0.06 s at K = 50, 0.74 s at K = 500.
-SECONDS_PER_SOLVE_FIXED, SECONDS_PER_SOLVE_PER_USER = 0.01, 0.0015
+# One warm solve of (17) on this 2-core machine (2026-11-23): Ipopt 0.04 s at K = 50, 0.6 s at K = 500;
+# the structured engine about 3 microseconds per user (0.3 s at K = 100,000).
+SECONDS_PER_SOLVE_FIXED, SECONDS_PER_SOLVE_PER_USER = 0.01, 0.0012
+STRUCTURED_SECONDS_PER_USER = 3e-6
 
 
-def search_estimate_seconds(grid: EtaGrid, users: int) -> float:
+def search_estimate_seconds(grid: EtaGrid, users: int, engine: "Engine | None" = None) -> float:
     """A rough wall time of the eta search (grid plus about ten refinement solves)."""
-    return (len(grid.points()) + 10) * (SECONDS_PER_SOLVE_FIXED + SECONDS_PER_SOLVE_PER_USER * users)
+    per_solve = (SECONDS_PER_SOLVE_FIXED + STRUCTURED_SECONDS_PER_USER * users if engine is Engine.structured
+                 else SECONDS_PER_SOLVE_FIXED + SECONDS_PER_SOLVE_PER_USER * users)
+    return (len(grid.points()) + 10) * per_solve
 
 
 def eta_grid_for(inputs: FedsllmInputs, step: float | None = None, low: float | None = None,
@@ -74,35 +84,6 @@ def eta_grid_for(inputs: FedsllmInputs, step: float | None = None, low: float | 
         raise ValueError(f"the eta grid needs 0 < eta.step < 1 and 0 < eta.low <= eta.high < 1; got "
                          f"step={grid.step:g}, low={grid.low:g}, high={grid.high:g}")
     return grid
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """Problem (17)'s solution at one eta, in model units (MHz, s)."""
-
-    eta: float
-    T: float
-    bandwidth_main_mhz: np.ndarray
-    bandwidth_fed_mhz: np.ndarray
-    time_main_s: np.ndarray
-    time_fed_s: np.ndarray
-
-    @classmethod
-    def from_model(cls, model: pyo.ConcreteModel) -> "Allocation":
-        def values(var) -> np.ndarray:
-            return np.array([var[k].value for k in model.users])
-
-        return cls(pyo.value(model.eta), pyo.value(model.T), values(model.bandwidth_main),
-                   values(model.bandwidth_fed), values(model.time_main), values(model.time_fed))
-
-    def load_into(self, model: pyo.ConcreteModel) -> None:
-        """Use this allocation as the starting point (T is recomputed for the model's eta)."""
-        for index, k in enumerate(model.users):
-            model.bandwidth_main[k].set_value(self.bandwidth_main_mhz[index])
-            model.bandwidth_fed[k].set_value(self.bandwidth_fed_mhz[index])
-            model.time_main[k].set_value(self.time_main_s[index])
-            model.time_fed[k].set_value(self.time_fed_s[index])
-        set_smallest_feasible_delay(model)
 
 
 @dataclass(frozen=True)
@@ -140,12 +121,66 @@ class OptimumAllocation:
                    values(model.eq11_rate_fed), values(model.eq10_compute_time), values(model.eq15_user_delay))
 
 
+class Engine(Enum):
+    auto = "auto"  # ipopt up to ipopt_max_users users, structured above
+    ipopt = "ipopt"  # Ipopt on an NLP built once, re-solved at each eta
+    structured = "structured"  # per-user closed forms and a dual search, with certified bounds
+    ipopt_rewrite = "ipopt_rewrite"  # Ipopt writing the NL file at every solve (the first path; for comparisons)
+
+
+# Chosen from `./fedsplit bench fedsllm_engines` (README): Ipopt's search passes ~10 s near K = 200.
+IPOPT_MAX_USERS = 200
+CERTIFY_MAX_USERS = 20_000
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine solves (17) at each eta, and how far its answers are certified."""
+
+    engine: Engine = Engine.auto
+    gap: float = DEFAULT_GAP  # the structured engine's relative gap between its bounds
+    ipopt_max_users: int = IPOPT_MAX_USERS  # `auto` uses Ipopt up to this many users
+    certify_max_users: int = CERTIFY_MAX_USERS  # the final Ipopt re-solve and KKT certificate up to here
+
+    def chosen(self, users: int) -> Engine:
+        if self.engine is Engine.auto:
+            return Engine.ipopt if users <= self.ipopt_max_users else Engine.structured
+        return self.engine
+
+    def certifies_by_kkt(self, users: int) -> bool:
+        """Whether the final point is re-solved by Ipopt for the Lemma 3/KKT certificate."""
+        return self.chosen(users) is not Engine.structured or users <= self.certify_max_users
+
+
+def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation) -> OptimumAllocation:
+    """The OptimumAllocation of an allocation found without a Pyomo model (the structured engine above
+    solver.certify_max_users), every quantity from the same formulas in numpy."""
+    scenario = SplitScenario.from_inputs(inputs)
+    eta = allocation.eta
+    main_mhz, fed_mhz = allocation.bandwidth_main_mhz, allocation.bandwidth_fed_mhz
+    rate_main = main_mhz * np.log1p(scenario.power_to_noise_main_hz / 1e6 / main_mhz) / math.log(2)
+    rate_fed = fed_mhz * np.log1p(scenario.power_to_noise_fed_hz / 1e6 / fed_mhz) / math.log(2)
+    compute = scenario.compute_time_s(eta)
+    iterations = scenario.local_iterations(eta)
+    delay = scenario.rounds(eta) * (compute + allocation.time_fed_s + iterations * allocation.time_main_s)
+    return OptimumAllocation(inputs.user_ids, allocation.T, eta, scenario.a, scenario.v, scenario.rounds(eta),
+                             iterations, scenario.bandwidth_main_hz / 1e6, scenario.bandwidth_fed_hz / 1e6,
+                             main_mhz, fed_mhz, allocation.time_main_s, allocation.time_fed_s, rate_main, rate_fed,
+                             compute, delay)
+
+
 @dataclass(frozen=True)
 class EtaPoint:
     eta: float
     T: float
     stage: str  # "grid", "refine", "extra" (an eta a baseline uses) or "final" (the re-solve at the optimum)
     record: SolveRecord
+    lower_bound: float = math.nan  # proven lower bound on T*(eta) (structured engine); nan for Ipopt
+
+    @property
+    def gap(self) -> float:
+        """(T - lower bound) / T, nan without a lower bound."""
+        return max(0.0, (self.T - self.lower_bound) / self.T) if math.isfinite(self.lower_bound) else math.nan
 
 
 @dataclass
@@ -154,6 +189,10 @@ class EtaSearchResult:
     best: Allocation | None = None
     best_grid: EtaPoint | None = None
     seconds: float = 0.0
+    engine: str = "ipopt"
+    certified_by: str = "Lemma 3/KKT"  # or "duality gap" when the final Ipopt re-solve is skipped
+    best_lower_bound: float = math.nan  # the structured engine's bounds on T*(eta*), nan for Ipopt
+    best_upper_bound: float = math.nan
 
     @property
     def grid_points(self) -> list[EtaPoint]:
@@ -167,41 +206,65 @@ class EtaSearchResult:
     def iterations(self) -> int:
         return sum(p.record.iterations for p in self.points)
 
+    @property
+    def best_gap(self) -> float:
+        """Relative gap between T* and the structured lower bound at eta*, nan without one."""
+        if not math.isfinite(self.best_lower_bound):
+            return math.nan
+        return max(0.0, (self.best_upper_bound - self.best_lower_bound) / self.best_upper_bound)
+
 
 class EtaSearch:
-    """Runs Problem (17) over eta on one model with warm starts."""
+    """Runs Problem (17) over eta with warm starts, on the engine `engine` chooses for the scenario."""
 
-    def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None):
-        self.model = build_problem17(inputs)
+    def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None,
+                 engine: EngineSettings | None = None):
+        self.inputs = inputs
+        self.settings = engine or EngineSettings()
         self.solver = solver
         self.progress = progress or Progress.silent()
-        self.result = EtaSearchResult()
+        self._model: pyo.ConcreteModel | None = None
+        chosen = self.settings.chosen(inputs.user_count)
+        if chosen is Engine.ipopt:
+            self.engine = PersistentIpopt(inputs, solver)
+        elif chosen is Engine.ipopt_rewrite:
+            self.engine = ModelIpopt(inputs, solver, self.model)
+        else:
+            self.engine = Structured(inputs, self.settings.gap)
+        self.result = EtaSearchResult(engine=self.engine.name)
         self._failures: list[str] = []
         self._stopped = ""  # why the grid stopped early, if it did
+        self._lower_bounds: dict[float, float] = {}
+
+    @property
+    def model(self) -> pyo.ConcreteModel | None:
+        """The Pyomo model of (17) (eta a Param) holding the final optimum for the certificate; built when
+        first needed, None when the final point is certified by the duality gap alone."""
+        if self._model is None and self.settings.certifies_by_kkt(self.inputs.user_count):
+            self._model = build_problem17(self.inputs)
+        return self._model
 
     def solve_at(self, eta: float, start: Allocation | None, stage: str) -> EtaPoint:
-        """Solve (17) at `eta` from `start` (None: equal split, cold); record the point.
+        """Solve (17) at `eta` from `start` (None: cold); record the point."""
+        label = f"(17) eta={eta:.9g} {stage}"
+        if stage == "final":
+            solved = ModelIpopt(self.inputs, self.solver, self.model).solve(eta, start, label)
+        else:
+            solved = self.engine.solve(eta, start, label)
+        return self._record(eta, stage, solved)
 
-        A warm start that fails is retried once from the equal split, cold."""
-        self.model.eta.set_value(eta)
-        record = None
-        if start is not None:
-            start.load_into(self.model)
-            record = self.solver.solve(self.model, warm=True, label=f"(17) eta={eta:.9g} {stage}")
-        if record is None or not record.optimal:
-            earlier_iterations = record.iterations if record else 0
-            set_equal_split_start(self.model)
-            self.model.dual.clear()
-            record = self.solver.solve(self.model, warm=False, label=f"(17) eta={eta:.9g} {stage}, cold")
-            record = replace(record, iterations=record.iterations + earlier_iterations)
-        point = EtaPoint(eta, pyo.value(self.model.T) if record.optimal else math.nan, stage, record)
+    def _record(self, eta: float, stage: str, solved: EngineSolve) -> EtaPoint:
+        point = EtaPoint(eta, solved.T, stage, solved.record, solved.lower_bound)
         self.result.points.append(point)
-        if not record.optimal:
+        if math.isfinite(solved.lower_bound):
+            self._lower_bounds[eta] = solved.lower_bound
+        if not solved.record.optimal:
+            engine = "Ipopt" if stage == "final" or self.engine.name.startswith("ipopt") else "the structured engine"
             self._failures.append(
-                f"eta = {eta:.6g} ({stage}): Ipopt stopped with status '{record.status}' "
-                f"after {record.iterations} iterations ({record.message})")
+                f"eta = {eta:.6g} ({stage}): {engine} stopped with status '{solved.record.status}' "
+                f"after {solved.record.iterations} iterations ({solved.record.message})")
         elif stage != "final" and (self.result.best is None or point.T < self.result.best.T):
-            self.result.best = Allocation.from_model(self.model)
+            self.result.best = solved.allocation
         return point
 
     def sweep(self, grid: EtaGrid) -> None:
@@ -211,8 +274,9 @@ class EtaSearch:
         self.progress.start("eta grid", len(etas))
         previous: Allocation | None = None
         for done, eta in enumerate(etas, start=1):
-            point = self.solve_at(eta, previous, "grid")
-            previous = Allocation.from_model(self.model) if point.record.optimal else None
+            solved = self.engine.solve(eta, previous, f"(17) eta={eta:.9g} grid")
+            point = self._record(eta, "grid", solved)
+            previous = solved.allocation
             self.progress.advance(f"eta={eta:.4f} T={point.T:.6g} s")
             if len(self._failures) >= FAILURE_LIMIT and done < len(etas):
                 self._stopped = f"The grid stopped after its first {FAILURE_LIMIT} failures, at {done} of {len(etas)} points."
@@ -254,11 +318,16 @@ class EtaSearch:
                 self.solve_at(eta, self.result.best, "extra")
         if self._failures:
             raise SolveError(self._failures)
-        # Leave the model holding the optimum itself (primal values and duals).
-        final = self.solve_at(self.result.best.eta, self.result.best, "final")
-        if not final.record.optimal:
-            raise SolveError(self._failures)
-        self.result.best = Allocation.from_model(self.model)
+        self.result.best_lower_bound = self._lower_bounds.get(self.result.best.eta, math.nan)
+        self.result.best_upper_bound = self.result.best.T if math.isfinite(self.result.best_lower_bound) else math.nan
+        if self.model is not None:
+            # Leave the model holding the optimum itself (primal values and duals) for the certificate.
+            final = self.solve_at(self.result.best.eta, self.result.best, "final")
+            if not final.record.optimal:
+                raise SolveError(self._failures)
+            self.result.best = Allocation.from_model(self.model)
+        else:
+            self.result.certified_by = "duality gap"
         self.result.seconds = time.perf_counter() - start
         return self.result
 
@@ -268,8 +337,9 @@ class EtaSearch:
 
 
 def solve_fedsllm(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, refine_tolerance: float | None = 1e-6,
-                  progress: Progress | None = None, extra_etas: tuple[float, ...] = ()
-                  ) -> tuple[EtaSearchResult, pyo.ConcreteModel]:
-    """The eta search on a fresh model; returns the result and the model holding the optimum."""
-    search = EtaSearch(inputs, solver, progress)
+                  progress: Progress | None = None, extra_etas: tuple[float, ...] = (),
+                  engine: EngineSettings | None = None) -> tuple[EtaSearchResult, pyo.ConcreteModel | None]:
+    """The eta search on a fresh model; returns the result and the model holding the optimum (None when
+    the optimum is certified by the structured engine's duality gap alone)."""
+    search = EtaSearch(inputs, solver, progress, engine)
     return search.run(grid, refine_tolerance, extra_etas), search.model

@@ -4,9 +4,8 @@
 - EB: equal bandwidth B/K on both links, eta optimised.
 - FE: eta fixed (0.1), bandwidth optimised (Problem (17) at that eta).
 - BA: eta fixed (0.1) and equal bandwidth.
-With bandwidth fixed, t = data / rate and T = max_k of (17a)'s left side, which
-the Problem (17) model evaluates itself (`set_equal_split_start`), so all four
-use one delay formula. Proposed is also solved at EB's eta and at the fixed eta,
+With bandwidth fixed, t = data / rate and T = max_k of (17a)'s left side
+(`SplitScenario.equal_split_delay_s`, in numpy, so it costs nothing at any K). Proposed is also solved at EB's eta and at the fixed eta,
 which makes Proposed <= EB <= BA and Proposed <= FE <= BA hold by construction.
 """
 
@@ -14,13 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyomo.environ as pyo
-
 from data.fedsllm import FedsllmInputs
-from models.fedsllm import build_problem17, set_equal_split_start
-from solvers.fedsllm import EtaGrid, EtaSearch, EtaSearchResult, refine_between_neighbours
+from solvers.fedsllm import EngineSettings, EtaGrid, EtaSearch, EtaSearchResult, refine_between_neighbours
 from solvers.ipopt import IpoptSolver
 from solvers.progress import Progress
+from solvers.structured import SplitScenario
 
 STRATEGIES = ("Proposed", "EB", "FE", "BA")
 
@@ -43,15 +40,13 @@ class Comparison:
 
 
 class EqualBandwidth:
-    """T of the equal split as a function of eta, on its own Problem (17) model."""
+    """T of the equal split as a function of eta."""
 
     def __init__(self, inputs: FedsllmInputs):
-        self.model = build_problem17(inputs)
+        self.scenario = SplitScenario.from_inputs(inputs)
 
     def delay(self, eta: float) -> float:
-        self.model.eta.set_value(eta)
-        set_equal_split_start(self.model)
-        return pyo.value(self.model.T)
+        return self.scenario.equal_split_delay_s(float(eta))
 
     def best(self, grid: EtaGrid, fixed_eta: float, tolerance: float) -> StrategyResult:
         """EB: the grid (and the fixed eta), then a bounded search between the best point's neighbours."""
@@ -72,9 +67,9 @@ class StrategyModels:
     equal: EqualBandwidth
 
 
-def build_strategy_models(inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None
-                          ) -> StrategyModels:
-    return StrategyModels(EtaSearch(inputs, solver, progress), EqualBandwidth(inputs))
+def build_strategy_models(inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None,
+                          engine: EngineSettings | None = None) -> StrategyModels:
+    return StrategyModels(EtaSearch(inputs, solver, progress, engine), EqualBandwidth(inputs))
 
 
 def compare_strategies(models: StrategyModels, grid: EtaGrid, fixed_eta: float = 0.1,
@@ -94,13 +89,14 @@ def compare_strategies(models: StrategyModels, grid: EtaGrid, fixed_eta: float =
 
 def power_sweep(inputs: FedsllmInputs, powers_dbm: list[float], grid: EtaGrid, solver: IpoptSolver,
                 fixed_eta: float = 0.1, refine_tolerance: float | None = 1e-6,
-                progress: Progress | None = None) -> list[tuple[float, Comparison]]:
+                progress: Progress | None = None, engine: EngineSettings | None = None
+                ) -> list[tuple[float, Comparison]]:
     """Every user's maximum power on both links set to each value in turn (Fig. 2)."""
     progress = progress or Progress.silent()
     progress.start("power sweep", len(powers_dbm), unit="powers")
     sweep = []
     for power in powers_dbm:
-        models = build_strategy_models(inputs.with_power_dbm(power), solver)
+        models = build_strategy_models(inputs.with_power_dbm(power), solver, engine=engine)
         comparison = compare_strategies(models, grid, fixed_eta, refine_tolerance)
         progress.advance(f"{power:g} dBm: " + " ".join(f"{s}={comparison.results[s].T:.4g} s" for s in STRATEGIES))
         sweep.append((power, comparison))

@@ -35,9 +35,17 @@ from reports.fedsllm import (
     sweep_curve,
 )
 from reports.plots import plot_eta_sweep, plot_fig2
-from solvers.certificate import Certificate, certify_optimum
+from solvers.certificate import Certificate, certify_by_duality_gap, certify_optimum, structured_bound_checks
 from solvers.config import ConfigError, Study
-from solvers.fedsllm import EtaGrid, OptimumAllocation, eta_grid_for, search_estimate_seconds
+from solvers.fedsllm import (
+    Engine,
+    EngineSettings,
+    EtaGrid,
+    OptimumAllocation,
+    eta_grid_for,
+    optimum_from_allocation,
+    search_estimate_seconds,
+)
 from solvers.fedsllm_baselines import (
     STRATEGIES,
     Comparison,
@@ -61,6 +69,10 @@ from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 log = logging.getLogger(__name__)
 
 
+def engine_settings(run: RunContext) -> EngineSettings:
+    return run.settings.solver.engine_settings()
+
+
 def refine_tolerance(run: RunContext) -> float | None:
     """The eta refinement's tolerance, or None when `eta.refine=false`."""
     return run.settings.eta.refine_tol if run.settings.eta.refine else None
@@ -74,11 +86,12 @@ class FedsllmModels:
 
 @dataclass
 class FedsllmOptimum:
-    """What the solve step found; `optimum_model` holds the reported optimum for the certificate."""
+    """What the solve step found; `optimum_model` holds the reported optimum for the certificate (None
+    when the structured engine's duality gap certifies it alone, above solver.certify_max_users)."""
 
     comparison: Comparison
     optimum: OptimumAllocation
-    optimum_model: pyo.ConcreteModel
+    optimum_model: pyo.ConcreteModel | None
     source: str  # "Problem (17)" or "Problem (16)"
     problem16: list[Problem16Solution] | None
     best16: Problem16Solution | None  # the best of `problem16`
@@ -102,7 +115,7 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
         grid = eta_grid_for(inputs, eta.step, eta.low, eta.high)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    estimate = search_estimate_seconds(grid, inputs.user_count)
+    estimate = search_estimate_seconds(grid, inputs.user_count, engine_settings(run).chosen(inputs.user_count))
     if run.settings.study is Study.power_sweep:
         estimate *= len(run.settings.power_sweep.powers_dbm)
     if estimate > LONG_RUN_SECONDS:
@@ -113,8 +126,16 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
 
 
 def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
-    return FedsllmModels(build_strategy_models(inputs, run.solver, run.progress),
-                         build_problem16(inputs) if run.settings.problem16 else None)
+    """The strategies' engine, and Problem (16) for its multistart: skipped (with a note in the log) above
+    solver.certify_max_users users unless the reduction to (17) does not apply, where (16) is the answer."""
+    engine = engine_settings(run)
+    problem16 = run.settings.problem16
+    if problem16 and reduction_applies(inputs) and not engine.certifies_by_kkt(inputs.user_count):
+        log.info("Problem (16)'s multistart is skipped: %d users is above solver.certify_max_users=%d",
+                 inputs.user_count, engine.certify_max_users)
+        problem16 = False
+    return FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine),
+                         build_problem16(inputs) if problem16 else None)
 
 
 def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
@@ -130,13 +151,21 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
                 raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
             optimum_model, source = models.problem16, "Problem (16)"
         holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
-    return FedsllmOptimum(comparison, OptimumAllocation.from_model(optimum_model), optimum_model, source,
-                          solutions, best16, applies, holds)
+    optimum = (OptimumAllocation.from_model(optimum_model) if optimum_model is not None
+               else optimum_from_allocation(inputs, comparison.search.best))
+    return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds)
 
 
-def certify(solved: FedsllmOptimum) -> Certificate:
-    """Lemma 3 and the KKT conditions at the reported optimum."""
-    return certify_optimum(solved.optimum_model)
+def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> Certificate:
+    """Lemma 3 and the KKT conditions at the reported optimum, plus the structured engine's bounds when
+    it ran; the duality gap and numpy feasibility checks alone when no Ipopt model holds the optimum."""
+    search, gap = solved.comparison.search, run.settings.solver.gap
+    if solved.optimum_model is None:
+        return certify_by_duality_gap(inputs, search.best, search, gap)
+    certificate = certify_optimum(solved.optimum_model)
+    if solved.source == "Problem (17)":
+        certificate.checks += structured_bound_checks(search, gap)
+    return certificate
 
 
 def effective_eta(grid: EtaGrid) -> dict[str, object]:
@@ -175,7 +204,7 @@ def optimum_study(run: RunContext) -> RunOutcome:
     inputs, grid = validate(run, tables)
     models = build(run, inputs)
     solved = solve(run, inputs, grid, models)
-    certificate = certify(solved)
+    certificate = certify(run, inputs, solved)
     return report(run, inputs, grid, solved, certificate)
 
 
@@ -186,7 +215,7 @@ def power_sweep_study(run: RunContext) -> RunOutcome:
     inputs, grid = validate(run, tables)
     powers = list(run.settings.power_sweep.powers_dbm)
     sweep = power_sweep(inputs, powers, grid, run.solver, run.settings.baseline_eta, refine_tolerance(run),
-                        run.progress)
+                        run.progress, engine_settings(run))
     return report_power_sweep(run, inputs, grid, powers, sweep)
 
 

@@ -131,17 +131,32 @@ class IpoptSolver:
 
     def __init__(self, options: Mapping[str, object] | None = None):
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        self._user_options = dict(options or {})
         self._iterations = 0
         self._cold = self._make_solver(self.options)
-        self._warm = self._make_solver({**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **(options or {})})
+        self._warm = self._make_solver(self.options_for(warm=True))
+
+    def options_for(self, warm: bool) -> dict[str, object]:
+        """Ipopt's options for a cold or a warm solve (user options win over WARM_START_OPTIONS)."""
+        if not warm:
+            return dict(self.options)
+        return {**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **self._user_options}
 
     def _make_solver(self, options: Mapping[str, object]):
-        solver = pyo.SolverFactory("cyipopt", intermediate_callback=self._count_iteration)
+        solver = pyo.SolverFactory("cyipopt", intermediate_callback=self.iteration_callback)
         solver.config.options.update(options)
         return solver
 
-    def _count_iteration(self, nlp, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
-                         regularization_size, alpha_du, alpha_pr, ls_trials):
+    @property
+    def iterations(self) -> int:
+        """Ipopt's iterations in the current (or last) solve."""
+        return self._iterations
+
+    def reset_iterations(self) -> None:
+        self._iterations = 0
+
+    def iteration_callback(self, nlp, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
+                           regularization_size, alpha_du, alpha_pr, ls_trials):
         # 13 named arguments: Pyomo >= 6.8 passes the problem object only with this signature.
         self._iterations = iter_count
         return not stop_requested()  # False asks Ipopt to stop (Ctrl-C or SIGTERM arrived)

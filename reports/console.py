@@ -23,6 +23,10 @@ def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
     if search.best_gap == search.best_gap:  # not nan: the structured engine ran
         lines.append(f"structured bounds at eta*: {search.best_lower_bound:.9f} <= T*(eta*) <= "
                      f"{search.best_upper_bound:.9f} s (relative gap {search.best_gap:.1e})")
+    if solved.global_eta is not None:
+        found = solved.global_eta
+        lines.append(f"global over eta in (0, 1): {found.status}; lower bound {found.lower_bound:.9f} s, gap "
+                     f"{found.gap:.1e} (tolerance {found.tolerance:g}), {found.solves} structured solves")
     if solved.problem16 is not None and not solved.reduction_applies:
         lines.append("note: some client is at least as fast as the server, so the reduction to (17) does not hold; "
                      "the optimum reported is Problem (16)'s")

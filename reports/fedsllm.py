@@ -132,6 +132,17 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
             ("reduction_holds", "yes" if solved.reduction_holds else "no", "-",
              "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
         ]
+    found = solved.global_eta
+    if found is not None:
+        rows += [
+            ("global_lower_bound", found.lower_bound, "s", "smallest lower bound on T* over every eta in (0, 1)"),
+            ("global_upper_bound", found.T, "s", "best T the branch and bound found (structured engine)"),
+            ("global_eta", found.eta, "-", "its eta"),
+            ("global_gap", found.gap, "-", f"(upper - lower) / upper; certified when <= {found.tolerance:g}"),
+            ("global_intervals", found.intervals, "-", "eta intervals split or pruned"),
+            ("global_solves", found.solves, "-", "structured solves of the branch and bound"),
+            ("global_status", found.status, "-", "certified, or why not"),
+        ]
     rows += [
         ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
         ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"{certificate.kind} checks: {certificate.verdict()}"),

@@ -21,10 +21,15 @@ def _save(figure, all_axes, path: Path) -> Path:
     return path
 
 
-def plot_eta_sweep(etas, delays, best_eta: float, best_delay: float, path: Path) -> Path:
-    """T*(eta) over the grid and refinement, with the optimum marked."""
+def plot_eta_sweep(etas, delays, best_eta: float, best_delay: float, path: Path, envelope=()) -> Path:
+    """T*(eta) over the grid and refinement, with the optimum marked; `envelope`: the global search's
+    intervals (`low`, `high`, `lower_bound`), drawn as the lower bound it proved on each."""
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
     axes.plot(etas, delays, "-", color="tab:blue", linewidth=1.5, label="T*(eta), Problem (17)")
+    shown = [i for i in envelope if i.lower_bound <= 10 * max(delays) and i.high > i.low]
+    if shown:
+        axes.hlines([i.lower_bound for i in shown], [i.low for i in shown], [i.high for i in shown],
+                    colors="tab:green", linewidth=1.0, label="proven lower bound on each eta interval")
     axes.plot([best_eta], [best_delay], "*", color="tab:red", markersize=14,
               label=f"optimum: eta* = {best_eta:.4f}, T* = {best_delay:.4g} s")
     axes.set_yscale("log")

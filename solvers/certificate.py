@@ -201,3 +201,18 @@ def certify_by_duality_gap(inputs, allocation, result, gap_target: float) -> Cer
         Check("budget_fed", "all", over_fed, "-", rel, over_fed <= FEASIBILITY_RELATIVE, "sum b_c / B_c - 1, (17e)"),
     ]
     return Certificate(checks, kind="duality gap")
+
+
+def global_checks(result, reported_T: float) -> list[Check]:
+    """The branch and bound over (0, 1) (`result`: a GlobalEtaResult, or None when it did not run): its gap,
+    and the reported T* not below its proven lower bound."""
+    if result is None:
+        return []
+    below = (result.lower_bound - reported_T) / reported_T
+    return [
+        Check("global_over_eta", "all", result.gap, "-", f"<= {result.tolerance:g}", result.certified,
+              f"(best T - smallest lower bound) / best T over every eta in (0, 1): {result.solves} solves, "
+              f"{result.intervals} intervals, {result.status}"),
+        Check("reported_above_global_bound", "all", below, "-", f"<= {RELATIVE_TOLERANCE:g}",
+              below <= RELATIVE_TOLERANCE, "(global lower bound - reported T*) / T*"),
+    ]

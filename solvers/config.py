@@ -20,6 +20,7 @@ from hydra.core.config_store import ConfigStore
 
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
+from solvers.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.ipopt import DEFAULT_OPTIONS
 from solvers.structured import DEFAULT_GAP
 
@@ -88,6 +89,14 @@ class EtaConfig:
 
 
 @dataclass
+class GlobalEtaConfig:
+    enabled: bool = setting(False, "certify the optimum over every eta in (0, 1) by branch and bound "
+                                   "(structured engine; about 15,000 solves on the shipped workbook)")
+    tol: float = setting(GLOBAL_TOLERANCE, "relative gap between the best T and the smallest lower bound at "
+                                           "which the branch and bound stops")
+
+
+@dataclass
 class PowerSweepConfig:
     powers_dbm: list[float] = setting(factory=lambda: [float(p) for p in range(0, 21, 2)],
                                       help="maximum powers of the Fig. 2 study (dBm)")
@@ -105,6 +114,7 @@ class FedsllmConfig:
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
+    global_eta: GlobalEtaConfig = setting(factory=GlobalEtaConfig, help="the certified optimum over (0, 1)")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -238,6 +248,7 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
                                                             "about 1e-15)"),
         ("solver.ipopt_max_users", solver.ipopt_max_users, solver.ipopt_max_users >= 0, "a whole number >= 0"),
         ("solver.certify_max_users", solver.certify_max_users, solver.certify_max_users >= 0, "a whole number >= 0"),
+        ("global_eta.tol", settings.global_eta.tol, 1e-12 <= settings.global_eta.tol < 1, "a number in [1e-12, 1)"),
     ])
     return problems + solver_problems(settings.solver)
 

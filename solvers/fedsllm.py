@@ -173,7 +173,8 @@ def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation) -> Op
 class EtaPoint:
     eta: float
     T: float
-    stage: str  # "grid", "refine", "extra" (an eta a baseline uses) or "final" (the re-solve at the optimum)
+    stage: str  # "grid", "refine", "extra" (an eta a baseline uses), "global" (an eta* the global search
+    # found) or "final" (the re-solve at the optimum)
     record: SolveRecord
     lower_bound: float = math.nan  # proven lower bound on T*(eta) (structured engine); nan for Ipopt
 
@@ -330,6 +331,20 @@ class EtaSearch:
             self.result.certified_by = "duality gap"
         self.result.seconds = time.perf_counter() - start
         return self.result
+
+    def adopt(self, eta: float) -> None:
+        """Make `eta` (found by the global search, e.g. outside the grid's range) the optimum: solve (17)
+        there and re-solve the final point as `run` does."""
+        point = self.solve_at(eta, None, "global")
+        if not point.record.optimal:
+            raise SolveError(self._failures)
+        self.result.best_lower_bound = point.lower_bound
+        self.result.best_upper_bound = point.T if math.isfinite(point.lower_bound) else math.nan
+        if self.model is not None:
+            final = self.solve_at(eta, self.result.best, "final")
+            if not final.record.optimal:
+                raise SolveError(self._failures)
+            self.result.best = Allocation.from_model(self.model)
 
     def solved_delay(self, eta: float) -> float:
         """T*(eta) of a point already solved (grid, refinement or extra)."""

@@ -35,12 +35,19 @@ from reports.fedsllm import (
     sweep_curve,
 )
 from reports.plots import plot_eta_sweep, plot_fig2
-from solvers.certificate import Certificate, certify_by_duality_gap, certify_optimum, structured_bound_checks
+from solvers.certificate import (
+    Certificate,
+    certify_by_duality_gap,
+    certify_optimum,
+    global_checks,
+    structured_bound_checks,
+)
 from solvers.config import ConfigError, Study
 from solvers.fedsllm import (
     Engine,
     EngineSettings,
     EtaGrid,
+    EtaSearch,
     OptimumAllocation,
     eta_grid_for,
     optimum_from_allocation,
@@ -49,6 +56,7 @@ from solvers.fedsllm import (
 from solvers.fedsllm_baselines import (
     STRATEGIES,
     Comparison,
+    StrategyResult,
     StrategyModels,
     build_strategy_models,
     compare_strategies,
@@ -61,12 +69,17 @@ from solvers.fedsllm_problem16 import (
     reduction_holds,
     solve_problem16,
 )
+from solvers.global_eta import GlobalEtaResult, GlobalSearchError, certify_global_eta
 from solvers.ipopt import SolveError
+from solvers.structured import SplitScenario
 from solvers.progress import LONG_RUN_SECONDS
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
 
 log = logging.getLogger(__name__)
+# The global search's T must beat the search's by more than the engines' differences (Ipopt stops ~1e-10 above
+# the optimum) before its eta replaces eta*.
+GLOBAL_ADOPT_MARGIN = 1e-8
 
 
 def engine_settings(run: RunContext) -> EngineSettings:
@@ -97,6 +110,7 @@ class FedsllmOptimum:
     best16: Problem16Solution | None  # the best of `problem16`
     reduction_applies: bool
     reduction_holds: bool
+    global_eta: GlobalEtaResult | None = None  # the branch and bound over (0, 1), when global_eta.enabled
 
 
 def run_fedsllm(cfg: DictConfig) -> RunOutcome:
@@ -141,6 +155,11 @@ def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
 def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
     """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
     comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
+    global_result = certify_globally(run, inputs, grid, models.strategies.search)
+    if global_result is not None:  # Proposed is the search's optimum, which the global search may have moved
+        best = models.strategies.search.result.best
+        comparison.results["Proposed"] = StrategyResult("Proposed", best.T, best.eta)
+    certify_eb_globally(run, inputs, grid, comparison)
     optimum_model, source = models.strategies.search.model, "Problem (17)"
     applies, holds, solutions, best16 = reduction_applies(inputs), False, None, None
     if models.problem16 is not None:
@@ -153,7 +172,39 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
         holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
     optimum = (OptimumAllocation.from_model(optimum_model) if optimum_model is not None
                else optimum_from_allocation(inputs, comparison.search.best))
-    return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds)
+    return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds,
+                          global_result)
+
+
+def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch
+                     ) -> GlobalEtaResult | None:
+    """With global_eta.enabled: branch and bound over (0, 1) from the grid and eta*; an eta better than the
+    search's (e.g. outside the grid's range) becomes the optimum (solved and re-solved like eta*)."""
+    if not run.settings.global_eta.enabled:
+        return None
+    try:
+        result = certify_global_eta(SplitScenario.from_inputs(inputs), [*grid.points(), search.result.best.eta],
+                                    run.settings.global_eta.tol, run.settings.solver.gap)
+    except GlobalSearchError as error:
+        raise SolveError([str(error)]) from None
+    log.info("global search over (0, 1): T = %.12g s at eta = %.9g, lower bound %.12g, %d solves, %s",
+             result.T, result.eta, result.lower_bound, result.solves, result.status)
+    if result.T < search.result.best.T * (1 - GLOBAL_ADOPT_MARGIN):
+        search.adopt(result.eta)
+    return result
+
+
+def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, comparison: Comparison) -> None:
+    """With global_eta.enabled: EB (equal split, eta optimised) over every eta in (0, 1) too; a better eta
+    than the grid's replaces EB's result."""
+    if not run.settings.global_eta.enabled:
+        return
+    eb = comparison.results["EB"]
+    result = certify_global_eta(SplitScenario.from_inputs(inputs), [*grid.points(), eb.eta],
+                                run.settings.global_eta.tol, equal_split=True)
+    log.info("global search of EB over (0, 1): T = %.12g s at eta = %.9g, %s", result.T, result.eta, result.status)
+    if result.T < eb.T:
+        comparison.results["EB"] = StrategyResult("EB", result.T, result.eta)
 
 
 def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> Certificate:
@@ -161,10 +212,13 @@ def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> C
     it ran; the duality gap and numpy feasibility checks alone when no Ipopt model holds the optimum."""
     search, gap = solved.comparison.search, run.settings.solver.gap
     if solved.optimum_model is None:
-        return certify_by_duality_gap(inputs, search.best, search, gap)
+        certificate = certify_by_duality_gap(inputs, search.best, search, gap)
+        certificate.checks += global_checks(solved.global_eta, solved.optimum.T)
+        return certificate
     certificate = certify_optimum(solved.optimum_model)
     if solved.source == "Problem (17)":
         certificate.checks += structured_bound_checks(search, gap)
+    certificate.checks += global_checks(solved.global_eta, solved.optimum.T)
     return certificate
 
 
@@ -188,7 +242,8 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
             folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
                                              inputs.parameter("client_share_min")))
         etas, delays = sweep_curve(search)
-        plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"))
+        plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"),
+                       solved.global_eta.envelope if solved.global_eta is not None else ())
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     headline = {"T_star_s": solved.optimum.T, "eta_star": solved.optimum.eta, "source": solved.source,

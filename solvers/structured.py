@@ -311,7 +311,10 @@ class _FixedEta:
 
 def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
                      gap: float = DEFAULT_GAP, client_share: float | None = None) -> StructuredPoint:
-    """Problem (17) at `eta`, warm-started from a neighbouring point when given."""
+    """Problem (17) at `eta`, warm-started from a neighbouring point when given.
+
+    T = (8) rounds a/(1-eta) times the round time R; the bounds divided by the rounds are bounds on the
+    round time R*(eta), which depends on eta only through n and tau (what the global search uses)."""
     started = time.perf_counter()
     problem = _FixedEta(scenario, eta, client_share)
     state = problem.warm_state(start.state) if start is not None else problem.cold_state()

@@ -143,6 +143,15 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
             ("global_solves", found.solves, "-", "structured solves of the branch and bound"),
             ("global_status", found.status, "-", "certified, or why not"),
         ]
+    found16 = solved.global16
+    if found16 is not None:
+        rows += [
+            ("T_problem16_certified", found16.T, "s", "Problem (16)'s certified global optimum (A searched)"),
+            ("eta_problem16_certified", found16.eta, "-", "its eta"),
+            ("A_problem16_certified", found16.client_share, "-", "its client share A"),
+            ("gap_problem16_certified", found16.gap, "-", f"its gap; certified when <= {found16.tolerance:g}"),
+            ("lower_bound_problem16", found16.lower_bound, "s", "proven lower bound on (16)'s optimum"),
+        ]
     rows += [
         ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
         ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"{certificate.kind} checks: {certificate.verdict()}"),

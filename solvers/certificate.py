@@ -205,7 +205,7 @@ def certify_by_duality_gap(inputs, allocation, result, gap_target: float) -> Cer
 
 def global_checks(result, reported_T: float) -> list[Check]:
     """The branch and bound over (0, 1) (`result`: a GlobalEtaResult, or None when it did not run): its gap,
-    and the reported T* not below its proven lower bound."""
+    and Problem (17)'s reported T* (`reported_T`) not below its proven lower bound."""
     if result is None:
         return []
     below = (result.lower_bound - reported_T) / reported_T
@@ -214,5 +214,23 @@ def global_checks(result, reported_T: float) -> list[Check]:
               f"(best T - smallest lower bound) / best T over every eta in (0, 1): {result.solves} solves, "
               f"{result.intervals} intervals, {result.status}"),
         Check("reported_above_global_bound", "all", below, "-", f"<= {RELATIVE_TOLERANCE:g}",
-              below <= RELATIVE_TOLERANCE, "(global lower bound - reported T*) / T*"),
+              below <= RELATIVE_TOLERANCE, "(global lower bound - Problem (17)'s T*) / T*"),
     ]
+
+
+def problem16_global_checks(result, best16) -> list[Check]:
+    """Problem (16)'s certified global optimum against the multistart's best (`best16`, a Problem16Solution
+    or None): the multistart stays as a cross-check, and a disagreement beyond tolerance is a FAIL."""
+    if result is None:
+        return []
+    checks = [Check("problem16_global", "all", result.gap, "-", f"<= {result.tolerance:g}", result.certified,
+                    f"(16) over every eta in (0, 1) and A in [A_min, A_max]: T = {result.T:.9g} s at eta = "
+                    f"{result.eta:.6g}, A = {result.client_share:.6g}; {result.solves} etas, {result.status}")]
+    if best16 is not None:
+        above = best16.T / result.T - 1
+        below = (result.lower_bound - best16.T) / best16.T
+        checks.append(Check("problem16_multistart_vs_global", "all", above, "-",
+                            f"within [-{RELATIVE_TOLERANCE:g}, global tolerance]",
+                            above <= max(result.tolerance, RELATIVE_TOLERANCE) and below <= RELATIVE_TOLERANCE,
+                            "multistart best T / certified T - 1: the multistart's local optimum is the global one"))
+    return checks

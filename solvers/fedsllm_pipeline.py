@@ -40,6 +40,7 @@ from solvers.certificate import (
     certify_by_duality_gap,
     certify_optimum,
     global_checks,
+    problem16_global_checks,
     structured_bound_checks,
 )
 from solvers.config import ConfigError, Study
@@ -111,6 +112,7 @@ class FedsllmOptimum:
     reduction_applies: bool
     reduction_holds: bool
     global_eta: GlobalEtaResult | None = None  # the branch and bound over (0, 1), when global_eta.enabled
+    global16: GlobalEtaResult | None = None  # the same for Problem (16) with A searched, when the reduction fails
 
 
 def run_fedsllm(cfg: DictConfig) -> RunOutcome:
@@ -170,10 +172,29 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
                 raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
             optimum_model, source = models.problem16, "Problem (16)"
         holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
+    global16 = certify_problem16_globally(run, inputs, grid) if solutions is not None and not applies else None
     optimum = (OptimumAllocation.from_model(optimum_model) if optimum_model is not None
                else optimum_from_allocation(inputs, comparison.search.best))
     return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds,
-                          global_result)
+                          global_result, global16)
+
+
+def certify_problem16_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> GlobalEtaResult | None:
+    """With global_eta.enabled and some client at least as fast as the server: Problem (16)'s certified
+    global optimum, the client share A searched in [A_min, A_max] at every eta (f, f_s and the powers at
+    their maxima; README). When the reduction applies it is not needed: every tau_k grows with A, so
+    A* = A_min and (16)'s optimum is (17)'s."""
+    if not run.settings.global_eta.enabled:
+        return None
+    share_range = (inputs.parameter("client_share_min"), inputs.parameter("client_share_max"))
+    try:
+        result = certify_global_eta(SplitScenario.from_inputs(inputs), grid.points(), run.settings.global_eta.tol,
+                                    run.settings.solver.gap, share_range=share_range)
+    except GlobalSearchError as error:
+        raise SolveError([str(error)]) from None
+    log.info("global search of Problem (16): T = %.12g s at eta = %.9g, A = %.9g, lower bound %.12g, %s",
+             result.T, result.eta, result.client_share, result.lower_bound, result.status)
+    return result
 
 
 def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch
@@ -213,12 +234,13 @@ def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> C
     search, gap = solved.comparison.search, run.settings.solver.gap
     if solved.optimum_model is None:
         certificate = certify_by_duality_gap(inputs, search.best, search, gap)
-        certificate.checks += global_checks(solved.global_eta, solved.optimum.T)
+        certificate.checks += global_checks(solved.global_eta, search.best.T)
         return certificate
     certificate = certify_optimum(solved.optimum_model)
     if solved.source == "Problem (17)":
         certificate.checks += structured_bound_checks(search, gap)
-    certificate.checks += global_checks(solved.global_eta, solved.optimum.T)
+    certificate.checks += global_checks(solved.global_eta, search.best.T)
+    certificate.checks += problem16_global_checks(solved.global16, solved.best16)
     return certificate
 
 

@@ -56,6 +56,7 @@ class GlobalEtaResult:
     certified: bool
     status: str
     envelope: list[Interval] = field(default_factory=list)  # the final partition of (0, 1) with its bounds
+    client_share: float = math.nan  # Problem (16): the A at eta (nan for Problem (17) and EB)
 
     @property
     def gap(self) -> float:
@@ -95,6 +96,113 @@ class _Points:
         return rounds * self.round_lower[high]
 
 
+SHARE_ITERATION_LIMIT = 60
+SHARE_FIRST_STEP = 1e-3  # of A_max - A_min: the second trial share next to a warm start
+
+
+@dataclass(frozen=True)
+class ShareOptimum:
+    """Problem (16) at one eta: the best client share A in [A_min, A_max] and proven bounds on T."""
+
+    T: float  # the structured engine's feasible T at `client_share`
+    lower_bound: float  # on min over A of T*(eta, A)
+    client_share: float
+    solves: int
+
+
+def best_client_share(scenario: SplitScenario, eta: float, share_min: float, share_max: float, tol: float,
+                      gap: float = DEFAULT_GAP, start=None) -> tuple[ShareOptimum, object]:
+    """min over A in [share_min, share_max] of T*(eta, A), by cutting planes (Kelley).
+
+    With f, f_s and both powers at their maxima, (16) at fixed eta and A is Problem (17) with tau_k(A)
+    = E_k log2(1/eta) (A/f_k + (1-A)/f_s), and T*(eta, A) is convex in A (A enters (16a) linearly, so the
+    problem with A as a variable is jointly convex). Each structured solve at A_j gives a cut
+    lower_j + (A - A_j) slope_j that bounds T*(eta, A) at every A (the Lagrangian bound is affine in tau,
+    which is affine in A); the next A is the minimiser of the cuts' maximum. Stops when the best T is
+    within `tol` of that minimum. Returns the optimum and the last structured point (a warm start)."""
+    cuts: list[tuple[float, float, float]] = []
+    best_T, best_share = math.inf, share_min
+    # From a neighbouring eta's A* (its client_share) when there is one: A* moves little with eta.
+    share = min(max(start.client_share, share_min), share_max) if start is not None else share_min
+    model_min = -math.inf
+    for _ in range(SHARE_ITERATION_LIMIT):
+        point = solve_structured(scenario, eta, start, gap, client_share=share)
+        if not point.converged:
+            point = solve_structured(scenario, eta, None, gap, client_share=share)
+        if not point.converged:
+            raise GlobalSearchError(eta, f"{point.status} at A = {share:.9g}", point.gap)
+        start = point
+        if point.T < best_T:
+            best_T, best_share = point.T, share
+        cuts.append((share, point.lower_bound, point.share_slope))
+        kelley, model_min = _cut_model_minimum(cuts, share_min, share_max)
+        if best_T - model_min <= tol * best_T:
+            break
+        if len(cuts) == 1 and share_min < share < share_max:  # a small step downhill to bracket the zero
+            step = -math.copysign(SHARE_FIRST_STEP * (share_max - share_min), point.share_slope)
+            share = min(max(share + step, share_min), share_max)
+        else:
+            share = _secant_share(cuts, share_min, share_max, kelley)
+        if any(abs(share - solved) <= 1e-13 for solved, _, _ in cuts):
+            share = kelley
+            if any(abs(share - solved) <= 1e-13 for solved, _, _ in cuts):
+                break
+    return ShareOptimum(best_T, min(model_min, best_T), best_share, len(cuts)), start
+
+
+def _secant_share(cuts, low: float, high: float, fallback: float) -> float:
+    """Where the slope of T*(eta, A) crosses zero, by the secant through the nearest cuts on either side
+    (the cuts' slopes are T's derivatives up to the solver's gap); `fallback` (Kelley's point) when the
+    cuts do not bracket a zero yet or the secant leaves the bracket."""
+    below = [c for c in cuts if c[2] < 0]
+    above = [c for c in cuts if c[2] > 0]
+    if not below or not above:
+        return fallback
+    left = max(below, key=lambda c: c[0])
+    right = min(above, key=lambda c: c[0])
+    if not left[0] < right[0]:
+        return fallback
+    crossing = left[0] - left[2] * (right[0] - left[0]) / (right[2] - left[2])
+    margin = 1e-3 * (right[0] - left[0])
+    return crossing if left[0] + margin < crossing < right[0] - margin else 0.5 * (left[0] + right[0])
+
+
+def _cut_model_minimum(cuts, low: float, high: float) -> tuple[float, float]:
+    """(argmin, min) over [low, high] of max_j (lower_j + (A - A_j) slope_j): at an end or a crossing."""
+    def model(share: float) -> float:
+        return max(lower + (share - at) * slope for at, lower, slope in cuts)
+
+    candidates = [low, high]
+    for index, (at_i, lower_i, slope_i) in enumerate(cuts):
+        for at_j, lower_j, slope_j in cuts[index + 1:]:
+            if slope_i != slope_j:
+                crossing = ((lower_j - at_j * slope_j) - (lower_i - at_i * slope_i)) / (slope_i - slope_j)
+                if low < crossing < high:
+                    candidates.append(crossing)
+    best = min(candidates, key=model)
+    return best, model(best)
+
+
+class _SharePoints(_Points):
+    """Problem (16): at each eta the best client share A (best_client_share), so the bounds are on
+    min over A of T*(eta, A). For every A the least round time does not increase with eta (the module
+    docstring's argument: tau_k(A) >= 0 shrinks with eta), so neither does its minimum over A."""
+
+    def __init__(self, scenario: SplitScenario, gap: float, share_range: tuple[float, float], tol: float):
+        super().__init__(scenario, gap)
+        self.share_range = share_range
+        self.tol = tol
+        self.share: dict[float, float] = {}
+
+    def solve(self, eta: float) -> float:
+        if eta not in self.upper:
+            found, self.last = best_client_share(self.scenario, eta, *self.share_range, self.tol, self.gap, self.last)
+            self.upper[eta] = found.T
+            self.round_lower[eta] = found.lower_bound / self.scenario.rounds(eta)
+            self.share[eta] = found.client_share
+        return self.upper[eta]
+
+
 class _EqualSplitPoints(_Points):
     """The EB baseline: every user on B/K of both links, so T(eta) is exact (its own lower bound)."""
 
@@ -129,12 +237,17 @@ def _split_point(interval: Interval) -> float:
 
 def certify_global_eta(scenario: SplitScenario, start_etas: list[float], tol: float = DEFAULT_TOLERANCE,
                        gap: float = DEFAULT_GAP, solve_limit: int = SOLVE_LIMIT,
-                       equal_split: bool = False) -> GlobalEtaResult:
+                       equal_split: bool = False, share_range: tuple[float, float] | None = None
+                       ) -> GlobalEtaResult:
     """Branch and bound over (0, 1) from the partition at `start_etas` (e.g. the eta grid and the search's
     eta*); see the module docstring. `equal_split`: the EB baseline's T(eta) (B/K on both links) instead
-    of Problem (17)'s."""
+    of Problem (17)'s. `share_range`: Problem (16), the client share A searched in [A_min, A_max] at every
+    eta (f, f_s and the powers at their maxima, optimal for every eta and A: README)."""
     started = time.perf_counter()
-    points = _EqualSplitPoints(scenario) if equal_split else _Points(scenario, gap)
+    if share_range is not None:
+        points: _Points = _SharePoints(scenario, gap, share_range, tol / 10)
+    else:
+        points = _EqualSplitPoints(scenario) if equal_split else _Points(scenario, gap)
     cuts = sorted({float(e) for e in start_etas if 0.0 < e < 1.0})
     if not cuts:
         cuts = [0.5]
@@ -180,4 +293,4 @@ def certify_global_eta(scenario: SplitScenario, start_etas: list[float], tol: fl
     certified = status == "certified" and relative <= tol
     return GlobalEtaResult(best, best_eta, lower, tol, len(points.upper), examined, time.perf_counter() - started,
                            certified, status if certified or status != "certified" else "gap above tolerance",
-                           envelope)
+                           envelope, getattr(points, "share", {}).get(best_eta, math.nan))

@@ -169,6 +169,8 @@ class StructuredPoint:
     eta: float
     T: float  # upper bound: every user's delay (15) is at most T and both budgets hold
     lower_bound: float  # Lagrangian lower bound on T*(eta)
+    client_share: float  # A the point was solved at
+    share_slope: float  # lower_bound + (A' - A) share_slope bounds T*(eta) at any other share A'
     converged: bool
     status: str  # "optimal" (gap reached), "gap not reached", "no convergence"
     iterations: int  # outer (R, mu) Newton steps
@@ -289,8 +291,9 @@ class _FixedEta:
         log_z, log_w = log_z + math.log(over_main), log_w + math.log(over_fed)
         return float(np.max(self.delays(snr_terms(log_z), snr_terms(log_w)))), log_z, log_w
 
-    def lower_bound(self, log_z, log_w, log_mu: float) -> float:
-        """The Lagrangian bound of the module docstring on R*, with multipliers read off (z, w, mu)."""
+    def lower_bound(self, log_z, log_w, log_mu: float) -> tuple[float, np.ndarray]:
+        """The Lagrangian bound of the module docstring on R*, with multipliers read off (z, w, mu), and
+        the user weights nu it used (the bound is affine in tau with slopes nu)."""
         main = snr_terms(log_z)
         # Weights x_k = nu_k / lambda_s from the user's main-link stationarity: q(z_k) = c_s / (x_k n alpha_s).
         log_x = np.log(self.s.power_to_noise_main_hz) - math.log(self.n) - np.log(self.alpha_main) - main.log_q
@@ -305,8 +308,8 @@ class _FixedEta:
         fed = snr_terms(log_w_best)
         w_hz = self.s.power_to_noise_fed_hz * np.exp(-log_w_best)
         z_hz = self.s.power_to_noise_main_hz * np.exp(-log_z)
-        return float(nu @ self.delays(main, fed) - lambda_main * (self.s.bandwidth_main_hz - z_hz.sum())
-                     - lambda_fed * (self.s.bandwidth_fed_hz - w_hz.sum()))
+        return (float(nu @ self.delays(main, fed) - lambda_main * (self.s.bandwidth_main_hz - z_hz.sum())
+                      - lambda_fed * (self.s.bandwidth_fed_hz - w_hz.sum())), nu)
 
 
 def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
@@ -349,7 +352,12 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
     round_time, log_z, log_w, main, fed, users_ok, residual, main_hz, fed_hz = current
 
     upper_round, feasible_z, feasible_w = problem.upper_bound(log_z, log_w)
-    lower_round = problem.lower_bound(log_z, log_w, log_mu)
+    lower_round, weights = problem.lower_bound(log_z, log_w, log_mu)
+    # The bound is affine in every tau_k with slope nu_k, and tau_k is affine in the client share A, so
+    # the same multipliers bound T* at any other A: lower + (A' - A) * share_slope (Problem (16)'s A).
+    work = scenario.compute_cycles * math.log2(1.0 / eta)
+    share_slope = scenario.rounds(eta) * float(weights @ (work * (1.0 / scenario.client_cpu_hz
+                                                                   - 1.0 / scenario.server_cpu_hz)))
     rounds = scenario.rounds(eta)
     upper, lower = rounds * upper_round, rounds * lower_round
     relative_gap = max(0.0, (upper - lower) / upper)
@@ -359,7 +367,9 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
         status = "gap not reached"
     main_feasible, fed_feasible = snr_terms(feasible_z), snr_terms(feasible_w)
     return StructuredPoint(
-        eta=eta, T=upper, lower_bound=lower, converged=status == "optimal", status=status, iterations=iterations,
+        eta=eta, T=upper, lower_bound=lower,
+        client_share=scenario.client_share if client_share is None else client_share, share_slope=share_slope,
+        converged=status == "optimal", status=status, iterations=iterations,
         user_iterations=problem.user_iterations, seconds=time.perf_counter() - started,
         bandwidth_main_hz=scenario.power_to_noise_main_hz * np.exp(-feasible_z),
         bandwidth_fed_hz=scenario.power_to_noise_fed_hz * np.exp(-feasible_w),

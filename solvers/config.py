@@ -90,10 +90,12 @@ class EtaConfig:
 
 @dataclass
 class GlobalEtaConfig:
-    enabled: bool = setting(False, "certify the optimum over every eta in (0, 1) by branch and bound "
-                                   "(structured engine; about 15,000 solves on the shipped workbook)")
+    enabled: bool = setting(True, "certify the optimum over every eta in (0, 1) by branch and bound "
+                                  "(structured engine's bounds; about 140 solves on the shipped workbook)")
     tol: float = setting(GLOBAL_TOLERANCE, "relative gap between the best T and the smallest lower bound at "
                                            "which the branch and bound stops")
+    problem16_tol: float = setting(1e-4, "the same for Problem (16) with A searched (only when some client is "
+                                         "at least as fast as the server; its bounds are first-order in eta)")
 
 
 @dataclass
@@ -249,6 +251,8 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
         ("solver.ipopt_max_users", solver.ipopt_max_users, solver.ipopt_max_users >= 0, "a whole number >= 0"),
         ("solver.certify_max_users", solver.certify_max_users, solver.certify_max_users >= 0, "a whole number >= 0"),
         ("global_eta.tol", settings.global_eta.tol, 1e-12 <= settings.global_eta.tol < 1, "a number in [1e-12, 1)"),
+        ("global_eta.problem16_tol", settings.global_eta.problem16_tol, 1e-12 <= settings.global_eta.problem16_tol < 1,
+         "a number in [1e-12, 1)"),
     ])
     return problems + solver_problems(settings.solver)
 

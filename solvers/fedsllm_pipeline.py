@@ -188,8 +188,9 @@ def certify_problem16_globally(run: RunContext, inputs: FedsllmInputs, grid: Eta
         return None
     share_range = (inputs.parameter("client_share_min"), inputs.parameter("client_share_max"))
     try:
-        result = certify_global_eta(SplitScenario.from_inputs(inputs), grid.points(), run.settings.global_eta.tol,
-                                    run.settings.solver.gap, share_range=share_range)
+        result = certify_global_eta(SplitScenario.from_inputs(inputs), grid.points(),
+                                    run.settings.global_eta.problem16_tol, run.settings.solver.gap,
+                                    share_range=share_range)
     except GlobalSearchError as error:
         raise SolveError([str(error)]) from None
     log.info("global search of Problem (16): T = %.12g s at eta = %.9g, A = %.9g, lower bound %.12g, %s",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers.structured import DEFAULT_GAP, SplitScenario, solve_structured
+from solvers.structured import DEFAULT_GAP, SplitScenario, dual_round_bound, solve_structured
 
 DEFAULT_TOLERANCE = 1e-6
 SOLVE_LIMIT = 50_000
@@ -71,6 +71,7 @@ class _Points:
         self.gap = gap
         self.upper: dict[float, float] = {}
         self.round_lower: dict[float, float] = {}
+        self.multipliers: dict = {}  # eta -> the multipliers of its lower bound (Problem (17) only)
         self.last = None
         # Right end: every user's fed upload needs at least s_c ln 2 / c_c even with all the bandwidth.
         self.fed_floor = float(np.max(scenario.upload_bits * math.log(2) / scenario.power_to_noise_fed_hz))
@@ -85,15 +86,53 @@ class _Points:
             self.last = point
             self.upper[eta] = point.T
             self.round_lower[eta] = point.lower_bound / self.scenario.rounds(eta)
+            self.multipliers[eta] = point.multipliers
         return self.upper[eta]
 
-    def interval_bound(self, low: float, high: float) -> float:
-        """A lower bound on T*(eta) for every eta in [low, high] (low = 0 and high = 1: the end pieces)."""
+    def interval_bound(self, low: float, high: float, using: float | None = None) -> float:
+        """A lower bound on T*(eta) for every eta in [low, high] (low = 0 and high = 1: the end pieces):
+        the monotone bound, and inside (0, 1) the second-order bound from the multipliers of the point
+        solved at `using` (by default `high`), whichever is higher."""
         rounds = self.scenario.a / (1.0 - low)
         if high >= 1.0:
             return rounds * self.fed_floor
         self.solve(high)
-        return rounds * self.round_lower[high]
+        monotone = rounds * self.round_lower[high]
+        multipliers = self.multipliers.get(high if using is None else using)
+        if low <= 0.0 or multipliers is None:
+            return monotone
+        return max(monotone, self._dual_bound(low, high, multipliers))
+
+    def dual_value(self, multipliers, eta: float) -> float:
+        """The dual function at `eta` (a lower bound on R*(eta), concave in log2(1/eta))."""
+        return dual_round_bound(self.scenario, multipliers, eta)
+
+    def _dual_bound(self, low: float, high: float, multipliers) -> float:
+        """With D(L) the dual function at fixed multipliers (a lower bound on R* at every eta, concave in
+        L = log2(1/eta); solvers.structured.dual_round_bound): on [low, high] R*(eta) >= D >= its chord
+        between L(high) and L(low), which is >= an affine function of eta (L is convex in eta, so above
+        its tangent at `high`); the rounds are >= their tangent at `low` (convex). The product of an
+        increasing and a decreasing non-negative affine function is concave, so its minimum over the
+        interval is at an end."""
+        s = self.scenario
+        at_high = self.dual_value(multipliers, high)
+        at_low = self.dual_value(multipliers, low)
+        if min(at_high, at_low) <= 0.0:
+            return 0.0
+        if at_low >= at_high:
+            chord_slope = (at_low - at_high) / (math.log2(1.0 / low) - math.log2(1.0 / high))
+            tangent_slope = chord_slope / (high * math.log(2))  # per unit of eta, for eta below `high`
+
+            def round_time(eta: float) -> float:
+                return at_high + tangent_slope * (high - eta)
+        else:
+            def round_time(eta: float) -> float:
+                return at_low
+
+        def rounds(eta: float) -> float:
+            return s.a / (1.0 - low) + s.a / (1.0 - low) ** 2 * (eta - low)
+
+        return min(rounds(low) * round_time(low), rounds(high) * round_time(high))
 
 
 SHARE_ITERATION_LIMIT = 60
@@ -200,6 +239,9 @@ class _SharePoints(_Points):
             self.upper[eta] = found.T
             self.round_lower[eta] = found.lower_bound / self.scenario.rounds(eta)
             self.share[eta] = found.client_share
+            # No multipliers kept, so only the monotone bound: the dual function at the best A's
+            # multipliers, minimised over A (at an end, being affine in A), is valid but loose unless
+            # its slope in A is zero, and the Kelley cuts' minimum over A is not known to be concave.
         return self.upper[eta]
 
 
@@ -281,7 +323,7 @@ def certify_global_eta(scenario: SplitScenario, start_etas: list[float], tol: fl
         if value < best:
             best, best_eta = value, middle
         for piece_low, piece_high in ((low, middle), (middle, high)):
-            piece_bound = points.interval_bound(piece_low, piece_high)
+            piece_bound = points.interval_bound(piece_low, piece_high, using=middle)
             if piece_bound < best:
                 heapq.heappush(live, (piece_bound, piece_low, piece_high))
             else:

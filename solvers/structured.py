@@ -171,6 +171,7 @@ class StructuredPoint:
     lower_bound: float  # Lagrangian lower bound on T*(eta)
     client_share: float  # A the point was solved at
     share_slope: float  # lower_bound + (A' - A) share_slope bounds T*(eta) at any other share A'
+    multipliers: "Multipliers"  # those of the lower bound; they bound R* at any other eta too (dual_round_bound)
     converged: bool
     status: str  # "optimal" (gap reached), "gap not reached", "no convergence"
     iterations: int  # outer (R, mu) Newton steps
@@ -186,6 +187,42 @@ class StructuredPoint:
     def gap(self) -> float:
         """(upper - lower) / upper, never below 0 (rounding can make it -1e-16)."""
         return max(0.0, (self.T - self.lower_bound) / self.T)
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """The multipliers of a Lagrangian lower bound: user weights nu (on the simplex) and the budgets'
+    lambda_s, lambda_c (s/Hz), with the SNRs that minimised it (starting points at another eta)."""
+
+    nu: np.ndarray
+    lambda_main: float
+    lambda_fed: float
+    log_z: np.ndarray
+    log_w: np.ndarray
+
+
+def dual_round_bound(scenario: SplitScenario, multipliers: Multipliers, eta: float,
+                     client_share: float | None = None) -> float:
+    """The Lagrangian dual function of (17) at `eta` with fixed multipliers: a lower bound on R*(eta) for
+    any multipliers (weak duality). As a function of L = log2(1/eta) it is concave: tau is linear in L and
+    each user's main-link term min_z [nu n alpha_s h(z) + lambda_s c_s / z] is a minimum of functions
+    linear in n = v L (the fed-link term does not depend on eta)."""
+    n = scenario.local_iterations(eta)
+    tau = scenario.compute_time_s(eta, client_share)
+    m = multipliers
+    alpha_main = scenario.smashed_bits * LN2 / scenario.power_to_noise_main_hz
+    alpha_fed = scenario.upload_bits * LN2 / scenario.power_to_noise_fed_hz
+    # The minimisers: q(z) = lambda_s c_s / (nu n alpha_s), q(w) = lambda_c c_c / (nu alpha_c).
+    log_z = snr_for_log_q(math.log(m.lambda_main) + np.log(scenario.power_to_noise_main_hz)
+                          - np.log(m.nu * n * alpha_main), m.log_z)
+    log_w = snr_for_log_q(math.log(m.lambda_fed) + np.log(scenario.power_to_noise_fed_hz)
+                          - np.log(m.nu * alpha_fed), m.log_w)
+    main, fed = snr_terms(log_z), snr_terms(log_w)
+    per_user = (m.nu * (tau + n * alpha_main * main.h + alpha_fed * fed.h)
+                + m.lambda_main * scenario.power_to_noise_main_hz * np.exp(-log_z)
+                + m.lambda_fed * scenario.power_to_noise_fed_hz * np.exp(-log_w))
+    return float(per_user.sum() - m.lambda_main * scenario.bandwidth_main_hz
+                 - m.lambda_fed * scenario.bandwidth_fed_hz)
 
 
 @dataclass(frozen=True)
@@ -291,9 +328,9 @@ class _FixedEta:
         log_z, log_w = log_z + math.log(over_main), log_w + math.log(over_fed)
         return float(np.max(self.delays(snr_terms(log_z), snr_terms(log_w)))), log_z, log_w
 
-    def lower_bound(self, log_z, log_w, log_mu: float) -> tuple[float, np.ndarray]:
+    def lower_bound(self, log_z, log_w, log_mu: float) -> tuple[float, "Multipliers"]:
         """The Lagrangian bound of the module docstring on R*, with multipliers read off (z, w, mu), and
-        the user weights nu it used (the bound is affine in tau with slopes nu)."""
+        those multipliers (the bound is affine in tau with slopes nu)."""
         main = snr_terms(log_z)
         # Weights x_k = nu_k / lambda_s from the user's main-link stationarity: q(z_k) = c_s / (x_k n alpha_s).
         log_x = np.log(self.s.power_to_noise_main_hz) - math.log(self.n) - np.log(self.alpha_main) - main.log_q
@@ -309,7 +346,8 @@ class _FixedEta:
         w_hz = self.s.power_to_noise_fed_hz * np.exp(-log_w_best)
         z_hz = self.s.power_to_noise_main_hz * np.exp(-log_z)
         return (float(nu @ self.delays(main, fed) - lambda_main * (self.s.bandwidth_main_hz - z_hz.sum())
-                      - lambda_fed * (self.s.bandwidth_fed_hz - w_hz.sum())), nu)
+                      - lambda_fed * (self.s.bandwidth_fed_hz - w_hz.sum())),
+                Multipliers(nu, lambda_main, lambda_fed, log_z, log_w_best))
 
 
 def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
@@ -352,7 +390,8 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
     round_time, log_z, log_w, main, fed, users_ok, residual, main_hz, fed_hz = current
 
     upper_round, feasible_z, feasible_w = problem.upper_bound(log_z, log_w)
-    lower_round, weights = problem.lower_bound(log_z, log_w, log_mu)
+    lower_round, multipliers = problem.lower_bound(log_z, log_w, log_mu)
+    weights = multipliers.nu
     # The bound is affine in every tau_k with slope nu_k, and tau_k is affine in the client share A, so
     # the same multipliers bound T* at any other A: lower + (A' - A) * share_slope (Problem (16)'s A).
     work = scenario.compute_cycles * math.log2(1.0 / eta)
@@ -369,6 +408,7 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
     return StructuredPoint(
         eta=eta, T=upper, lower_bound=lower,
         client_share=scenario.client_share if client_share is None else client_share, share_slope=share_slope,
+        multipliers=multipliers,
         converged=status == "optimal", status=status, iterations=iterations,
         user_iterations=problem.user_iterations, seconds=time.perf_counter() - started,
         bandwidth_main_hz=scenario.power_to_noise_main_hz * np.exp(-feasible_z),

@@ -71,7 +71,9 @@ class _Points:
         self.gap = gap
         self.upper: dict[float, float] = {}
         self.round_lower: dict[float, float] = {}
-        self.multipliers: dict = {}  # eta -> the multipliers of its lower bound (Problem (17) only)
+        # The multipliers of the latest solve only (Problem (17)): they bound the intervals next to it and
+        # are then dropped, so memory stays linear in K whatever the number of intervals.
+        self.latest_multipliers = None
         self.last = None
         # Right end: every user's fed upload needs at least s_c ln 2 / c_c even with all the bandwidth.
         self.fed_floor = float(np.max(scenario.upload_bits * math.log(2) / scenario.power_to_noise_fed_hz))
@@ -86,19 +88,17 @@ class _Points:
             self.last = point
             self.upper[eta] = point.T
             self.round_lower[eta] = point.lower_bound / self.scenario.rounds(eta)
-            self.multipliers[eta] = point.multipliers
+            self.latest_multipliers = point.multipliers
         return self.upper[eta]
 
-    def interval_bound(self, low: float, high: float, using: float | None = None) -> float:
+    def interval_bound(self, low: float, high: float, multipliers=None) -> float:
         """A lower bound on T*(eta) for every eta in [low, high] (low = 0 and high = 1: the end pieces):
-        the monotone bound, and inside (0, 1) the second-order bound from the multipliers of the point
-        solved at `using` (by default `high`), whichever is higher."""
+        the monotone bound (`high` already solved), and inside (0, 1) the second-order bound from
+        `multipliers` (those of a point solved in the interval), whichever is higher."""
         rounds = self.scenario.a / (1.0 - low)
         if high >= 1.0:
             return rounds * self.fed_floor
-        self.solve(high)
         monotone = rounds * self.round_lower[high]
-        multipliers = self.multipliers.get(high if using is None else using)
         if low <= 0.0 or multipliers is None:
             return monotone
         return max(monotone, self._dual_bound(low, high, multipliers))
@@ -293,17 +293,15 @@ def certify_global_eta(scenario: SplitScenario, start_etas: list[float], tol: fl
     cuts = sorted({float(e) for e in start_etas if 0.0 < e < 1.0})
     if not cuts:
         cuts = [0.5]
-    for eta in cuts:
-        points.solve(eta)
-    best_eta = min(points.upper, key=points.upper.get)
-    best = points.upper[best_eta]
-    edges = [0.0, *cuts, 1.0]
     live: list[tuple[float, float, float]] = []
     examined = 0
     pruned: list[Interval] = []
-    for low, high in zip(edges[:-1], edges[1:]):
-        bound = points.interval_bound(low, high)
-        heapq.heappush(live, (bound, low, high))
+    for low, high in zip([0.0, *cuts], cuts):  # each interval as soon as its right end is solved
+        points.solve(high)
+        heapq.heappush(live, (points.interval_bound(low, high, points.latest_multipliers), low, high))
+    heapq.heappush(live, (points.interval_bound(cuts[-1], 1.0), cuts[-1], 1.0))
+    best_eta = min(points.upper, key=points.upper.get)
+    best = points.upper[best_eta]
     status = "certified"
     while live:
         bound, low, high = live[0]
@@ -320,10 +318,11 @@ def certify_global_eta(scenario: SplitScenario, start_etas: list[float], tol: fl
             status = "interval too narrow to split"
             break
         value = points.solve(middle)
+        multipliers = points.latest_multipliers
         if value < best:
             best, best_eta = value, middle
         for piece_low, piece_high in ((low, middle), (middle, high)):
-            piece_bound = points.interval_bound(piece_low, piece_high, using=middle)
+            piece_bound = points.interval_bound(piece_low, piece_high, multipliers)
             if piece_bound < best:
                 heapq.heappush(live, (piece_bound, piece_low, piece_high))
             else:

@@ -33,7 +33,7 @@ def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
     lines.append("baselines: " + ", ".join(f"{name} T = {r.T:.4f} s" for name, r in comparison.results.items())
                  + f"; Proposed is {comparison.reduction_vs_ba('Proposed'):.2%} below BA "
                    f"(paper: {PAPER_REDUCTION_VS_BA:.2%})")
-    lines.append(f"certificate ({certificate.kind}): {certificate.verdict()}")
+    lines.append(f"certificate: {certificate.verdict()} [{certificate.kind}]")
     lines.append(f"report: {report}")
     return lines
 

@@ -44,7 +44,8 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
         ("certified_by", result.certified_by, "-",
          "Lemma 3/KKT on Ipopt's final re-solve, or the duality gap alone above solver.certify_max_users"),
         ("solves", result.solves, "-", "solves of the eta search (grid, refinement, extra, final)"),
-        ("iterations", result.iterations, "-", "Ipopt iterations (structured: budget Newton steps) over those solves"),
+        ("ipopt_iterations", result.iterations, "-",
+         "Ipopt iterations over those solves (structured engine: its budget Newton steps)"),
         ("solve_time", result.seconds, "s", "wall time of the eta search"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
@@ -99,17 +100,17 @@ def eta_sweep_table(result) -> ResultTable:
     table = ResultTable("eta_sweep", [
         Column("eta", "-", "local accuracy"),
         Column("T", "s", "optimal total delay of Problem (17) at this eta (empty if the solve failed)"),
-        Column("lower_bound", "s", "structured engine: proven lower bound on T*(eta) (empty with Ipopt)"),
-        Column("gap", "-", "structured engine: (T - lower_bound) / T (empty with Ipopt)"),
         Column("status", "-", "termination condition (Ipopt's, or the structured engine's)"),
         Column("iterations", "-", "Ipopt iterations (structured: budget Newton steps)"),
-        Column("stage", "-", "grid, refine (search between grid neighbours), extra (an eta a baseline uses) "
-                             "or final (re-solve at eta*)"),
+        Column("stage", "-", "grid, refine (search between grid neighbours), extra (an eta a baseline uses), "
+                             "global (an eta* the global search found) or final (re-solve at eta*)"),
         Column("seconds", "s", "wall time of this solve"),
+        Column("lower_bound", "s", "structured engine: proven lower bound on T*(eta) (empty with Ipopt)"),
+        Column("gap", "-", "structured engine: (T - lower_bound) / T (empty with Ipopt)"),
     ])
     for point in sorted(result.points, key=lambda p: (p.eta, p.stage)):
-        table.add(point.eta, point.T, point.lower_bound, point.gap, point.record.status, point.record.iterations,
-                  point.stage, point.record.seconds)
+        table.add(point.eta, point.T, point.record.status, point.record.iterations, point.stage,
+                  point.record.seconds, point.lower_bound, point.gap)
     return table
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
-from solvers.structured import SplitScenario
+from solvers.structured import SplitScenario, rate_bps
 
 
 RELATIVE_TOLERANCE = 1e-6  # Lemma 3 residuals, slack of (17a), budgets, sum of lambda
@@ -182,12 +182,11 @@ def certify_by_duality_gap(inputs, allocation, result, gap_target: float) -> Cer
     scenario = SplitScenario.from_inputs(inputs)
     eta, T = allocation.eta, allocation.T
     main_hz, fed_hz = allocation.bandwidth_main_mhz * 1e6, allocation.bandwidth_fed_mhz * 1e6
-    rate_main = main_hz * np.log1p(scenario.power_to_noise_main_hz / main_hz) / np.log(2)
-    rate_fed = fed_hz * np.log1p(scenario.power_to_noise_fed_hz / fed_hz) / np.log(2)
+    rate_main = rate_bps(main_hz, scenario.power_to_noise_main_hz)
+    rate_fed = rate_bps(fed_hz, scenario.power_to_noise_fed_hz)
     rate_short = max(float(np.max(scenario.smashed_bits / allocation.time_main_s / rate_main - 1)),
                      float(np.max(scenario.upload_bits / allocation.time_fed_s / rate_fed - 1)))
-    delays = scenario.rounds(eta) * (scenario.compute_time_s(eta) + allocation.time_fed_s
-                                     + scenario.local_iterations(eta) * allocation.time_main_s)
+    delays = scenario.user_delays_s(eta, allocation.time_main_s, allocation.time_fed_s)
     over_T = float(np.max(delays) / T - 1)
     over_main = float(main_hz.sum() / scenario.bandwidth_main_hz - 1)
     over_fed = float(fed_hz.sum() / scenario.bandwidth_fed_hz - 1)

@@ -22,10 +22,10 @@ from scipy.optimize import minimize_scalar
 
 from data.fedsllm import FedsllmInputs
 from models.fedsllm import build_problem17
-from solvers.fedsllm_engines import Allocation, EngineSolve, ModelIpopt, PersistentIpopt, Structured
+from solvers.fedsllm_engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.progress import Progress
-from solvers.structured import DEFAULT_GAP, SplitScenario
+from solvers.structured import DEFAULT_GAP, SplitScenario, rate_bps
 
 
 FAILURE_LIMIT = 3  # grid solves that may fail before the grid stops (any failure fails the run)
@@ -158,15 +158,12 @@ def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation) -> Op
     scenario = SplitScenario.from_inputs(inputs)
     eta = allocation.eta
     main_mhz, fed_mhz = allocation.bandwidth_main_mhz, allocation.bandwidth_fed_mhz
-    rate_main = main_mhz * np.log1p(scenario.power_to_noise_main_hz / 1e6 / main_mhz) / math.log(2)
-    rate_fed = fed_mhz * np.log1p(scenario.power_to_noise_fed_hz / 1e6 / fed_mhz) / math.log(2)
-    compute = scenario.compute_time_s(eta)
-    iterations = scenario.local_iterations(eta)
-    delay = scenario.rounds(eta) * (compute + allocation.time_fed_s + iterations * allocation.time_main_s)
     return OptimumAllocation(inputs.user_ids, allocation.T, eta, scenario.a, scenario.v, scenario.rounds(eta),
-                             iterations, scenario.bandwidth_main_hz / 1e6, scenario.bandwidth_fed_hz / 1e6,
-                             main_mhz, fed_mhz, allocation.time_main_s, allocation.time_fed_s, rate_main, rate_fed,
-                             compute, delay)
+                             scenario.local_iterations(eta), scenario.bandwidth_main_hz / 1e6,
+                             scenario.bandwidth_fed_hz / 1e6, main_mhz, fed_mhz, allocation.time_main_s,
+                             allocation.time_fed_s, rate_bps(main_mhz, scenario.power_to_noise_main_hz / 1e6),
+                             rate_bps(fed_mhz, scenario.power_to_noise_fed_hz / 1e6), scenario.compute_time_s(eta),
+                             scenario.user_delays_s(eta, allocation.time_main_s, allocation.time_fed_s))
 
 
 @dataclass(frozen=True)
@@ -235,7 +232,6 @@ class EtaSearch:
         self.result = EtaSearchResult(engine=self.engine.name)
         self._failures: list[str] = []
         self._stopped = ""  # why the grid stopped early, if it did
-        self._lower_bounds: dict[float, float] = {}
 
     @property
     def model(self) -> pyo.ConcreteModel | None:
@@ -247,26 +243,22 @@ class EtaSearch:
 
     def solve_at(self, eta: float, start: Allocation | None, stage: str) -> EtaPoint:
         """Solve (17) at `eta` from `start` (None: cold); record the point."""
-        label = f"(17) eta={eta:.9g} {stage}"
-        if stage == "final":
-            solved = ModelIpopt(self.inputs, self.solver, self.model).solve(eta, start, label)
-        else:
-            solved = self.engine.solve(eta, start, label)
-        return self._record(eta, stage, solved)
+        return self._solve(eta, start, stage)[0]
 
-    def _record(self, eta: float, stage: str, solved: EngineSolve) -> EtaPoint:
+    def _solve(self, eta: float, start: Allocation | None, stage: str) -> tuple[EtaPoint, Allocation | None]:
+        """`solve_at`, also returning the allocation found (None if the solve failed). The final point is
+        Ipopt's on the Pyomo model the certificate reads; every other one the search engine's."""
+        engine = ModelIpopt(self.inputs, self.solver, self.model) if stage == "final" else self.engine
+        solved = engine.solve(eta, start, f"(17) eta={eta:.9g} {stage}")
         point = EtaPoint(eta, solved.T, stage, solved.record, solved.lower_bound)
         self.result.points.append(point)
-        if math.isfinite(solved.lower_bound):
-            self._lower_bounds[eta] = solved.lower_bound
         if not solved.record.optimal:
-            engine = "Ipopt" if stage == "final" or self.engine.name.startswith("ipopt") else "the structured engine"
             self._failures.append(
-                f"eta = {eta:.6g} ({stage}): {engine} stopped with status '{solved.record.status}' "
+                f"eta = {eta:.6g} ({stage}): {engine.solver_name} stopped with status '{solved.record.status}' "
                 f"after {solved.record.iterations} iterations ({solved.record.message})")
         elif stage != "final" and (self.result.best is None or point.T < self.result.best.T):
             self.result.best = solved.allocation
-        return point
+        return point, solved.allocation
 
     def sweep(self, grid: EtaGrid) -> None:
         """Every grid point, each warm-started from the last; stops at the FAILURE_LIMIT-th failure,
@@ -275,9 +267,7 @@ class EtaSearch:
         self.progress.start("eta grid", len(etas))
         previous: Allocation | None = None
         for done, eta in enumerate(etas, start=1):
-            solved = self.engine.solve(eta, previous, f"(17) eta={eta:.9g} grid")
-            point = self._record(eta, "grid", solved)
-            previous = solved.allocation
+            point, previous = self._solve(eta, previous, "grid")
             self.progress.advance(f"eta={eta:.4f} T={point.T:.6g} s")
             if len(self._failures) >= FAILURE_LIMIT and done < len(etas):
                 self._stopped = f"The grid stopped after its first {FAILURE_LIMIT} failures, at {done} of {len(etas)} points."
@@ -319,15 +309,8 @@ class EtaSearch:
                 self.solve_at(eta, self.result.best, "extra")
         if self._failures:
             raise SolveError(self._failures)
-        self.result.best_lower_bound = self._lower_bounds.get(self.result.best.eta, math.nan)
-        self.result.best_upper_bound = self.result.best.T if math.isfinite(self.result.best_lower_bound) else math.nan
-        if self.model is not None:
-            # Leave the model holding the optimum itself (primal values and duals) for the certificate.
-            final = self.solve_at(self.result.best.eta, self.result.best, "final")
-            if not final.record.optimal:
-                raise SolveError(self._failures)
-            self.result.best = Allocation.from_model(self.model)
-        else:
+        self._finish_at(self.result.best.eta)
+        if self.model is None:
             self.result.certified_by = "duality gap"
         self.result.seconds = time.perf_counter() - start
         return self.result
@@ -338,8 +321,16 @@ class EtaSearch:
         point = self.solve_at(eta, None, "global")
         if not point.record.optimal:
             raise SolveError(self._failures)
-        self.result.best_lower_bound = point.lower_bound
-        self.result.best_upper_bound = point.T if math.isfinite(point.lower_bound) else math.nan
+        self._finish_at(eta)
+
+    def _finish_at(self, eta: float) -> None:
+        """The optimum's bounds from the structured engine's last solve at `eta` (nan with Ipopt), then the
+        final Ipopt re-solve there, which leaves the model holding the optimum itself (primal values and
+        duals) for the certificate; skipped above certify_max_users."""
+        bounded = next((p for p in reversed(self.result.points) if p.eta == eta and math.isfinite(p.lower_bound)),
+                       None)
+        self.result.best_lower_bound = bounded.lower_bound if bounded else math.nan
+        self.result.best_upper_bound = bounded.T if bounded else math.nan
         if self.model is not None:
             final = self.solve_at(eta, self.result.best, "final")
             if not final.record.optimal:

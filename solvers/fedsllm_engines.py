@@ -78,16 +78,22 @@ class EngineSolve:
     lower_bound: float = math.nan  # a proven lower bound on T*(eta) (structured engine)
 
 
-def _smallest_feasible_delay(scenario: SplitScenario, eta: float, time_main_s, time_fed_s) -> float:
-    """(15)/(17a): the largest user delay at these upload times, the smallest feasible T."""
-    per_round = scenario.compute_time_s(eta) + time_fed_s + scenario.local_iterations(eta) * time_main_s
-    return scenario.rounds(eta) * float(np.max(per_round))
+def _warm_then_cold(start: Allocation | None, attempt) -> SolveRecord:
+    """`attempt(warm=True)` when there is a start; if that fails (or there is none) `attempt(warm=False)`,
+    once. The record counts the iterations of both."""
+    record = attempt(True) if start is not None else None
+    if record is None or not record.optimal:
+        earlier_iterations = record.iterations if record else 0
+        record = attempt(False)
+        record = replace(record, iterations=record.iterations + earlier_iterations)
+    return record
 
 
 class ModelIpopt:
     """Ipopt on the Pyomo model (eta a mutable Param; the NL file is written at every solve)."""
 
     name = "ipopt (NL file per solve)"
+    solver_name = "Ipopt"  # as failure messages name it
 
     def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, model: pyo.ConcreteModel | None = None):
         self.model = model if model is not None else build_problem17(inputs)
@@ -96,16 +102,16 @@ class ModelIpopt:
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         """From `start` (None: the equal split, cold); a warm start that fails is retried once cold."""
         self.model.eta.set_value(eta)
-        record = None
-        if start is not None:
-            start.load_into(self.model)
-            record = self.solver.solve(self.model, warm=True, label=label)
-        if record is None or not record.optimal:
-            earlier_iterations = record.iterations if record else 0
+
+        def attempt(warm: bool) -> SolveRecord:
+            if warm:
+                start.load_into(self.model)
+                return self.solver.solve(self.model, warm=True, label=label)
             set_equal_split_start(self.model)
             self.model.dual.clear()
-            record = self.solver.solve(self.model, warm=False, label=f"{label}, cold")
-            record = replace(record, iterations=record.iterations + earlier_iterations)
+            return self.solver.solve(self.model, warm=False, label=f"{label}, cold")
+
+        record = _warm_then_cold(start, attempt)
         if not record.optimal:
             return EngineSolve(record, math.nan, None)
         return EngineSolve(record, pyo.value(self.model.T), Allocation.from_model(self.model))
@@ -132,6 +138,7 @@ class PersistentIpopt:
     """Ipopt on one PyNumero NLP for every eta (see the module docstring)."""
 
     name = "ipopt"
+    solver_name = "Ipopt"
 
     def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver):
         self.solver = solver
@@ -155,18 +162,16 @@ class PersistentIpopt:
         x[self._index["bandwidth_fed"]] = allocation.bandwidth_fed_mhz
         x[self._index["time_main"]] = allocation.time_main_s
         x[self._index["time_fed"]] = allocation.time_fed_s
-        x[self._index["T"]] = _smallest_feasible_delay(self.scenario, eta, allocation.time_main_s,
-                                                       allocation.time_fed_s)
+        # (17a): T starts at the largest user delay at these upload times, the smallest feasible T.
+        x[self._index["T"]] = float(np.max(self.scenario.user_delays_s(eta, allocation.time_main_s,
+                                                                       allocation.time_fed_s)))
         return x
 
     def equal_split(self, eta: float) -> Allocation:
         s = self.scenario
         count = s.users
-        main_hz, fed_hz = s.bandwidth_main_hz / count, s.bandwidth_fed_hz / count
-        time_main = s.smashed_bits / (main_hz * np.log1p(s.power_to_noise_main_hz / main_hz) / math.log(2))
-        time_fed = s.upload_bits / (fed_hz * np.log1p(s.power_to_noise_fed_hz / fed_hz) / math.log(2))
-        return Allocation(eta, math.nan, np.full(count, main_hz / MHZ), np.full(count, fed_hz / MHZ),
-                          time_main, time_fed)
+        return Allocation(eta, math.nan, np.full(count, s.bandwidth_main_hz / count / MHZ),
+                          np.full(count, s.bandwidth_fed_hz / count / MHZ), *s.equal_split_times_s())
 
     def _solve_once(self, eta: float, start: Allocation, warm: bool, label: str) -> tuple[SolveRecord, np.ndarray]:
         x0 = self._point(eta, start)
@@ -196,14 +201,18 @@ class PersistentIpopt:
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         """From `start` with the last multipliers (None: the equal split, cold); a warm start that fails
         is retried once cold."""
-        record = None
-        if start is not None:
-            record, x = self._solve_once(eta, start, True, label)
-        if record is None or not record.optimal:
-            earlier_iterations = record.iterations if record else 0
+        x = None
+
+        def attempt(warm: bool) -> SolveRecord:
+            nonlocal x
+            if warm:
+                record, x = self._solve_once(eta, start, True, label)
+                return record
             self._multipliers = None
             record, x = self._solve_once(eta, self.equal_split(eta), False, f"{label}, cold")
-            record = replace(record, iterations=record.iterations + earlier_iterations)
+            return record
+
+        record = _warm_then_cold(start, attempt)
         if not record.optimal:
             return EngineSolve(record, math.nan, None)
         index = self._index
@@ -217,6 +226,7 @@ class Structured:
     (only those two are kept, so memory stays linear in K)."""
 
     name = "structured"
+    solver_name = "the structured engine"
 
     def __init__(self, inputs: FedsllmInputs, gap: float):
         self.scenario = SplitScenario.from_inputs(inputs)

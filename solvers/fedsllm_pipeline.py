@@ -45,7 +45,6 @@ from solvers.certificate import (
 )
 from solvers.config import ConfigError, Study
 from solvers.fedsllm import (
-    Engine,
     EngineSettings,
     EtaGrid,
     EtaSearch,
@@ -157,11 +156,13 @@ def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
 def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
     """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
     comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
-    global_result = certify_globally(run, inputs, grid, models.strategies.search)
-    if global_result is not None:  # Proposed is the search's optimum, which the global search may have moved
+    global_result = None
+    if run.settings.global_eta.enabled:
+        global_result = certify_globally(run, inputs, grid, models.strategies.search)
+        # Proposed is the search's optimum, which the global search may have moved
         best = models.strategies.search.result.best
         comparison.results["Proposed"] = StrategyResult("Proposed", best.T, best.eta)
-    certify_eb_globally(run, inputs, grid, comparison)
+        certify_eb_globally(run, inputs, grid, comparison)
     optimum_model, source = models.strategies.search.model, "Problem (17)"
     applies, holds, solutions, best16 = reduction_applies(inputs), False, None, None
     if models.problem16 is not None:
@@ -172,43 +173,42 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Fedsllm
                 raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
             optimum_model, source = models.problem16, "Problem (16)"
         holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
-    global16 = certify_problem16_globally(run, inputs, grid) if solutions is not None and not applies else None
+    global16 = None
+    if run.settings.global_eta.enabled and solutions is not None and not applies:
+        global16 = certify_problem16_globally(run, inputs, grid)
     optimum = (OptimumAllocation.from_model(optimum_model) if optimum_model is not None
                else optimum_from_allocation(inputs, comparison.search.best))
     return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds,
                           global_result, global16)
 
 
-def certify_problem16_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> GlobalEtaResult | None:
-    """With global_eta.enabled and some client at least as fast as the server: Problem (16)'s certified
-    global optimum, the client share A searched in [A_min, A_max] at every eta (f, f_s and the powers at
-    their maxima; README). When the reduction applies it is not needed: every tau_k grows with A, so
-    A* = A_min and (16)'s optimum is (17)'s."""
-    if not run.settings.global_eta.enabled:
-        return None
-    share_range = (inputs.parameter("client_share_min"), inputs.parameter("client_share_max"))
+def global_search(run: RunContext, inputs: FedsllmInputs, start_etas: list[float], tol: float,
+                  **options) -> GlobalEtaResult:
+    """solvers.global_eta.certify_global_eta on the run's scenario (`options`: equal_split, share_range);
+    a structured solve that fails there is a SolveError naming its eta and status."""
     try:
-        result = certify_global_eta(SplitScenario.from_inputs(inputs), grid.points(),
-                                    run.settings.global_eta.problem16_tol, run.settings.solver.gap,
-                                    share_range=share_range)
+        return certify_global_eta(SplitScenario.from_inputs(inputs), start_etas, tol, run.settings.solver.gap,
+                                  **options)
     except GlobalSearchError as error:
         raise SolveError([str(error)]) from None
+
+
+def certify_problem16_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> GlobalEtaResult:
+    """Some client at least as fast as the server: Problem (16)'s certified global optimum, the client
+    share A searched in [A_min, A_max] at every eta (f, f_s and the powers at their maxima; README). When
+    the reduction applies it is not needed: every tau_k grows with A, so A* = A_min and (16)'s optimum
+    is (17)'s."""
+    share_range = (inputs.parameter("client_share_min"), inputs.parameter("client_share_max"))
+    result = global_search(run, inputs, grid.points(), run.settings.global_eta.problem16_tol, share_range=share_range)
     log.info("global search of Problem (16): T = %.12g s at eta = %.9g, A = %.9g, lower bound %.12g, %s",
              result.T, result.eta, result.client_share, result.lower_bound, result.status)
     return result
 
 
-def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch
-                     ) -> GlobalEtaResult | None:
-    """With global_eta.enabled: branch and bound over (0, 1) from the grid and eta*; an eta better than the
-    search's (e.g. outside the grid's range) becomes the optimum (solved and re-solved like eta*)."""
-    if not run.settings.global_eta.enabled:
-        return None
-    try:
-        result = certify_global_eta(SplitScenario.from_inputs(inputs), [*grid.points(), search.result.best.eta],
-                                    run.settings.global_eta.tol, run.settings.solver.gap)
-    except GlobalSearchError as error:
-        raise SolveError([str(error)]) from None
+def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch) -> GlobalEtaResult:
+    """Branch and bound over (0, 1) from the grid and eta*; an eta better than the search's (e.g. outside
+    the grid's range) becomes the optimum (solved and re-solved like eta*)."""
+    result = global_search(run, inputs, [*grid.points(), search.result.best.eta], run.settings.global_eta.tol)
     log.info("global search over (0, 1): T = %.12g s at eta = %.9g, lower bound %.12g, %d solves, %s",
              result.T, result.eta, result.lower_bound, result.solves, result.status)
     if result.T < search.result.best.T * (1 - GLOBAL_ADOPT_MARGIN):
@@ -217,13 +217,10 @@ def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, sear
 
 
 def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, comparison: Comparison) -> None:
-    """With global_eta.enabled: EB (equal split, eta optimised) over every eta in (0, 1) too; a better eta
-    than the grid's replaces EB's result."""
-    if not run.settings.global_eta.enabled:
-        return
+    """EB (equal split, eta optimised) over every eta in (0, 1) too; a better eta than the grid's replaces
+    EB's result."""
     eb = comparison.results["EB"]
-    result = certify_global_eta(SplitScenario.from_inputs(inputs), [*grid.points(), eb.eta],
-                                run.settings.global_eta.tol, equal_split=True)
+    result = global_search(run, inputs, [*grid.points(), eb.eta], run.settings.global_eta.tol, equal_split=True)
     log.info("global search of EB over (0, 1): T = %.12g s at eta = %.9g, %s", result.T, result.eta, result.status)
     if result.T < eb.T:
         comparison.results["EB"] = StrategyResult("EB", result.T, result.eta)
@@ -235,11 +232,10 @@ def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> C
     search, gap = solved.comparison.search, run.settings.solver.gap
     if solved.optimum_model is None:
         certificate = certify_by_duality_gap(inputs, search.best, search, gap)
-        certificate.checks += global_checks(solved.global_eta, search.best.T)
-        return certificate
-    certificate = certify_optimum(solved.optimum_model)
-    if solved.source == "Problem (17)":
-        certificate.checks += structured_bound_checks(search, gap)
+    else:
+        certificate = certify_optimum(solved.optimum_model)
+        if solved.source == "Problem (17)":
+            certificate.checks += structured_bound_checks(search, gap)
     certificate.checks += global_checks(solved.global_eta, search.best.T)
     certificate.checks += problem16_global_checks(solved.global16, solved.best16)
     return certificate

@@ -76,7 +76,7 @@ class _Points:
         self.latest_multipliers = None
         self.last = None
         # Right end: every user's fed upload needs at least s_c ln 2 / c_c even with all the bandwidth.
-        self.fed_floor = float(np.max(scenario.upload_bits * math.log(2) / scenario.power_to_noise_fed_hz))
+        self.fed_floor = float(np.max(scenario.min_time_fed_s))
 
     def solve(self, eta: float) -> float:
         if eta not in self.upper:
@@ -250,10 +250,8 @@ class _EqualSplitPoints(_Points):
 
     def __init__(self, scenario: SplitScenario):
         super().__init__(scenario, 0.0)
-        count = scenario.users
-        fed_hz = scenario.bandwidth_fed_hz / count
-        fed_rate = fed_hz * np.log1p(scenario.power_to_noise_fed_hz / fed_hz) / math.log(2)
-        self.fed_floor = float(np.max(scenario.upload_bits / fed_rate))  # no work left: the fed upload alone
+        _, time_fed = scenario.equal_split_times_s()
+        self.fed_floor = float(np.max(time_fed))  # no work left: the fed upload alone
 
     def solve(self, eta: float) -> float:
         if eta not in self.upper:

@@ -146,18 +146,34 @@ class SplitScenario:
         return self.compute_cycles * math.log2(1.0 / eta) * (share / self.client_cpu_hz
                                                             + (1.0 - share) / self.server_cpu_hz)
 
+    @property
+    def min_time_main_s(self) -> np.ndarray:
+        """alpha_s = s ln 2 / c_s: the smashed data's upload time with unlimited bandwidth (h(0) = 1)."""
+        return self.smashed_bits * LN2 / self.power_to_noise_main_hz
+
+    @property
+    def min_time_fed_s(self) -> np.ndarray:
+        """alpha_c = s_c ln 2 / c_c: the client model's upload time with unlimited bandwidth."""
+        return self.upload_bits * LN2 / self.power_to_noise_fed_hz
+
+    def user_delays_s(self, eta: float, time_main_s, time_fed_s) -> np.ndarray:
+        """(15) T_k = I0 (tau_k + t_c,k + n t_s,k) at these upload times."""
+        return self.rounds(eta) * (self.compute_time_s(eta) + time_fed_s + self.local_iterations(eta) * time_main_s)
+
+    def equal_split_times_s(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t_s, t_c) per user with every user on B/K of both links."""
+        count = self.users
+        return (self.smashed_bits / rate_bps(self.bandwidth_main_hz / count, self.power_to_noise_main_hz),
+                self.upload_bits / rate_bps(self.bandwidth_fed_hz / count, self.power_to_noise_fed_hz))
+
     def equal_split_delay_s(self, eta: float) -> float:
         """T with every user on B/K of both links (the paper's EB and BA baselines)."""
-        count = self.users
-        time_main = self.smashed_bits / _rate(self.bandwidth_main_hz / count, self.power_to_noise_main_hz)
-        time_fed = self.upload_bits / _rate(self.bandwidth_fed_hz / count, self.power_to_noise_fed_hz)
-        per_round = self.compute_time_s(eta) + time_fed + self.local_iterations(eta) * time_main
-        return self.rounds(eta) * float(np.max(per_round))
+        return float(np.max(self.user_delays_s(eta, *self.equal_split_times_s())))
 
 
-def _rate(bandwidth_hz, power_to_noise_hz):
-    """(11) b log2(1 + c/b) (bit/s)."""
-    return bandwidth_hz * np.log1p(power_to_noise_hz / bandwidth_hz) / LN2
+def rate_bps(bandwidth, power_to_noise):
+    """(11) b log2(1 + c/b): bit/s from Hz (or Mbit/s from MHz: the formula is scale-free)."""
+    return bandwidth * np.log1p(power_to_noise / bandwidth) / LN2
 
 
 # --- Results ------------------------------------------------------------------------------------
@@ -210,8 +226,7 @@ def dual_round_bound(scenario: SplitScenario, multipliers: Multipliers, eta: flo
     n = scenario.local_iterations(eta)
     tau = scenario.compute_time_s(eta, client_share)
     m = multipliers
-    alpha_main = scenario.smashed_bits * LN2 / scenario.power_to_noise_main_hz
-    alpha_fed = scenario.upload_bits * LN2 / scenario.power_to_noise_fed_hz
+    alpha_main, alpha_fed = scenario.min_time_main_s, scenario.min_time_fed_s
     # The minimisers: q(z) = lambda_s c_s / (nu n alpha_s), q(w) = lambda_c c_c / (nu alpha_c).
     log_z = snr_for_log_q(math.log(m.lambda_main) + np.log(scenario.power_to_noise_main_hz)
                           - np.log(m.nu * n * alpha_main), m.log_z)
@@ -244,8 +259,8 @@ class _FixedEta:
         self.eta = eta
         self.n = scenario.local_iterations(eta)
         self.tau = scenario.compute_time_s(eta, client_share)
-        self.alpha_main = scenario.smashed_bits * LN2 / scenario.power_to_noise_main_hz
-        self.alpha_fed = scenario.upload_bits * LN2 / scenario.power_to_noise_fed_hz
+        self.alpha_main = scenario.min_time_main_s
+        self.alpha_fed = scenario.min_time_fed_s
         self.log_kappa = (math.log(self.n * scenario.smashed_bits / scenario.upload_bits)
                           + 2.0 * np.log(scenario.power_to_noise_fed_hz) - 2.0 * np.log(scenario.power_to_noise_main_hz))
         # Each user needs more than this per round even with unlimited bandwidth (h >= 1).
@@ -255,6 +270,13 @@ class _FixedEta:
     def delays(self, main: SnrTerms, fed: SnrTerms) -> np.ndarray:
         return self.tau + self.alpha_fed * fed.h + self.n * self.alpha_main * main.h
 
+    def user_jacobian(self, round_time: float, main: SnrTerms, fed: SnrTerms):
+        """Each user's 2x2 Jacobian of (E1, E2) in (ln z, ln w), [[-Q(z), Q(w)], [d_main, d_fed]]: returns
+        d_main, d_fed and its determinant (negative: every term is positive)."""
+        d_main = self.n * self.alpha_main * main.dh_dlog_z / round_time
+        d_fed = self.alpha_fed * fed.dh_dlog_z / round_time
+        return d_main, d_fed, -main.slope_log_q * d_fed - fed.slope_log_q * d_main
+
     def solve_users(self, round_time: float, log_mu: float, log_z: np.ndarray, log_w: np.ndarray):
         """Each user's (ln z, ln w) with E1 = E2 = 0 at (R, mu), by damped Newton from the given point.
         Returns ln z, ln w, their SnrTerms and whether every user converged."""
@@ -263,9 +285,7 @@ class _FixedEta:
             main, fed = snr_terms(log_z), snr_terms(log_w)
             e1 = fed.log_q - main.log_q - log_mu - self.log_kappa
             e2 = self.delays(main, fed) / round_time - 1.0
-            d_main = self.n * self.alpha_main * main.dh_dlog_z / round_time
-            d_fed = self.alpha_fed * fed.dh_dlog_z / round_time
-            det = -main.slope_log_q * d_fed - fed.slope_log_q * d_main
+            d_main, d_fed, det = self.user_jacobian(round_time, main, fed)
             step_z = (-d_fed * e1 + fed.slope_log_q * e2) / det
             step_w = (d_main * e1 + main.slope_log_q * e2) / det
             self.user_iterations += 1
@@ -291,9 +311,7 @@ class _FixedEta:
 
     def sensitivities(self, round_time: float, main: SnrTerms, fed: SnrTerms, main_hz, fed_hz):
         """d(residuals)/d(ln(R - floor), ln mu) from the per-user 2x2 systems (implicit derivatives)."""
-        d_main = self.n * self.alpha_main * main.dh_dlog_z / round_time
-        d_fed = self.alpha_fed * fed.dh_dlog_z / round_time
-        det = -main.slope_log_q * d_fed - fed.slope_log_q * d_main
+        d_main, d_fed, det = self.user_jacobian(round_time, main, fed)
         # [dz; dw] = J^-1 [d ln mu; dR / R]
         dz_dmu, dw_dmu = d_fed / det, -d_main / det
         dz_dr, dw_dr = -fed.slope_log_q / det, -main.slope_log_q / det

@@ -92,7 +92,14 @@ def crosscheck_verdict(checks) -> str:
 
 
 def crosscheck_table(checks) -> ResultTable:
-    """One row per CrossCheck."""
+    """One row per CrossCheck; a MINLP solve adds its solver, status, bounds, gap and time."""
+    def minlp_cells(check):
+        solve = check.minlp
+        if solve is None:
+            return ("", "", None, None, None, None, None)
+        return (solve.solver, solve.status, solve.primal_bound, solve.dual_bound, solve.gap, check.proven_gap,
+                solve.seconds)
+
     return ResultTable.of("crosscheck", [
         Column("check", "-", "what CARD is compared with"),
         Column("pairs", "-", "device-round pairs compared"),
@@ -101,8 +108,107 @@ def crosscheck_table(checks) -> ResultTable:
         Column("max_abs_clock_difference_hz", "Hz", "largest clock difference"),
         Column("tolerance", "-", "on the cost"),
         Column("verdict", "-", "PASS or FAIL"),
+        Column("solver", "-", "the MINLP solver and its version"),
+        Column("status", "-", "its termination status"),
+        Column("primal_bound", "-", "its best objective: sum of U over the pairs"),
+        Column("dual_bound", "-", "its proven lower bound on that sum"),
+        Column("gap", "-", "its relative gap |primal - dual| / |primal|"),
+        Column("card_above_dual_bound", "-", "sum of CARD's U less the dual bound (<= tolerance: CARD is optimal)"),
+        Column("seconds", "s", "its wall time"),
     ], ((check.check, check.pairs, check.max_cost_difference, check.cut_differences, check.max_clock_difference_hz,
-         f"<= {check.tolerance:g}", "PASS" if check.passed else "FAIL") for check in checks))
+         f"<= {check.tolerance:g}", "PASS" if check.passed else "FAIL", *minlp_cells(check)) for check in checks))
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def server_clocks_table(result) -> ResultTable:
+    """The paper's clock per device-round against one clock per round (server_clock=per_round)."""
+    variants = (("per_device", "paper: a server clock per device-round (CARD)", result.card),
+                ("per_round", "one server clock per round, shared by its devices (SCIP)", result.per_round))
+    base_cost = _mean(d.cost for d in result.card)
+    rows = []
+    for name, description, decisions in variants:
+        cost = _mean(d.cost for d in decisions)
+        rows.append((name, description, _mean(d.delay_s for d in decisions), _mean(d.energy_j for d in decisions),
+                     cost, cost - base_cost, (cost - base_cost) / base_cost if base_cost else float("nan")))
+    return ResultTable.of("server_clocks", [
+        Column("server_clock", "-", "clock model"),
+        Column("description", "-", "what it means"),
+        Column("mean_delay_s", "s", "mean delay per device-round"),
+        Column("mean_energy_j", "J", "mean server energy per device-round"),
+        Column("mean_cost", "-", "mean normalised cost U per device-round"),
+        Column("cost_of_restriction", "-", "mean U above the paper's (>= 0: one clock per round can only cost)"),
+        Column("cost_of_restriction_share", "-", "the same, relative to the paper's mean U"),
+    ], rows)
+
+
+def per_round_decisions_table(result) -> ResultTable:
+    return ResultTable.of("decisions_per_round", [
+        Column("device", "-", "device id"), Column("round", "-", "training round n"),
+        Column("cut", "-", "cut layer with one clock per round"),
+        Column("server_clock_hz", "Hz", "the round's shared server clock"),
+        Column("delay_s", "s", "training delay of the round"), Column("energy_j", "J", "server energy of the round"),
+        Column("cost", "-", "normalised cost U"),
+    ], ((d.device, d.round, d.cut, d.clock_ghz * 1e9, d.delay_s, d.energy_j, d.cost) for d in result.per_round))
+
+
+def transmission_share(result) -> float:
+    """Share of CARD's mean delay spent on transmission (9), D^V / D, over the state's device-rounds."""
+    transfer = sum(float(pair.transfer_s[d.cut]) for pair, d in zip(result.pairs, result.card))
+    delay = sum(d.delay_s for d in result.card)
+    return transfer / delay if delay else float("nan")
+
+
+def fig3_statements(chosen, results) -> list[tuple[str, str, str]]:
+    """Each statement of the paper's Fig. 3 discussion, with what our decisions show: (statement, measured,
+    holds). Devices are ranked by their compute speed (F_min is proportional to it)."""
+    last = chosen.pairs[0].last_cut
+    decisions = chosen.card
+    devices = list(dict.fromkeys(d.device for d in decisions))
+    speed = {pair.device: pair.clock_min_ghz for pair in chosen.pairs}
+    by_speed = sorted(devices, key=lambda device: -speed[device])
+    mean_cut = {dev: _mean(d.cut for d in decisions if d.device == dev) for dev in devices}
+    mean_clock = {dev: _mean(d.clock_ghz for d in decisions if d.device == dev) for dev in devices}
+    inner = sum(d.cut not in (0, last) for d in decisions)
+    cuts_fall = all(mean_cut[a] >= mean_cut[b] for a, b in zip(by_speed, by_speed[1:]))
+    changes = sum(a.cut != b.cut for dev in devices
+                  for a, b in zip([d for d in decisions if d.device == dev][:-1],
+                                  [d for d in decisions if d.device == dev][1:]))
+    steps = len(decisions) - len(devices)
+    moving = sum(len({d.cut for d in decisions if d.device == dev}) > 1 for dev in devices)
+    clocks_rise = all(mean_clock[a] <= mean_clock[b] for a, b in zip(by_speed, by_speed[1:]))
+    shares = ", ".join(f"{r.state} {transmission_share(r):.2%}" for r in results)
+    reductions = ", ".join(f"{r.state} {delay_reduction(r):.1%} / {energy_reduction(r):.1%}" for r in results)
+    return [
+        ("each device's optimal cut is 0 or I",
+         f"{inner} of {len(decisions)} device-rounds cut elsewhere (I = {last})", "holds" if inner == 0 else "no"),
+        ("the cut moves from I to 0 as devices get weaker",
+         "mean cut, fastest device first: " + ", ".join(f"{dev} {mean_cut[dev]:.0f}" for dev in by_speed),
+         "holds" if cuts_fall else "no"),
+        ("the cut changes from round to round with the channel",
+         f"{changes} changes in {steps} round-to-round steps; {moving} of {len(devices)} devices ever change",
+         "holds" if changes else "no: never in this setting"),
+        ("weaker devices get a higher server clock",
+         "mean clock (GHz), fastest device first: " + ", ".join(f"{dev} {mean_clock[dev]:.2f}" for dev in by_speed)
+         + "; Q = cbrt(w (E_max - E_min) / (2 xi (1 - w)(D_max - D_min))) and a weaker device's D_max (all "
+           "layers on the device, at F_min) is larger, while E_max - E_min barely depends on the device, so Q falls",
+         "holds" if clocks_rise else "no: the opposite"),
+        ("the channel state matters for CARD's gains",
+         f"transmission's share of CARD's delay: {shares}; reductions (delay vs device-only / energy vs "
+         f"server-only): {reductions}", "holds" if len({round(delay_reduction(r), 3) for r in results}) > 1
+         else "no: transmission is a small share of the delay here"),
+    ]
+
+
+def fig3_statements_table(inputs: CardInputs, chosen, results) -> ResultTable:
+    return ResultTable.of("fig3_statements", [
+        Column("statement", "-", "what the paper says in its Fig. 3 discussion"),
+        Column("measured", "-", f"what our decisions show ({chosen.state} channel, w = {inputs.parameter('w')})"),
+        Column("holds", "-", "holds, or no and how"),
+    ], fig3_statements(chosen, results))
 
 
 def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
@@ -129,7 +235,7 @@ def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
              f"1 - E_CARD / E_server-only, {result.state} channel (paper: {PAPER_ENERGY_REDUCTION:.1%})"),
         ]
     rows += [
-        ("crosscheck", crosscheck_verdict, "-", "CARD against P3 by Ipopt, enumeration and P1 by MindtPy"),
+        ("crosscheck", crosscheck_verdict, "-", "CARD against P3 by Ipopt, enumeration and P1 by SCIP (or MindtPy)"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]

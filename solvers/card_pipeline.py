@@ -3,9 +3,10 @@
     read -> validate -> build -> solve -> certify -> report
 
 build: the per-cut profile (eta, eta_D(c), S(c), S~(c), A(c)); solve: Algorithm 1
-and the benchmarks under each channel state; certify: the cross-checks against
-P3 by Ipopt, the full enumeration and P1 by MindtPy; report: the folder,
-committed last so that a failure writes nothing.
+and the benchmarks under each channel state (and, with server_clock=per_round,
+one clock per round by SCIP); certify: the cross-checks against P3 by Ipopt, the
+full enumeration and P1 by SCIP (or MindtPy) over the whole horizon; report: the
+folder, committed last so that a failure writes nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +28,26 @@ from reports.card import (
     crosscheck_table,
     crosscheck_verdict,
     decisions_table,
+    fig3_statements_table,
     out_of_range_table,
+    per_round_decisions_table,
+    server_clocks_table,
     profile_table,
     summary_table,
 )
 from reports.export import ReportFolder
 from reports.plots import plot_fig3, plot_fig4
-from solvers.card import CrossCheck, StateResult, crosscheck, crosscheck_estimate_seconds, solve_state
+from solvers.card import (
+    CrossCheck,
+    StateResult,
+    checked_pairs,
+    crosscheck,
+    crosscheck_estimate_seconds,
+    per_round_crosscheck,
+    solve_per_round_by_scip,
+    solve_state,
+)
+from solvers.config import ServerClock
 from solvers.progress import LONG_RUN_SECONDS
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
@@ -62,12 +76,12 @@ def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
     changes = {"channel_state": settings.channel_state.value if settings.channel_state else None,
                "w": settings.w, "rounds": settings.rounds}
     inputs = inputs.with_parameters(**{name: value for name, value in changes.items() if value is not None})
-    estimate = crosscheck_estimate_seconds(inputs, run.settings.crosscheck.rounds)
+    check = run.settings.crosscheck
+    estimate = crosscheck_estimate_seconds(inputs, check.round_count(), check.minlp.value)
     if estimate > LONG_RUN_SECONDS:
-        log.warning("the cross-checks solve P3 at every cut of %d device-rounds: this run may take about "
-                    "%.0f min (a smaller crosscheck.rounds shortens it)",
-                    len(inputs.device_ids) * min(run.settings.crosscheck.rounds, inputs.parameter("rounds")),
-                    estimate / 60)
+        log.warning("the cross-checks solve P3 at every cut and P1 by %s over %d device-rounds: this run may take "
+                    "about %.0f min (a smaller crosscheck.rounds shortens it)", check.minlp.value,
+                    checked_pairs(inputs, check.round_count()), estimate / 60)
     return inputs
 
 
@@ -84,6 +98,10 @@ def solve(run: RunContext, inputs: CardInputs, profile: Profile) -> list[StateRe
         run.progress.advance(state)
     run.progress.finish()
     chosen = chosen_state(inputs, results)
+    if chosen.pairs and run.settings.server_clock == ServerClock.per_round:
+        chosen.per_round_solves = solve_per_round_by_scip(chosen.pairs, run.settings.crosscheck.time_limit,
+                                                          run.progress)
+        chosen.per_round = [d for solve in chosen.per_round_solves for d in solve.decisions]
     if not chosen.pairs:
         raise InputError([InputIssue(
             inputs.source, "parameters", None, "'device_tx_dbm', 'ap_tx_dbm', 'path_loss_ref_db'",
@@ -99,8 +117,16 @@ def chosen_state(inputs: CardInputs, results: list[StateResult]) -> StateResult:
 
 
 def certify(run: RunContext, inputs: CardInputs, results: list[StateResult]) -> list[CrossCheck]:
-    """CARD's decisions in the chosen state against P3 by Ipopt, the enumeration and P1 by MindtPy."""
-    return crosscheck(chosen_state(inputs, results), run.settings.crosscheck.rounds, run.solver, run.progress)
+    """CARD's decisions in the chosen state against P3 by Ipopt, the enumeration and P1 by SCIP (or MindtPy);
+    the per-round variant, when asked for, against the independent search over each round's clock."""
+    chosen = chosen_state(inputs, results)
+    check = run.settings.crosscheck
+    checks = crosscheck(chosen, check.round_count(), run.solver, run.progress, check.minlp.value, check.time_limit)
+    if chosen.per_round_solves:
+        rounds = [[pair for pair in chosen.pairs if pair.round == solve.decisions[0].round]
+                  for solve in chosen.per_round_solves]
+        checks.append(per_round_crosscheck(chosen.per_round_solves, rounds))
+    return checks
 
 
 def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[StateResult],
@@ -116,11 +142,16 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         folder.add_table(profile_table(profile))
         folder.add_table(out_of_range_table(results))
         folder.add_table(crosscheck_table(checks))
+        folder.add_table(fig3_statements_table(inputs, chosen, results))
+        if chosen.per_round is not None:
+            folder.add_table(server_clocks_table(chosen))
+            folder.add_table(per_round_decisions_table(chosen))
         plot_fig3(chosen, folder.file("fig3.png"))
         benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
                       for r in results for m in METHODS}
         plot_fig4(benchmarks, folder.file("fig4.png"))
-        run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
+        run.write_run_files(folder, {**{name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")},
+                                     "server_clock": run.settings.server_clock.value})
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
                 "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}

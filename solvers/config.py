@@ -11,6 +11,7 @@ replaces, before anything runs.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
@@ -41,6 +42,16 @@ def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, inte
 class Study(Enum):
     optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
+
+
+class ServerClock(Enum):
+    per_device = "per_device"  # the paper: every device-round has its own server clock
+    per_round = "per_round"  # one clock per round, shared by the round's devices (one GPU, one clock)
+
+
+class Minlp(Enum):
+    scip = "scip"  # SCIP 10 (PySCIPOpt): the whole horizon, proven optimal
+    mindtpy = "mindtpy"  # MindtPy's outer approximation (HiGHS, Ipopt): slow, a second opinion
 
 
 class ChannelState(Enum):
@@ -124,8 +135,15 @@ class FedsllmConfig:
 
 @dataclass
 class CrossCheckConfig:
-    rounds: int = setting(1, "rounds whose device-rounds are cross-checked (P3 by Ipopt, enumeration, "
-                             "P1 by MindtPy), from 1 to the run's rounds")
+    rounds: str = setting("all", "rounds whose device-rounds are cross-checked (P3 by Ipopt, enumeration, P1 by "
+                                 "the MINLP solver): all, or the first N rounds")
+    minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: scip or mindtpy")
+    time_limit: float = setting(600.0, "time limit of each SCIP solve (s); reaching it stops the run (exit 3) "
+                                       "with the bounds reached")
+
+    def round_count(self) -> int | None:
+        """The first N rounds, or None for all (after `card_problems` accepted the value)."""
+        return None if str(self.rounds).strip().lower() == "all" else int(self.rounds)
 
 
 @dataclass
@@ -137,6 +155,8 @@ class CardConfig:
     channel_state: Optional[ChannelState] = setting(None, "Good, Normal or Poor; null: the workbook's")
     w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's")
     rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's")
+    server_clock: ServerClock = setting(ServerClock.per_device, "per_device (the paper: a clock per device-round) "
+                                                                "or per_round (one clock per round, by SCIP)")
     solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
     crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
 
@@ -263,10 +283,15 @@ def card_problems(settings: CardConfig) -> list[str]:
         value = getattr(settings, name)
         if value is not None and schema_field.problem(value):
             problems.append(f"{name}={value}: expected {schema_field.problem(value)} (as the workbook's {name})")
-    rounds = settings.crosscheck.rounds
-    if rounds < 1 or (settings.rounds is not None and rounds > settings.rounds):
-        upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
-        problems.append(f"crosscheck.rounds={rounds}: expected a whole number >= 1{upper}")
+    rounds = str(settings.crosscheck.rounds).strip()
+    if rounds.lower() != "all":
+        whole = re.fullmatch(r"[0-9]+", rounds) is not None
+        if not whole or int(rounds) < 1 or (settings.rounds is not None and int(rounds) > settings.rounds):
+            upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
+            problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 1{upper}")
+    limit = settings.crosscheck.time_limit
+    if not (limit > 0 and math.isfinite(limit)):
+        problems.append(f"crosscheck.time_limit={limit}: expected a number of seconds > 0")
     return problems + solver_problems(settings.solver)
 
 

@@ -20,20 +20,23 @@ from data.card_costs import PairCosts, pair_costs
 from data.card_profile import build_profile, parameter_count
 from data.generate_card import CQI_TABLE, CardWorkbookSettings, write_card_workbook
 from data.issues import InputError
-from models.card import build_p1, build_p2, build_p4, set_choice
+from models.card import build_p1, build_p2, build_p4, per_round_clocks, set_choice
 from solvers.card import (
     best_cut_at,
     card_algorithm1,
     eq16_optimal_clock_ghz,
     least_cost,
+    per_round_optimum,
     solve_minlp,
+    solve_p1_by_scip,
     solve_p3,
     solve_p3_every_cut,
+    solve_p3_every_cut_at_once,
     solve_state,
     solve_with_mindtpy,
 )
 from solvers.ipopt import IpoptSolver
-from solvers.run import EXIT_INPUT, EXIT_OK, main
+from solvers.run import EXIT_INPUT, EXIT_OK, EXIT_SOLVE, main
 
 THRESHOLDS = np.array([row[4] for row in CQI_TABLE])
 EFFICIENCIES = np.array([row[3] for row in CQI_TABLE])
@@ -310,6 +313,95 @@ def test_p1_units_and_size():
     assert sum(1 for _ in model.component_data_objects(pyo.Constraint)) == 3 + 3 * 33
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_p1_by_scip_equals_card_on_random_horizons(seed):
+    """SCIP proves P1 over a random horizon; its cuts are CARD's and its U equal CARD's, judged by hand."""
+    rng = np.random.default_rng(300 + seed)
+    pairs = [replace(with_xi(random_pair(rng, cuts=5)), device=str(m), round=n) for n in (1, 2) for m in range(3)]
+    ours = [card_algorithm1(pair) for pair in pairs]
+    solved = solve_p1_by_scip(pairs)
+    if not solved.optimal or solved.gap > 1e-9:
+        pytest.fail(f"SCIP: status {solved.status}, gap {solved.gap}")
+    assert [d.cut for d in solved.decisions] == [d.cut for d in ours]
+    for pair, by_scip, decision in zip(pairs, solved.decisions, ours):
+        assert hand_cost(pair, by_scip.cut, by_scip.clock_ghz) == pytest.approx(
+            hand_cost(pair, decision.cut, decision.clock_ghz), abs=1e-9)
+    assert solved.dual_bound <= sum(hand_cost(p, d.cut, d.clock_ghz) for p, d in zip(pairs, ours)) + 1e-8
+
+
+def test_p3_at_every_cut_in_one_nlp_equals_the_closed_form():
+    rng = np.random.default_rng(11)
+    pairs = [with_xi(random_pair(rng, cuts=4)) for _ in range(3)]
+    for pair, row in zip(pairs, solve_p3_every_cut_at_once(pairs, IpoptSolver())):
+        for by_ipopt in row:
+            assert by_ipopt.clock_ghz == pytest.approx(eq16_optimal_clock_ghz(pair), abs=1e-7)
+
+
+def random_round(rng, devices: int, w: float | None = None, cuts: int = 4) -> list[PairCosts]:
+    weight = rng.uniform(0.1, 0.9) if w is None else w
+    return [replace(with_xi(random_pair(rng, cuts=cuts, w=weight)), device=str(m), round=1) for m in range(devices)]
+
+
+def grid_round_optimum(pairs) -> float:
+    """The round's optimum by brute force, no solver: every clock of a fine grid on the shared range (and its
+    two ends), every device's best cut there, by the hand-written cost."""
+    low, high = max(p.clock_min_ghz for p in pairs), min(p.clock_max_ghz for p in pairs)
+    grid = np.linspace(low, high, 20001)
+    return float(sum(np.min([hand_cost(p, c, grid) for c in range(len(p.server_work))], axis=0) for p in pairs).min())
+
+
+@pytest.mark.parametrize("case", ["random-1", "random-2", "tie", "clock at F_min", "clock at F_max"])
+def test_per_round_clock_by_scip_equals_the_global_search(case):
+    """One clock per round: SCIP's proven optimum against the independent search over the round's clock (to
+    1e-9), and that search against a brute-force grid (to the grid's resolution)."""
+    rng = np.random.default_rng(len(case) + 7 * case.endswith("2"))
+    if case == "tie":  # two identical devices, and every device's last two cuts cost the same
+        pairs = random_round(rng, 2)
+        pairs.append(replace(pairs[0], device="twin"))
+        pairs = [replace(p, **{k: np.append(getattr(p, k), getattr(p, k)[-1]) for k in
+                               ("device_compute_s", "server_work", "transfer_s")}) for p in pairs]
+    elif case == "clock at F_min":
+        pairs = random_round(rng, 3, w=0.0)  # energy only: the lowest clock
+    elif case == "clock at F_max":
+        pairs = random_round(rng, 3, w=1.0)  # delay only: the highest clock
+    else:
+        pairs = random_round(rng, 4)
+    clock, value, cuts = per_round_optimum(pairs)
+    solved = solve_p1_by_scip(pairs, per_round_clocks(pairs), form="perspective")
+    if not solved.optimal:
+        pytest.fail(f"SCIP: status {solved.status}")
+    assert len({d.clock_ghz for d in solved.decisions}) == 1
+    assert solved.total_cost == pytest.approx(value, abs=1e-9)
+    assert sum(hand_cost(p, c, clock) for p, c in zip(pairs, cuts)) == pytest.approx(value, abs=1e-12)
+    assert value <= grid_round_optimum(pairs) + 1e-12
+    low, high = max(p.clock_min_ghz for p in pairs), min(p.clock_max_ghz for p in pairs)
+    if case == "clock at F_min":
+        assert clock == pytest.approx(low, abs=1e-12)
+    if case == "clock at F_max":
+        assert clock == pytest.approx(high, abs=1e-12)
+
+
+def test_per_round_clock_run_reports_both_clock_models(tmp_path):
+    out = tmp_path / "card"
+    assert main(["model=card", f"out={out}", "rounds=2", "server_clock=per_round", "progress=false"]) == EXIT_OK
+    rows = {r["server_clock"]: r for r in csv.DictReader(open(out / "server_clocks.csv"))}
+    assert set(rows) == {"per_device", "per_round"}
+    assert float(rows["per_round"]["cost_of_restriction"]) >= -1e-9  # a restriction cannot help
+    per_round = list(csv.DictReader(open(out / "decisions_per_round.csv")))
+    for n in ("1", "2"):  # one clock per round
+        assert len({r["server_clock_hz"] for r in per_round if r["round"] == n}) == 1
+    checks = list(csv.DictReader(open(out / "crosscheck.csv")))
+    assert checks[-1]["check"].startswith("per-round clock") and all(r["verdict"] == "PASS" for r in checks)
+
+
+def test_scip_time_limit_names_the_bounds(tmp_path, capsys):
+    out = tmp_path / "card"
+    assert main(["model=card", f"out={out}", "crosscheck.time_limit=0.001", "progress=false"]) == EXIT_SOLVE
+    error = capsys.readouterr().err
+    assert "SCIP" in error and "maxTimeLimit" in error and "dual bound" in error and "crosscheck.time_limit" in error
+    assert not out.exists()
+
+
 # --- the paper's qualitative results on the default ---------------------------------
 
 def test_fig3_pattern_on_the_default():
@@ -376,7 +468,7 @@ def test_card_command_line_writes_the_report(tmp_path, capsys):
     code = main(["model=card", f"out={out}", "rounds=4", "channel_state=Poor", "progress=false"])
     assert code == EXIT_OK
     assert openpyxl.load_workbook(out / "card.xlsx").sheetnames == [
-        "summary", "decisions", "benchmarks", "profile", "out_of_range", "crosscheck"]
+        "summary", "decisions", "benchmarks", "profile", "out_of_range", "crosscheck", "fig3_statements"]
     for name in ("fig3.png", "fig4.png", "config.yaml", "input/card.xlsx"):
         assert (out / name).exists()
     summary = {r["name"]: r["value"] for r in csv.DictReader(open(out / "summary.csv"))}
@@ -391,7 +483,8 @@ def test_card_command_line_writes_the_report(tmp_path, capsys):
     assert "70.8%" in printed and "53.1%" in printed
 
 
-@pytest.mark.parametrize("override", ["channel_state=Stormy", "w=2", "rounds=0"])
+@pytest.mark.parametrize("override", ["channel_state=Stormy", "w=2", "rounds=0", "server_clock=per_gpu",
+                                      "crosscheck.minlp=gurobi", "crosscheck.rounds=some", "crosscheck.time_limit=0"])
 def test_card_bad_overrides(tmp_path, override, capsys):
     assert main(["model=card", override, f"out={tmp_path / 'x'}"]) == EXIT_INPUT
     assert override.split("=")[0] in capsys.readouterr().err

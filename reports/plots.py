@@ -52,22 +52,42 @@ def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path) ->
     return _save(figure, [axes], path)
 
 
+DEVICE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
 def plot_fig3(result, path: Path) -> Path:
-    """Cut layer and server clock per round, a line per device (the paper's Fig. 3)."""
-    figure, (cut_axes, clock_axes) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    """Cut layer and server clock per round, a line per device (the paper's Fig. 3). Devices often share a
+    cut (0 or I), so each device's cut line is drawn slightly offset, with its own marker, and the legend sits
+    below the axes, outside the data; rounds get integer ticks."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    figure, (cut_axes, clock_axes) = plt.subplots(1, 2, figsize=(11, 4.6), dpi=120)
     devices = list(dict.fromkeys(d.device for d in result.card))
-    for device in devices:
+    last_cut = max((pair.last_cut for pair in result.pairs), default=1)
+    spread = 0.025 * last_cut  # vertical offset between devices on the cut axis
+    for index, device in enumerate(devices):
         mine = [d for d in result.card if d.device == device]
         rounds = [d.round for d in mine]
-        cut_axes.plot(rounds, [d.cut for d in mine], marker="o", label=f"device {device}")
-        clock_axes.plot(rounds, [d.clock_ghz for d in mine], marker="o", label=f"device {device}")
-    cut_axes.set_xlabel("training round")
-    cut_axes.set_ylabel("cut layer c")
+        offset = (index - (len(devices) - 1) / 2) * spread
+        marker = DEVICE_MARKERS[index % len(DEVICE_MARKERS)]
+        cut_axes.plot(rounds, [d.cut + offset for d in mine], marker=marker, markersize=4, linewidth=1,
+                      label=f"device {device}")
+        clock_axes.plot(rounds, [d.clock_ghz for d in mine], marker=marker, markersize=4, linewidth=1,
+                        label=f"device {device}")
+    for axes in (cut_axes, clock_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("training round")
+        axes.grid(True, alpha=0.3)
+    cut_axes.set_ylabel("cut layer c (devices offset slightly to be told apart)")
     cut_axes.set_title(f"(a) optimal cut layer, {result.state} channel")
-    clock_axes.set_xlabel("training round")
     clock_axes.set_ylabel("server GPU clock (GHz)")
-    clock_axes.set_title("(b) server GPU clock")
-    return _save(figure, [cut_axes, clock_axes], path)
+    clock_axes.set_title(f"(b) server GPU clock, {result.state} channel")
+    handles, labels = cut_axes.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(devices), 6), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    figure.savefig(path)
+    plt.close(figure)
+    return path
 
 
 def plot_fig4(benchmarks, path: Path) -> Path:

@@ -47,7 +47,8 @@ from solvers.card import (
     solve_per_round_by_scip,
     solve_state,
 )
-from solvers.config import ServerClock
+from solvers.config import CardStudy, ServerClock
+from solvers.study_pipeline import card_monte_carlo
 from solvers.progress import LONG_RUN_SECONDS
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 def run_card(cfg: DictConfig) -> RunOutcome:
     """The whole run; returns the lines to print, the report folder and its headline numbers."""
     run = prepare_context(cfg, DEFAULT_CARD_WORKBOOK)
+    if run.settings.study is CardStudy.monte_carlo:
+        return card_monte_carlo(run)
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)

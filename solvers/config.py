@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
@@ -42,6 +43,12 @@ def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, inte
 class Study(Enum):
     optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
+    monte_carlo = "monte_carlo"  # drops x sweep x strategies on Dask, means with confidence intervals
+
+
+class CardStudy(Enum):
+    decisions = "decisions"  # CARD's decisions, cross-checks and benchmarks for the workbook's devices
+    monte_carlo = "monte_carlo"  # drops of distances and fading x sweep x methods on Dask
 
 
 class ServerClock(Enum):
@@ -116,6 +123,27 @@ class PowerSweepConfig:
 
 
 @dataclass
+class SweepConfig:
+    name: Optional[str] = setting(None, "the swept quantity: FedsLLM power_dbm, users or a numeric parameter "
+                                        "(bandwidth_main_hz, ...); CARD w or a numeric parameter; null: none")
+    values: list[float] = setting(factory=list, help="its values, e.g. [0,2,4]")
+
+
+@dataclass
+class DaskConfig:
+    scheduler: Optional[str] = setting(None, "tcp://HOST:PORT of a running Dask scheduler; null: a local "
+                                             "cluster of process workers, closed at the end")
+    workers: Optional[int] = setting(None, "local cluster: worker processes (one thread each); null: one per core")
+
+
+@dataclass
+class MonteCarloConfig:
+    tol: float = setting(1e-4, "relative gap of each drop's certified optimum over eta (Proposed)")
+    solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "
+                                     "is counted as failed")
+
+
+@dataclass
 class FedsllmConfig:
     model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
     study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
@@ -128,6 +156,12 @@ class FedsllmConfig:
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
     global_eta: GlobalEtaConfig = setting(factory=GlobalEtaConfig, help="the certified optimum over (0, 1)")
+    drops: int = setting(100, "monte_carlo: random drops (users redrawn from seed + drop)")
+    seed: int = setting(1, "monte_carlo: the first drop's seed")
+    users: Optional[int] = setting(None, "monte_carlo: users K per drop; null: the workbook's number of users")
+    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity")
+    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
+    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="monte_carlo: per-drop solves")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -149,6 +183,7 @@ class CrossCheckConfig:
 @dataclass
 class CardConfig:
     model_name: str = setting("card", "the model (set by model=card)", internal=True)
+    study: CardStudy = setting(CardStudy.decisions, "decisions (the default run) or monte_carlo")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
     progress: bool = setting(True, "progress bars on stderr")
@@ -159,9 +194,13 @@ class CardConfig:
                                                                 "or per_round (one clock per round, by SCIP)")
     solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
     crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
+    drops: int = setting(100, "monte_carlo: random drops (distances and fading redrawn from seed + drop)")
+    seed: int = setting(1, "monte_carlo: the first drop's seed")
+    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity (w: the Pareto curve)")
+    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
 
     def report_label(self) -> str:
-        return "card"
+        return "card" if self.study is CardStudy.decisions else f"card-{self.study.value}"
 
 
 MODEL_CONFIGS = {"fedsllm": FedsllmConfig, "card": CardConfig}
@@ -244,6 +283,54 @@ def solver_problems(solver: SolverConfig) -> list[str]:
     ])
 
 
+SCHEDULER_ADDRESS = re.compile(r"(tcp|tls|inproc|ucx)://[^\s/:]+(:[0-9]{1,5})?/?")
+MAX_DROPS = 1_000_000
+MAX_USERS = 10_000_000
+
+
+def study_problems(settings, model: str) -> list[str]:
+    """drops, seed, sweep and dask, checked like everything else before any work."""
+    problems = _number_problems([
+        ("drops", settings.drops, 1 <= settings.drops <= MAX_DROPS, f"a whole number from 1 to {MAX_DROPS:,}"),
+        ("seed", settings.seed, 0 <= settings.seed <= 2**32 - 1, "a whole number from 0 to 2^32 - 1"),
+    ])
+    sweep = settings.sweep
+    names = fedsllm_sweep_names() if model == "fedsllm" else card_sweep_names()
+    if sweep.name is not None and sweep.name not in names:
+        near = difflib.get_close_matches(sweep.name, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        problems.append(f"sweep.name={sweep.name}: expected one of {', '.join(names)}{hint}")
+    elif sweep.name is not None and not sweep.values:
+        problems.append(f"sweep.values=[]: expected at least one value of {sweep.name}")
+    elif sweep.name is None and sweep.values:
+        problems.append("sweep.values given without sweep.name: expected sweep.name=... too")
+    elif sweep.name is not None:
+        for value in sweep.values:
+            if sweep.name == "power_dbm":
+                problem = POWER_FIELD.problem(value)
+            elif sweep.name == "users":
+                problem = None if float(value).is_integer() and 1 <= value <= MAX_USERS else \
+                    f"a whole number from 1 to {MAX_USERS:,}"
+            else:
+                problem = sweep_field(model, sweep.name).problem(value)
+            if problem:
+                problems.append(f"sweep.values: {value:g}: expected {problem} (as {sweep.name})")
+    dask = settings.dask
+    if dask.scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(dask.scheduler)):
+        problems.append(f"dask.scheduler={dask.scheduler}: expected an address like tcp://HOST:PORT")
+    if dask.workers is not None and not 1 <= dask.workers <= 4096:
+        problems.append(f"dask.workers={dask.workers}: expected a whole number from 1 to 4096, or null")
+    if model == "fedsllm":
+        mc = settings.monte_carlo
+        problems += _number_problems([
+            ("users", settings.users, settings.users is None or 1 <= settings.users <= MAX_USERS,
+             f"a whole number from 1 to {MAX_USERS:,}, or null"),
+            ("monte_carlo.tol", mc.tol, 1e-12 <= mc.tol < 1, "a number in [1e-12, 1)"),
+            ("monte_carlo.solve_limit", mc.solve_limit, mc.solve_limit >= 1, "a whole number >= 1"),
+        ])
+    return problems
+
+
 def _open_unit(value: float | None) -> bool:
     return value is None or 0 < value < 1
 
@@ -274,7 +361,7 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
         ("global_eta.problem16_tol", settings.global_eta.problem16_tol, 1e-12 <= settings.global_eta.problem16_tol < 1,
          "a number in [1e-12, 1)"),
     ])
-    return problems + solver_problems(settings.solver)
+    return problems + study_problems(settings, "fedsllm") + solver_problems(settings.solver)
 
 
 def card_problems(settings: CardConfig) -> list[str]:
@@ -292,7 +379,7 @@ def card_problems(settings: CardConfig) -> list[str]:
     limit = settings.crosscheck.time_limit
     if not (limit > 0 and math.isfinite(limit)):
         problems.append(f"crosscheck.time_limit={limit}: expected a number of seconds > 0")
-    return problems + solver_problems(settings.solver)
+    return problems + study_problems(settings, "card") + solver_problems(settings.solver)
 
 
 def check_settings(settings: FedsllmConfig | CardConfig) -> None:

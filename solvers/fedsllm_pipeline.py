@@ -44,6 +44,7 @@ from solvers.certificate import (
     structured_bound_checks,
 )
 from solvers.config import ConfigError, Study
+from solvers.study_pipeline import fedsllm_monte_carlo
 from solvers.fedsllm import (
     EngineSettings,
     EtaGrid,
@@ -308,4 +309,4 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
                       {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)})
 
 
-STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study}
+STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo}

@@ -1,0 +1,269 @@
+"""Monte Carlo studies on Dask: many drops x sweep points, each a task that carries data, never a model.
+
+A study is a list of `StudyTask`s (drop, seed, sweep value) and one `FedsllmStudySpec` or `CardStudySpec`
+(the base case and the settings, plain data). `run_tasks` sends the spec once to every worker
+(`client.scatter(..., broadcast=True)`), maps the task function over the tasks, shows progress with an
+ETA as they finish, and returns the rows sorted back into task order, so the numbers do not depend on
+the number of workers or on who ran what. Each worker builds its own scenarios and solvers; Pyomo models
+never cross a process boundary (a pickled model comes back with disconnected variables).
+
+Failures are data: a strategy that fails in a task (a solver's status, a bad draw) gives a row with
+status "failed" and its message; a task that crashes on a worker gives such a row for every strategy.
+Nothing is dropped silently, and the report's means say how many runs they cover.
+
+Where it runs: `scheduler=None` starts a LocalCluster of process workers (one per core, one thread
+each) and closes it at the end; `scheduler="tcp://host:port"` uses an existing cluster (README:
+`dask scheduler`, `dask worker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from data.card import CardInputs
+from data.drops import card_drop, fedsllm_drop
+from solvers.progress import Progress
+
+STRATEGIES = ("Proposed", "EB", "FE", "BA")
+CARD_METHODS = ("CARD", "server-only", "device-only")
+DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta
+
+
+@dataclass(frozen=True)
+class StudyTask:
+    index: int  # position in the study: results are sorted back by it
+    drop: int
+    seed: int
+    sweep_value: float | None
+
+
+@dataclass(frozen=True)
+class FedsllmStudySpec:
+    """What every FedsLLM task needs: the base case's parameters, K, the sweep's name and the settings."""
+
+    parameters: dict
+    users: int
+    sweep_name: str | None
+    baseline_eta: float
+    tolerance: float
+    gap: float
+    solve_limit: int
+
+
+@dataclass(frozen=True)
+class CardStudySpec:
+    base: CardInputs
+    sweep_name: str | None
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker  # noqa: PLC0415 (only inside a Dask worker)
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"local pid {os.getpid()}"
+
+
+def _row(task: StudyTask, strategy: str, **values) -> dict:
+    return {"index": task.index, "drop": task.drop, "seed": task.seed, "sweep_value": task.sweep_value,
+            "strategy": strategy, **values}
+
+
+# --- FedsLLM: the four strategies of Fig. 2 on one drop -----------------------------------------
+
+def _failed(task: StudyTask, strategy: str, message: str, seconds: float, worker: str) -> dict:
+    return _row(task, strategy, T_s=math.nan, eta=math.nan, lower_bound_s=math.nan, gap=math.nan,
+                status="failed", message=message, seconds=seconds, worker=worker)
+
+
+def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
+    """Proposed (Problem (17) over eta, certified globally to `tolerance` by branch and bound), EB (equal
+    bandwidth, eta searched on the grid and refined), FE (Problem (17) at the fixed eta, structured engine,
+    its duality gap) and BA (equal bandwidth at the fixed eta, closed form) on one drop."""
+    from solvers.fedsllm import eta_grid_for  # noqa: PLC0415 (workers import what they run)
+    from solvers.fedsllm_baselines import EqualBandwidth  # noqa: PLC0415
+    from solvers.global_eta import GlobalSearchError, certify_global_eta  # noqa: PLC0415
+    from solvers.structured import SplitScenario, solve_structured  # noqa: PLC0415
+
+    worker = _worker_name()
+    started = time.perf_counter()
+    try:
+        inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value)
+        scenario = SplitScenario.from_inputs(inputs)
+    except (ValueError, ArithmeticError) as error:
+        message = f"the drop could not be drawn: {error}"
+        return [_failed(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+    rows = []
+    fixed = spec.baseline_eta
+    # BA and EB: equal split, numpy only
+    clock = time.perf_counter()
+    ba_delay = scenario.equal_split_delay_s(fixed)
+    rows.append(_row(task, "BA", T_s=ba_delay, eta=fixed, lower_bound_s=ba_delay, gap=0.0, status="ok", message="",
+                     seconds=time.perf_counter() - clock, worker=worker))
+    clock = time.perf_counter()
+    eb = EqualBandwidth(inputs).best(eta_grid_for(inputs), fixed, 1e-6)
+    rows.append(_row(task, "EB", T_s=eb.T, eta=eb.eta, lower_bound_s=math.nan, gap=math.nan, status="ok",
+                     message="", seconds=time.perf_counter() - clock, worker=worker))
+    # FE: one structured solve with its duality gap
+    clock = time.perf_counter()
+    fe = solve_structured(scenario, fixed, gap=spec.gap)
+    fe_status = "ok" if fe.converged else "failed"
+    rows.append(_row(task, "FE", T_s=fe.T if fe.converged else math.nan, eta=fixed, lower_bound_s=fe.lower_bound,
+                     gap=fe.gap, status=fe_status,
+                     message="" if fe.converged else f"structured solve at eta={fixed:g}: {fe.status}",
+                     seconds=time.perf_counter() - clock, worker=worker))
+    # Proposed: the certified optimum over (0, 1), started at EB's and the fixed eta (so Proposed <= both)
+    clock = time.perf_counter()
+    try:
+        best = certify_global_eta(scenario, [fixed, eb.eta, 0.5], tol=spec.tolerance, gap=spec.gap,
+                                  solve_limit=spec.solve_limit)
+        status = "ok" if best.certified else "failed"
+        rows.append(_row(task, "Proposed", T_s=best.T if best.certified else math.nan, eta=best.eta,
+                         lower_bound_s=best.lower_bound, gap=best.gap, status=status,
+                         message="" if best.certified else f"global search over eta: {best.status} after "
+                                                           f"{best.solves} solves (raise monte_carlo.solve_limit)",
+                         seconds=time.perf_counter() - clock, worker=worker))
+    except GlobalSearchError as error:
+        rows.append(_failed(task, "Proposed", f"global search over eta: {error}", time.perf_counter() - clock,
+                            worker))
+    order = {s: i for i, s in enumerate(STRATEGIES)}
+    return sorted(rows, key=lambda row: order[row["strategy"]])
+
+
+def fedsllm_task_failure(task: StudyTask, message: str) -> list[dict]:
+    return [_failed(task, s, message, math.nan, "") for s in STRATEGIES]
+
+
+# --- CARD: the three methods under the three channel states on one drop -------------------------
+
+def _card_row(task: StudyTask, state: str, method: str, **values) -> dict:
+    return {**_row(task, method, channel_state=state), **values}
+
+
+def card_methods(state: str) -> list[tuple[str, str]]:
+    return [(state, method) for method in CARD_METHODS]
+
+
+def run_card_task(spec: CardStudySpec, task: StudyTask) -> list[dict]:
+    """CARD, server-only and device-only under Good, Normal and Poor on one drop: mean delay, server energy
+    and cost U per device-round in range."""
+    from data.card_profile import build_profile  # noqa: PLC0415
+    from data.schema import CHANNEL_STATES  # noqa: PLC0415
+    from solvers.card import solve_state  # noqa: PLC0415
+
+    worker = _worker_name()
+    inputs = card_drop(spec.base, task.seed, spec.sweep_name, task.sweep_value)
+    profile = build_profile(inputs)
+    rows = []
+    for state in CHANNEL_STATES:
+        clock = time.perf_counter()
+        result = solve_state(inputs, profile, state)
+        seconds = time.perf_counter() - clock
+        for key, method in zip(("card", "server_only", "device_only"), CARD_METHODS):
+            ok = bool(result.pairs)
+            rows.append(_card_row(task, state, method, delay_s=result.mean(key, "delay_s"),
+                                  energy_j=result.mean(key, "energy_j"), cost=result.mean(key, "cost"),
+                                  pairs=len(result.pairs), out_of_range=len(result.out_of_range),
+                                  status="ok" if ok else "failed",
+                                  message="" if ok else "every device-round is out of range",
+                                  seconds=seconds, worker=worker))
+    return rows
+
+
+def card_task_failure(task: StudyTask, message: str) -> list[dict]:
+    from data.schema import CHANNEL_STATES  # noqa: PLC0415
+    return [_card_row(task, state, method, delay_s=math.nan, energy_j=math.nan, cost=math.nan, pairs=0,
+                      out_of_range=0, status="failed", message=message, seconds=math.nan, worker="")
+            for state in CHANNEL_STATES for method in CARD_METHODS]
+
+
+# --- Dask -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    scheduler: str | None = None  # tcp://host:port of an existing cluster; None: a LocalCluster
+    workers: int | None = None  # LocalCluster workers; None: one per core
+    connect_timeout_s: float = 30.0
+
+
+class ClusterError(Exception):
+    """The cluster could not be started or reached; the message says which and what to try."""
+
+
+def _quiet_dask() -> None:
+    # Dask logs every worker start and stop at INFO; the run's own progress says what matters.
+    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.worker",
+                 "distributed.core", "distributed.http.proxy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _connect(settings: ClusterSettings):
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    _quiet_dask()
+    if settings.scheduler:
+        try:
+            return Client(settings.scheduler, timeout=settings.connect_timeout_s), None
+        except (OSError, TimeoutError) as error:
+            raise ClusterError(f"dask.scheduler={settings.scheduler}: no Dask scheduler answered within "
+                               f"{settings.connect_timeout_s:g} s ({error}); start one with `dask scheduler` "
+                               f"and at least one `dask worker`, or leave dask.scheduler unset for a local "
+                               f"cluster") from None
+    workers = settings.workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],
+              settings: ClusterSettings, progress: Progress | None = None) -> tuple[list[dict], dict]:
+    """Every task on the cluster; the rows in task order and what ran where ({"workers": n, "addresses": ...}).
+    Ctrl-C cancels the tasks, closes the cluster and re-raises."""
+    from distributed import as_completed  # noqa: PLC0415
+
+    progress = progress or Progress.silent()
+    client, cluster = _connect(settings)
+    futures = []
+    try:
+        addresses = sorted(client.scheduler_info()["workers"])
+        shared = client.scatter(spec, broadcast=True)
+        futures = client.map(function, [shared] * len(tasks), tasks, pure=False)
+        index_of = {future.key: task for future, task in zip(futures, tasks)}
+        by_index: dict[int, list[dict]] = {}
+        progress.start(f"study on {len(addresses)} Dask worker{'s' if len(addresses) != 1 else ''}", len(tasks),
+                       unit="tasks")
+        for future in as_completed(futures):
+            task = index_of[future.key]
+            if future.status == "error":
+                error = future.exception()
+                by_index[task.index] = failure(task, f"the task failed on its worker: {type(error).__name__}: "
+                                                     f"{error}")
+            else:
+                by_index[task.index] = future.result()
+            progress.advance(f"drop {task.drop}" + (f", {task.sweep_value:g}" if task.sweep_value is not None
+                                                    else ""))
+        progress.finish()
+        rows = [row for index in sorted(by_index) for row in by_index[index]]
+        return rows, {"workers": len(addresses), "addresses": addresses}
+    except BaseException:
+        if futures:
+            client.cancel(futures)
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def study_tasks(drops: int, seed: int, sweep_values: list[float] | None) -> list[StudyTask]:
+    """drops x sweep values, drop-major; seed + drop is each drop's seed (the same at every sweep point)."""
+    values = list(sweep_values) if sweep_values else [None]
+    tasks = []
+    for drop in range(drops):
+        for value in values:
+            tasks.append(StudyTask(len(tasks), drop, int(seed) + drop, value))
+    return tasks

@@ -1,0 +1,153 @@
+"""Monte Carlo studies, one call per step (README, "Studies"):
+
+    read -> validate -> tasks -> run on Dask -> report
+
+read/validate: the workbook as the base case, like every run; tasks: drops x sweep values (data only);
+run: `solvers.study.run_tasks` on a LocalCluster or an existing scheduler; report: the tidy table of
+runs (CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the
+benchmarks next to the papers' values, the failures, and the figures with their intervals, committed
+last so that a failure or Ctrl-C writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from data.card import DEFAULT_CARD_WORKBOOK, card_inputs
+from data.fedsllm import DEFAULT_WORKBOOK, fedsllm_inputs
+from reports.export import ReportFolder, summary_with_versions
+from reports.study import (
+    card_reductions,
+    failures_frame,
+    fedsllm_reductions,
+    plot_fig4_with_ci,
+    plot_pareto,
+    plot_sweep_with_ci,
+    runs_frame,
+    summary_frame,
+    table_from_frame,
+    worst_gap,
+    write_parquet,
+)
+from solvers.run_context import RunContext, RunOutcome, read
+from solvers.study import (
+    CardStudySpec,
+    ClusterSettings,
+    FedsllmStudySpec,
+    card_task_failure,
+    fedsllm_task_failure,
+    run_card_task,
+    run_fedsllm_task,
+    run_tasks,
+    study_tasks,
+)
+
+SWEEP_LABELS = {"power_dbm": "maximum transmit power (dBm)", "users": "users K", "w": "weight w of the delay"}
+
+
+def cluster_settings(run: RunContext) -> ClusterSettings:
+    return ClusterSettings(run.settings.dask.scheduler, run.settings.dask.workers)
+
+
+def tasks_of(run: RunContext):
+    sweep = run.settings.sweep
+    return study_tasks(run.settings.drops, run.settings.seed, list(sweep.values) if sweep.name else None)
+
+
+def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
+    """FedsLLM: drops x sweep x Proposed/EB/FE/BA."""
+    inputs = fedsllm_inputs(run.data_path, read(run))
+    settings = run.settings
+    spec = FedsllmStudySpec(dict(inputs.parameters), settings.users or inputs.user_count, settings.sweep.name,
+                            settings.baseline_eta, settings.monte_carlo.tol, settings.solver.gap,
+                            settings.monte_carlo.solve_limit)
+    rows, where = run_tasks(run_fedsllm_task, spec, tasks_of(run), fedsllm_task_failure, cluster_settings(run),
+                            run.progress)
+    frame = runs_frame(rows)
+    summary = summary_frame(frame)
+    reductions = fedsllm_reductions(frame)
+    overall = reductions[reductions["sweep_value"] == "all"].iloc[0]
+    facts = [
+        ("study", "monte_carlo", "-", "FedsLLM: drops x sweep x strategies (Proposed, EB, FE, BA)"),
+        ("drops", settings.drops, "-", f"random drops, seeds {settings.seed} to {settings.seed + settings.drops - 1}"),
+        ("users", spec.users, "-", "users K per drop (unless swept)"),
+        ("sweep", settings.sweep.name or "none", "-", "the swept quantity"),
+        ("runs", len(frame), "-", "drop x sweep point x strategy"),
+        ("runs_failed", int((frame["status"] != "ok").sum()), "-", "runs that failed (listed in 'failures')"),
+        ("reduction_vs_BA", overall["mean"], "-", "mean of 1 - T_Proposed / T_BA over the drops (paper: 47.63 %)"),
+        ("reduction_vs_BA_ci95_low", overall["ci95_low"], "-", "its 95 % confidence interval (Student t)"),
+        ("reduction_vs_BA_ci95_high", overall["ci95_high"], "-", "its 95 % confidence interval (Student t)"),
+        ("worst_gap", worst_gap(frame), "-", "largest relative duality gap of a Proposed or FE run"),
+        ("certified_by", f"global branch and bound over eta to {settings.monte_carlo.tol:g} (Proposed), "
+                         "structured duality gap (FE)", "-", "what proves each run's optimum"),
+        ("dask_workers", where["workers"], "-", "workers the study ran on"),
+        ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
+    ]
+    figures = []
+    if settings.sweep.name:
+        label = SWEEP_LABELS.get(settings.sweep.name, settings.sweep.name)
+        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(
+            summary, "T_s", label, "total training delay T (s)",
+            f"FedsLLM: mean over {settings.drops} drops, K = {spec.users}", path)))
+    line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
+            f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %); "
+            f"{int((frame['status'] != 'ok').sum())} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
+    return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, [line],
+                   {"reduction_vs_BA": float(overall["mean"]), "runs": len(frame)})
+
+
+def card_monte_carlo(run: RunContext) -> RunOutcome:
+    """CARD: drops x sweep (w: the Pareto curve) x channel states x CARD/server-only/device-only."""
+    base = card_inputs(run.data_path, read(run))
+    settings = run.settings
+    if settings.channel_state is not None or settings.w is not None or settings.rounds is not None:
+        base = base.with_parameters(**{k: v for k, v in (("w", settings.w), ("rounds", settings.rounds))
+                                        if v is not None})
+    spec = CardStudySpec(base, settings.sweep.name)
+    rows, where = run_tasks(run_card_task, spec, tasks_of(run), card_task_failure, cluster_settings(run),
+                            run.progress)
+    frame = runs_frame(rows)
+    summary = summary_frame(frame)
+    reductions = card_reductions(frame)
+    facts = [
+        ("study", "monte_carlo", "-", "CARD: drops x sweep x channel states x methods"),
+        ("drops", settings.drops, "-", f"random drops, seeds {settings.seed} to {settings.seed + settings.drops - 1}"),
+        ("sweep", settings.sweep.name or "none", "-", "the swept quantity"),
+        ("runs", len(frame), "-", "drop x sweep point x channel state x method"),
+        ("runs_failed", int((frame["status"] != "ok").sum()), "-", "runs that failed (listed in 'failures')"),
+        ("dask_workers", where["workers"], "-", "workers the study ran on"),
+        ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
+    ]
+    lines = [f"Monte Carlo over {settings.drops} drops ({int((frame['status'] != 'ok').sum())} of {len(frame)} "
+             "runs failed):"]
+    for record in reductions.itertuples():
+        if settings.sweep.name is None or record.sweep_value == settings.sweep.values[0]:
+            lines.append(f"  {record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
+                         f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
+    first = settings.sweep.values[0] if settings.sweep.name else None
+    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path))]
+    if settings.sweep.name == "w":
+        figures.append(("pareto.png", lambda path: plot_pareto(summary, path)))
+    return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)})
+
+
+def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, figures, lines,
+            headline) -> RunOutcome:
+    sweep_label = run.settings.sweep.name
+    with ReportFolder(run.out) as folder:
+        folder.add_table(summary_with_versions(
+            [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
+             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
+        folder.add_table(table_from_frame("means", summary, sweep_label))
+        folder.add_table(table_from_frame("reductions", reductions, sweep_label))
+        folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
+        folder.add_table(table_from_frame("runs", frame, sweep_label))
+        write_parquet(frame, folder.file("runs.parquet"))
+        for name, draw in figures:
+            draw(folder.file(name))
+        run.write_run_files(folder, {})
+        final = folder.commit(workbook)
+    return RunOutcome([*lines, f"report: {final}"], final, headline)
+
+
+DEFAULT_WORKBOOKS = {"fedsllm": DEFAULT_WORKBOOK, "card": DEFAULT_CARD_WORKBOOK}

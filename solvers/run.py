@@ -52,6 +52,7 @@ from solvers.config import (
 )
 from solvers.fedsllm_pipeline import run_fedsllm
 from solvers.ipopt import SolveError, SolverOptionError, SolverUnavailableError
+from solvers.study import ClusterError
 from solvers.run_context import RunOutcome, command_line
 from solvers.run_log import capturing_run_log, run_log_lines
 from solvers.stopping import StopRequested, stop_signals_handled
@@ -261,7 +262,7 @@ def failure_code(error: BaseException) -> int:
 
 
 EXPECTED_FAILURES = (InputError, ConfigError, ReportDestinationError, SolverUnavailableError, SolverOptionError,
-                     SolveError)
+                     SolveError, ClusterError)
 
 
 def failure_lines(error: BaseException) -> list[str]:

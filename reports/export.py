@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import logging
+import math
 import os
 import platform
 import re
@@ -31,7 +32,7 @@ import openpyxl
 import pyomo
 import scipy
 from openpyxl.comments import Comment
-from openpyxl.styles import Font
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from data.workbook import append_as_data, plain_value
@@ -177,6 +178,7 @@ class ReportFolder:
 
     def commit(self, workbook_name: str) -> Path:
         write_workbook(self.file(workbook_name), self.tables)
+        write_units(self.file("units.csv"), self.tables)
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
         os.rename(self.path, self.destination)
@@ -282,20 +284,124 @@ def write_csv(path: Path, table: ResultTable) -> None:
             writer.writerow([csv_text(v) for v in row])
 
 
+# --- The Excel report: formats a reader needs without the README --------------------------------
+
+# Columns that hold ids or counts: an id that is all digits is written as a number, not as text.
+ID_COLUMNS = {"device", "user", "round", "drop", "seed", "index", "cut", "pairs", "out_of_range", "runs_ok",
+              "runs_failed", "drops", "devices", "rounds", "layers", "cut_differences", "solves"}
+PERCENT_TABLE_COLUMNS = {"reductions": {"mean", "std", "ci95_low", "ci95_high", "paper"}}
+PASS_FILL = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
+PASS_FONT = Font(color="006100")
+FAIL_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+FAIL_FONT = Font(color="9C0006")
+SCIENTIFIC, DECIMAL, WHOLE, PERCENT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
+WIDEST_COLUMN = 60
+
+
+def header_text(column: Column) -> str:
+    """The visible header: the name, and the unit in brackets when there is one."""
+    return column.name if column.unit in ("-", "") else f"{column.name} ({column.unit})"
+
+
+def is_percent(table: str, name: str, unit: str = "-") -> bool:
+    """Shares and reductions are shown as percentages (the console's 79.91 %, not 0.7991)."""
+    if unit not in ("-", ""):
+        return False
+    return any(word in name for word in ("reduction", "share")) or name in PERCENT_TABLE_COLUMNS.get(table, ())
+
+
+def _numbers(values) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(float(v))]
+
+
+def number_format(values, percent: bool = False) -> str:
+    """A format for these numbers: whole numbers plain, percentages, fixed decimals, or scientific when the
+    magnitudes span more than four decades or leave [1e-3, 1e7)."""
+    numbers = _numbers(values)
+    if percent:
+        return PERCENT
+    if not numbers:
+        return "General"
+    if all(float(v).is_integer() for v in numbers) and all(isinstance(v, int) or abs(v) < 1e15 for v in numbers) \
+            and all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return WHOLE
+    magnitudes = [abs(v) for v in numbers if v != 0]
+    if not magnitudes:
+        return DECIMAL
+    low, high = min(magnitudes), max(magnitudes)
+    if high >= 1e7 or low < 1e-3 or high / low > 1e4:
+        return SCIENTIFIC
+    return DECIMAL
+
+
+def _shown_width(value, style: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if style == PERCENT:
+            return len(f"{value:.2%}")
+        if style == SCIENTIFIC:
+            return 10
+        if style == WHOLE:
+            return len(f"{value:,.0f}")
+        return len(f"{value:,.3f}")
+    return len(str(value))
+
+
+def _cell_value(column: Column, value):
+    value = plain_value(value)
+    if column.name in ID_COLUMNS and isinstance(value, str) and value.isdigit() and len(value) < 16:
+        return int(value)
+    return value
+
+
+def _is_summary(table: ResultTable) -> bool:
+    return [c.name for c in table.columns[:3]] == ["name", "value", "unit"]
+
+
 def write_workbook(path: Path, tables: list[ResultTable]) -> None:
-    """One sheet per table; each header cell carries its unit and meaning as a comment."""
+    """One sheet per table: headers bold and frozen with their unit in brackets and the description as a
+    comment, a number format per column (percent for shares and reductions, whole numbers, fixed decimals,
+    scientific where values span decades; per row in a summary), widths fitted to the content, an
+    autofilter, PASS green and FAIL red, ids that are numbers written as numbers. Text is written as text."""
     workbook = openpyxl.Workbook()
     workbook.remove(workbook.active)
     bold = Font(bold=True)
     for table in tables:
         sheet = workbook.create_sheet(table.name[:31])
-        append_as_data(sheet, [column.name for column in table.columns])
+        append_as_data(sheet, [header_text(column) for column in table.columns])
+        rows = [[_cell_value(column, v) for column, v in zip(table.columns, row)] for row in table.rows]
+        for row in rows:
+            append_as_data(sheet, row)
+        summary = _is_summary(table)
         for index, column in enumerate(table.columns, start=1):
             cell = sheet.cell(row=1, column=index)
             cell.font = bold
-            cell.comment = Comment(f"{column.description} ({column.unit})", "fedsplit")
-            sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column.name) + 2)
-        for row in table.rows:
-            append_as_data(sheet, [plain_value(v) for v in row])
+            cell.comment = Comment(column.description, "fedsplit")
+            values = [row[index - 1] for row in rows]
+            formats = ([number_format([row[1]], is_percent(table.name, str(row[0]), str(row[2]))) for row in rows]
+                       if summary and column.name == "value"
+                       else [number_format(values, is_percent(table.name, column.name, column.unit))] * len(rows))
+            for offset, (value, style) in enumerate(zip(values, formats), start=2):
+                target = sheet.cell(row=offset, column=index)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    target.number_format = style
+                elif isinstance(value, str) and value.startswith(("PASS", "FAIL")):
+                    target.fill, target.font = (PASS_FILL, PASS_FONT) if value.startswith("PASS") else \
+                        (FAIL_FILL, FAIL_FONT)
+            width = max([len(header_text(column)), *(_shown_width(v, f) for v, f in zip(values, formats))])
+            sheet.column_dimensions[get_column_letter(index)].width = min(WIDEST_COLUMN, width + 2)
         sheet.freeze_panes = "A2"
+        if table.columns:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(1, len(rows) + 1)}"
     workbook.save(path)
+
+
+def write_units(path: Path, tables: list[ResultTable]) -> None:
+    """`units.csv`: the unit and meaning of every column of every table (the CSVs keep plain headers)."""
+    table = ResultTable.of("units", [Column("table", "-", "table (CSV file)"), Column("column", "-", "column"),
+                                     Column("unit", "-", "its unit (- : none)"),
+                                     Column("description", "-", "what it holds")],
+                           ((t.name, c.name, c.unit, c.description) for t in tables for c in t.columns))
+    write_csv(path, table)

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from reports.export import Column, ResultTable
+from reports.plots import plot_fig2, plot_fig4, plot_pareto
 
 CONFIDENCE = 0.95
 PAPER_FEDSLLM_REDUCTION = 0.4763  # Proposed against BA, the paper's Fig. 2
@@ -150,87 +151,48 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-# --- Figures with their intervals ---------------------------------------------------------------
+# --- Figures with their intervals (drawn by reports/plots.py) -----------------------------------
 
-def _figure():
-    import matplotlib  # noqa: PLC0415
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    return plt
-
-
-def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str, y_label: str, title: str,
-                       path: Path) -> Path:
-    """Mean of `metric` against the sweep value, one line per strategy, with its 95 % CI as a band."""
-    plt = _figure()
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, caption: str, path: Path,
+                       users: int | None = None):
+    """Mean of `metric` against the sweep value, one line per strategy, its 95 % CI as a band."""
     part = summary[summary["metric"] == metric]
+    x = sorted({float(v) for v in part["sweep_value"]})
+    means, bands = {}, {}
     for strategy, rows in part.groupby("strategy", sort=False):
-        rows = rows.sort_values("sweep_value")
-        x = rows["sweep_value"].astype(float)
-        axes.plot(x, rows["mean"], marker="o", markersize=4, label=f"{strategy} (mean)")
-        axes.fill_between(x, rows["ci95_low"], rows["ci95_high"], alpha=0.25)
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8, title="shaded: 95 % CI", title_fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+        rows = rows.assign(x=rows["sweep_value"].astype(float)).sort_values("x")
+        means[strategy] = rows["mean"].tolist()
+        bands[strategy] = (rows["ci95_low"].fillna(rows["mean"]).tolist(), rows["ci95_high"].fillna(rows["mean"]).tolist())
+    return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption)
 
 
-def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path) -> Path:
-    """Fig. 4: bars of mean delay and server energy per channel state and method, 95 % CI as error bars."""
-    plt = _figure()
-    part = summary[summary["sweep_value"].astype(object).eq(sweep_value) if sweep_value is not None
-                   else summary["sweep_value"].isna()]
-    states = list(dict.fromkeys(part["channel_state"]))
-    methods = list(dict.fromkeys(part["strategy"]))
-    figure, axes_pair = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
-    width = 0.8 / max(len(methods), 1)
-    for axes, metric, label in zip(axes_pair, ("delay_s", "energy_j"),
-                                   ("mean delay per device-round (s)", "mean server energy per device-round (J)")):
-        rows = part[part["metric"] == metric].set_index(["channel_state", "strategy"])
-        for index, method in enumerate(methods):
-            means = [rows.loc[(s, method), "mean"] for s in states]
-            low = [rows.loc[(s, method), "mean"] - rows.loc[(s, method), "ci95_low"] for s in states]
-            high = [rows.loc[(s, method), "ci95_high"] - rows.loc[(s, method), "mean"] for s in states]
-            axes.bar([x + index * width for x in range(len(states))], means, width, label=method,
-                     yerr=[np.nan_to_num(low), np.nan_to_num(high)], capsize=3)
-        axes.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(states))], states)
-        axes.set_xlabel("channel state")
-        axes.set_ylabel(label)
-        axes.grid(True, axis="y", alpha=0.3)
-    axes_pair[0].legend(fontsize=8, title="error bars: 95 % CI", title_fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None):
+    """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars."""
+    part = summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+    rows = part.set_index(["channel_state", "strategy", "metric"])
+    keys = list(dict.fromkeys(zip(part["channel_state"], part["strategy"])))
+    means = {k: (rows.loc[(*k, "delay_s"), "mean"], rows.loc[(*k, "energy_j"), "mean"]) for k in keys}
+
+    def interval(key, metric):
+        row = rows.loc[(*key, metric)]
+        mean = row["mean"]
+        return (mean if math.isnan(row["ci95_low"]) else row["ci95_low"],
+                mean if math.isnan(row["ci95_high"]) else row["ci95_high"])
+
+    errors = {k: (interval(k, "delay_s"), interval(k, "energy_j")) for k in keys}
+    return plot_fig4(means, path, w, errors)
 
 
-def plot_pareto(summary: pd.DataFrame, path: Path) -> Path:
-    """CARD's delay-energy trade-off: one point per w (mean delay against mean server energy), per channel
-    state, with 95 % CIs on both axes."""
-    plt = _figure()
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
-    card = summary[summary["strategy"] == "CARD"]
-    for state, rows in card.groupby("channel_state", sort=False):
-        delay = rows[rows["metric"] == "delay_s"].sort_values("sweep_value")
-        energy = rows[rows["metric"] == "energy_j"].sort_values("sweep_value")
-        x, y = energy["mean"].to_numpy(), delay["mean"].to_numpy()
-        axes.errorbar(x, y, xerr=[np.nan_to_num(x - energy["ci95_low"]), np.nan_to_num(energy["ci95_high"] - x)],
-                      yerr=[np.nan_to_num(y - delay["ci95_low"]), np.nan_to_num(delay["ci95_high"] - y)],
-                      marker="o", markersize=4, capsize=2, label=f"{state} channel")
-        for w, xi, yi in zip(delay["sweep_value"], x, y):
-            axes.annotate(f"w={float(w):g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    axes.set_xlabel("mean server energy per device-round (J)")
-    axes.set_ylabel("mean delay per device-round (s)")
-    axes.set_title("CARD: delay against server energy as w goes from 0 to 1 (95 % CIs)")
-    axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
+    """CARD's (energy, delay) per w and channel state with their 95 % CIs."""
+    card = summary[summary["strategy"] == "CARD"].set_index(["channel_state", "sweep_value", "metric"])
+    points = {}
+    for state, value in dict.fromkeys(zip(summary["channel_state"], summary["sweep_value"])):
+        energy, delay = card.loc[(state, value, "energy_j")], card.loc[(state, value, "delay_s")]
+
+        def band(row):
+            return (row["mean"] if math.isnan(row["ci95_low"]) else row["ci95_low"],
+                    row["mean"] if math.isnan(row["ci95_high"]) else row["ci95_high"])
+
+        points.setdefault(state, []).append((float(value), energy["mean"], band(energy), delay["mean"], band(delay)))
+    return plot_pareto(points, path, drops)

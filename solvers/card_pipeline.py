@@ -36,7 +36,7 @@ from reports.card import (
     summary_table,
 )
 from reports.export import ReportFolder
-from reports.plots import plot_fig3, plot_fig4
+from reports.plots import figures_table, plot_fig3, plot_fig4
 from solvers.card import (
     CrossCheck,
     StateResult,
@@ -149,13 +149,14 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         if chosen.per_round is not None:
             folder.add_table(server_clocks_table(chosen))
             folder.add_table(per_round_decisions_table(chosen))
-        plot_fig3(chosen, folder.file("fig3.png"))
+        weight = inputs.parameter("w")
         benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
                       for r in results for m in METHODS}
-        plot_fig4(benchmarks, folder.file("fig4.png"))
+        folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight),
+                                        plot_fig4(benchmarks, folder.file("fig4.png"), weight)]))
         run.write_run_files(folder, {**{name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")},
                                      "server_clock": run.settings.server_clock.value})
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
                 "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}
-    return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline)
+    return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline, folder.tables)

@@ -34,7 +34,7 @@ from reports.fedsllm import (
     summary_table,
     sweep_curve,
 )
-from reports.plots import plot_eta_sweep, plot_fig2
+from reports.plots import figures_table, plot_eta_sweep, plot_fig2
 from solvers.certificate import (
     Certificate,
     certify_by_duality_gap,
@@ -262,13 +262,15 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
             folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
                                              inputs.parameter("client_share_min")))
         etas, delays = sweep_curve(search)
-        plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"),
-                       solved.global_eta.envelope if solved.global_eta is not None else ())
+        figure = plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"),
+                                solved.global_eta.envelope if solved.global_eta is not None else (),
+                                users=inputs.user_count)
+        folder.add_table(figures_table([figure]))
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     headline = {"T_star_s": solved.optimum.T, "eta_star": solved.optimum.eta, "source": solved.source,
                 "certificate": certificate.verdict()}
-    return RunOutcome(console.fedsllm_optimum_lines(solved, certificate, final), final, headline)
+    return RunOutcome(console.fedsllm_optimum_lines(solved, certificate, final), final, headline, folder.tables)
 
 
 # --- The studies ----------------------------------------------------------------------------
@@ -302,11 +304,11 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
                                                    time.perf_counter() - run.started, run.provenance))
         folder.add_table(fig2_table(sweep))
         delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
-        plot_fig2(powers, delays, folder.file("fig2.png"))
+        folder.add_table(figures_table([plot_fig2(powers, delays, folder.file("fig2.png"), users=inputs.user_count)]))
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     return RunOutcome(console.power_sweep_lines(len(powers), mean_reduction, final), final,
-                      {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)})
+                      {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)}, folder.tables)
 
 
 STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo}

@@ -46,6 +46,7 @@ class RunOutcome:
     lines: list[str]
     report: Path
     headline: dict[str, object] = field(default_factory=dict)
+    tables: list = field(default_factory=list)  # the report's ResultTables, in sheet order (the API's DataFrames)
 
 
 def command_line() -> str:

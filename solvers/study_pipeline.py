@@ -16,12 +16,13 @@ import time
 from data.card import DEFAULT_CARD_WORKBOOK, card_inputs
 from data.fedsllm import DEFAULT_WORKBOOK, fedsllm_inputs
 from reports.export import ReportFolder, summary_with_versions
+from reports.plots import figures_table
 from reports.study import (
     card_reductions,
     failures_frame,
     fedsllm_reductions,
     plot_fig4_with_ci,
-    plot_pareto,
+    plot_pareto_with_ci,
     plot_sweep_with_ci,
     runs_frame,
     summary_frame,
@@ -86,10 +87,12 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
     ]
     figures = []
     if settings.sweep.name:
-        label = SWEEP_LABELS.get(settings.sweep.name, settings.sweep.name)
-        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(
-            summary, "T_s", label, "total training delay T (s)",
-            f"FedsLLM: mean over {settings.drops} drops, K = {spec.users}", path)))
+        name = settings.sweep.name
+        label = None if name == "power_dbm" else SWEEP_LABELS.get(name, name)
+        caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against "
+                   f"{SWEEP_LABELS.get(name, name)}, K = {spec.users}" + ("" if name != "users" else " (swept)"))
+        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", label, caption, path,
+                                                                    spec.users)))
     line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
             f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %); "
             f"{int((frame['status'] != 'ok').sum())} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
@@ -126,9 +129,10 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
             lines.append(f"  {record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
                          f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
     first = settings.sweep.values[0] if settings.sweep.name else None
-    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path))]
+    weight = first if settings.sweep.name == "w" else base.parameter("w")
+    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path, weight))]
     if settings.sweep.name == "w":
-        figures.append(("pareto.png", lambda path: plot_pareto(summary, path)))
+        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path, settings.drops)))
     return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)})
 
 
@@ -144,11 +148,12 @@ def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, f
         folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
         folder.add_table(table_from_frame("runs", frame, sweep_label))
         write_parquet(frame, folder.file("runs.parquet"))
-        for name, draw in figures:
-            draw(folder.file(name))
+        drawn = [draw(folder.file(name)) for name, draw in figures]
+        if drawn:
+            folder.add_table(figures_table(drawn))
         run.write_run_files(folder, {})
         final = folder.commit(workbook)
-    return RunOutcome([*lines, f"report: {final}"], final, headline)
+    return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
 
 
 DEFAULT_WORKBOOKS = {"fedsllm": DEFAULT_WORKBOOK, "card": DEFAULT_CARD_WORKBOOK}

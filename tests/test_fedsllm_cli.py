@@ -112,7 +112,7 @@ def test_allocation_uses_the_whole_budgets(small_report):
 def test_excel_headers_carry_units(small_report):
     _, out, _ = small_report
     sheet = openpyxl.load_workbook(out / "fedsllm.xlsx")["eta_sweep"]
-    assert sheet["B1"].value == "T" and "(s)" in sheet["B1"].comment.text
+    assert sheet["B1"].value == "T (s)" and sheet["B1"].comment.text and "(-)" not in sheet["A1"].value
 
 
 def test_broken_workbook_from_the_shell_lists_problems_and_writes_nothing(tmp_path, broken_copy):

@@ -33,6 +33,7 @@ from data.validation import (
     raise_issues,
     repeated_header_issues,
 )
+from data.units import parameters_in_schema_units
 from data.workbook import Table, read_tables
 
 DEFAULT_CARD_WORKBOOK = Path(__file__).with_name("card.xlsx")
@@ -171,6 +172,7 @@ def load_card(path: Path | str = DEFAULT_CARD_WORKBOOK) -> CardInputs:
 
 def card_inputs(path: Path | str, tables: dict[str, Table]) -> CardInputs:
     """Validate the workbook's tables; raise InputError listing every problem, else the inputs."""
+    tables = parameters_in_schema_units(tables, "parameters", CARD_PARAMETERS)
     raise_issues(validate_card(str(path), tables))
     cells = parameter_cells(tables["parameters"])
     parameters = {f.name: f.convert(cells[f.name].value) for f in CARD_PARAMETERS}

@@ -29,6 +29,7 @@ from data.validation import (
     repeated_header_issues,
     valid_parameters,
 )
+from data.units import parameters_in_schema_units
 from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
@@ -213,6 +214,7 @@ def load_fedsllm(path: Path | str = DEFAULT_WORKBOOK) -> FedsllmInputs:
 
 def fedsllm_inputs(path: Path | str, tables: dict[str, Table]) -> FedsllmInputs:
     """Validate the workbook's tables; raise InputError listing every problem, else the inputs."""
+    tables = parameters_in_schema_units(tables, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     raise_issues(validate_fedsllm(str(path), tables))
     cells = parameter_cells(tables[PARAMETERS_SHEET])
     parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}

@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.fedsllm import FedsllmInputs
+from data.input_style import style_workbook
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
 from data.workbook import append_as_data, new_workbook_with_parameters, plain_value
 
@@ -128,6 +129,7 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
         append_as_data(about_sheet, ["setting", "value"])
         for key, value in about.items():
             append_as_data(about_sheet, [key, value])
+    style_workbook(workbook, "fedsllm")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)

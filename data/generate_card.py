@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from data.generate import OutputExistsError, writable_target
 from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
+from data.input_style import style_workbook
 from data.workbook import append_as_data, new_workbook_with_parameters
 
 SERVER = {"clock_max_hz": 2.46e9, "cores": 3072, "flops_per_cycle": 2}
@@ -71,6 +72,7 @@ def write_card_workbook(path: Path, settings: CardWorkbookSettings = CardWorkboo
     model = {**LLAMA_3_2_1B, "layers": settings.layers, **(llm or {})}
     _sheet(workbook, "llm", CARD_LLM_COLUMNS, [[model[f.name] for f in CARD_LLM_COLUMNS]])
     _sheet(workbook, "cqi", CARD_CQI_COLUMNS, CQI_TABLE)
+    style_workbook(workbook, "card")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)

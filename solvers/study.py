@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,12 +269,22 @@ def _quiet_dask() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _reachable(address: str, seconds: float = 5.0) -> None:
+    """A TCP connection to the scheduler's port, so that a refused one fails at once (Dask's client would
+    retry for its whole timeout); other protocols are left to Dask."""
+    match = re.fullmatch(r"tcp://\[?([^\]/]+?)\]?:([0-9]+)/?", address)
+    if match:
+        with socket.create_connection((match.group(1), int(match.group(2))), timeout=seconds):
+            pass
+
+
 def _connect(settings: ClusterSettings):
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
     _quiet_dask()
     if settings.scheduler:
         try:
+            _reachable(settings.scheduler)
             return Client(settings.scheduler, timeout=settings.connect_timeout_s), None
         except (OSError, TimeoutError) as error:
             raise ClusterError(f"dask.scheduler={settings.scheduler}: no Dask scheduler answered within "

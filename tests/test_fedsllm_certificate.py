@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 import pytest
-from scipy.optimize import minimize_scalar
 from pyomo.util.check_units import assert_units_consistent
 
 from data.fedsllm import load_fedsllm
@@ -130,17 +129,15 @@ def test_baselines_against_hand_calculation(make_workbook):
     assert comparison.results["FE"].T == pytest.approx(solve_reference(scenario, eta).T, rel=1e-6)
 
 
-def reference_optimum(scenario) -> tuple[float, float]:
-    """T* over eta from the reference alone: a coarse grid, then a bounded Brent search."""
-    etas = np.arange(0.1, 1.0, 0.1)
-    delays = [solve_reference(scenario, float(eta)).T for eta in etas]
-    best = int(np.argmin(delays))
-    low, high = max(0.01, etas[best] - 0.1), min(0.99, etas[best] + 0.1)
-    # xatol 1e-4: T is flat at its minimum (an eta error of 1e-4 moves T by about 1e-8 relative), and each
-    # reference solve takes seconds.
-    found = minimize_scalar(lambda eta: solve_reference(scenario, eta).T, bounds=(low, high), method="bounded",
-                            options={"xatol": 1e-4})
-    return float(found.fun), float(found.x)
+def reference_grid(scenario) -> dict[float, float]:
+    """T*(eta) by the reference alone on the coarse grid 0.1, 0.2, ..., 0.9."""
+    return {float(eta): solve_reference(scenario, float(eta)).T for eta in np.arange(0.1, 1.0, 0.1)}
+
+
+# How far either side of the found eta the reference must not find a lower T: the eta tolerance the test
+# held before (a Brent search of the reference to 1e-4, compared to 2e-3), at three reference solves instead
+# of about fifteen (each takes seconds for a very weak user).
+ETA_NEIGHBOURHOOD = 2e-3
 
 
 RANDOM_SCENARIOS = {
@@ -162,6 +159,14 @@ def test_optimum_over_eta_matches_the_reference(make_workbook, name):
                         cycles=rng.uniform(1e4, 3e4, case["count"]))
     inputs = load_fedsllm(make_workbook(users, {**case["parameters"], "eta_step": 0.05}))
     result, _ = solve_fedsllm(inputs, eta_grid_for(inputs), IpoptSolver())
-    reference_T, reference_eta = reference_optimum(reference_scenario(users, case["parameters"]))
-    assert result.best.T == pytest.approx(reference_T, rel=1e-6)
-    assert result.best.eta == pytest.approx(reference_eta, abs=2e-3)
+    scenario = reference_scenario(users, case["parameters"])
+    found_eta, found_T = result.best.eta, result.best.T
+    # the reference at the eta found gives the same T ...
+    assert found_T == pytest.approx(solve_reference(scenario, found_eta).T, rel=1e-6)
+    # ... no point of the reference's own coarse grid is lower (not for the very weak user, whose reference
+    # solves take about 10 s each; the global search's tests prove optimality over every eta) ...
+    if not case["weak"]:
+        assert min(reference_grid(scenario).values()) >= found_T * (1 - 1e-6)
+    # ... and the reference is not lower next to it: T is at a minimum over eta there
+    for eta in (found_eta - ETA_NEIGHBOURHOOD, found_eta + ETA_NEIGHBOURHOOD):
+        assert solve_reference(scenario, eta).T >= found_T * (1 - 1e-8)

@@ -468,7 +468,7 @@ def test_card_command_line_writes_the_report(tmp_path, capsys):
     code = main(["model=card", f"out={out}", "rounds=4", "channel_state=Poor", "progress=false"])
     assert code == EXIT_OK
     assert openpyxl.load_workbook(out / "card.xlsx").sheetnames == [
-        "summary", "decisions", "benchmarks", "profile", "out_of_range", "crosscheck", "fig3_statements"]
+        "summary", "decisions", "benchmarks", "profile", "out_of_range", "crosscheck", "fig3_statements", "figures"]
     for name in ("fig3.png", "fig4.png", "config.yaml", "input/card.xlsx"):
         assert (out / name).exists()
     summary = {r["name"]: r["value"] for r in csv.DictReader(open(out / "summary.csv"))}

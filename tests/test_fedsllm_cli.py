@@ -52,7 +52,7 @@ def test_run_writes_every_part_of_the_report(small_report):
             "input"} <= names
     assert (out / "input" / workbook.name).read_bytes() == workbook.read_bytes()
     assert openpyxl.load_workbook(out / "fedsllm.xlsx").sheetnames == [
-        "summary", "allocation", "eta_sweep", "lemma3_kkt", "baselines", "reduction"]
+        "summary", "allocation", "eta_sweep", "lemma3_kkt", "baselines", "reduction", "figures"]
     summary = {row["name"]: row["value"] for row in read_csv(out / "summary.csv")}
     assert summary["certificate"] == "PASS" and summary["reduction_holds"] == "yes"
     assert (out / "eta_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

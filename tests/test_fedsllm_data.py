@@ -197,8 +197,9 @@ def test_missing_parameter_row(broken_copy):
 
 
 def test_unit_cell_must_match_the_schema(broken_copy):
+    # A unit of another kind (MHz, GHz would be converted: tests/test_reports.py)
     def change(workbook):
-        workbook["parameters"].cell(parameter_row(workbook, "bandwidth_fed_hz"), 3).value = "MHz"
+        workbook["parameters"].cell(parameter_row(workbook, "bandwidth_fed_hz"), 3).value = "dB"
     path = broken_copy(change)
     row = parameter_row(openpyxl.load_workbook(path), "bandwidth_fed_hz")
     expect_one(load_issues(path), "parameters", row, "'unit'", "'Hz'")

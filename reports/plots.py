@@ -13,6 +13,7 @@ from reports.export import Column, ResultTable
 
 from reports.style import (
     DOUBLE_COLUMN_IN,
+    FONT_PT,
     MARKERS,
     SINGLE_COLUMN_IN,
     STRATEGY_LABELS,
@@ -132,12 +133,17 @@ def plot_fig4(benchmarks, path: Path, w: float | None = None,
                 if errors:
                     yerr = [[h - errors[s, method][column][0] for s, h in zip(states, heights)],
                             [errors[s, method][column][1] - h for s, h in zip(states, heights)]]
-                axes.bar([x + index * width for x in range(len(states))], heights, width,
-                         label=STRATEGY_LABELS.get(method, method), yerr=yerr, capsize=2)
+                bars = axes.bar([x + index * width for x in range(len(states))], heights, width,
+                                label=STRATEGY_LABELS.get(method, method), yerr=yerr, capsize=2)
+                # each bar's value on it: on a log axis a short bar is otherwise hard to read
+                axes.bar_label(bars, labels=[f"{h:,.0f}" if h >= 100 else f"{h:.3g}" for h in heights], fontsize=FONT_PT,
+                               rotation=90, padding=2)
             axes.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(states))], states)
             axes.set_xlabel("channel state")
             axes.set_ylabel(label)
             linear_unless_decades(axes, values)
+            top = max(v for v in values if v == v)  # room above the tallest bar for its label
+            axes.set_ylim(top=top * (8 if axes.get_yscale() == "log" else 1.3))
         legend_below(figure, axes_pair, columns=len(methods))
         weight = f"w = {w:g}, " if w is not None else ""
         text = (f"CARD Fig. 4: {weight}mean per device-round over the device-rounds in range, by method and "

@@ -402,6 +402,19 @@ def test_scip_time_limit_names_the_bounds(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_perspective_form_and_p3_blocks_units_and_docs():
+    from models.card import build_p3_every_cut
+    inputs = load_card()
+    pairs = solve_state(inputs, build_profile(inputs), "Normal").pairs[:10]
+    for model in (build_p1(pairs, clock_groups=per_round_clocks(pairs), form="perspective"),
+                  build_p3_every_cut(pairs[:2])):
+        assert_units_consistent(model)
+        for component in model.component_objects((pyo.Var, pyo.Constraint, pyo.Expression, pyo.Objective)):
+            assert component.doc and "(" in component.doc, component.local_name
+    per_round = build_p1(pairs, clock_groups=per_round_clocks(pairs), form="perspective")
+    assert len(per_round.clock) == len({pair.round for pair in pairs})  # one clock per round
+
+
 # --- the paper's qualitative results on the default ---------------------------------
 
 def test_fig3_pattern_on_the_default():

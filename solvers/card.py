@@ -116,9 +116,8 @@ def solve_with_mindtpy(model: pyo.ConcreteModel, nlp_options: dict | None = None
         relative_bound_tolerance=1e-9, init_strategy="initial_binary", linearize_inactive=True)
 
 
-def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_limit_s: float = 600
-                ) -> list[CardDecision]:
-    """P1 over `pairs` (P2 when there is one) by MindtPy OA with HiGHS and cyipopt."""
+def _solve_p1_by_mindtpy(pairs: list[PairCosts], nlp_options: dict | None, time_limit_s: float):
+    """P1 over `pairs` by MindtPy OA: the decisions and Pyomo's results (which carry its bounds)."""
     model = build_p1(pairs, two_sided_rows=True)
     for p, pair in enumerate(pairs):  # start from the server-only choice; OA finds the rest
         set_choice(model, p, 0, pair.clock_max_ghz)
@@ -129,7 +128,13 @@ def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_li
     for p, pair in enumerate(pairs):
         cut = max(model.cuts, key=lambda c: model.cut_choice[p, c].value)
         decisions.append(decision(pair, cut, model.clock[p].value))
-    return decisions
+    return decisions, results
+
+
+def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_limit_s: float = 600
+                ) -> list[CardDecision]:
+    """P1 over `pairs` (P2 when there is one) by MindtPy OA with HiGHS and cyipopt."""
+    return _solve_p1_by_mindtpy(pairs, nlp_options, time_limit_s)[0]
 
 
 # --- P1 by SCIP (and the per-round variant) -------------------------------------------------
@@ -370,12 +375,13 @@ def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision], m
 
 
 def solve_p1_by_mindtpy(pairs: list[PairCosts], time_limit_s: float) -> MinlpSolve:
-    """P1 by MindtPy's OA, as a MinlpSolve (its bounds from Pyomo's results)."""
+    """P1 by MindtPy's OA, as a MinlpSolve with its primal and dual bounds from Pyomo's results (the dual
+    bound is what proves CARD optimal in the cross-check)."""
     started = time.perf_counter()
-    decisions = solve_minlp(pairs, time_limit_s=time_limit_s)
+    decisions, results = _solve_p1_by_mindtpy(pairs, None, time_limit_s)
     seconds = time.perf_counter() - started
-    total = float(sum(d.cost for d in decisions))
-    return MinlpSolve("MindtPy OA (HiGHS, Ipopt)", "optimal", True, total, math.nan, seconds, decisions)
+    return MinlpSolve("MindtPy OA (HiGHS, Ipopt)", str(results.solver.termination_condition), True,
+                      float(results.problem.upper_bound), float(results.problem.lower_bound), seconds, decisions)
 
 
 def crosscheck(result: StateResult, rounds: int | None, solver: IpoptSolver, progress: Progress | None = None,

@@ -31,6 +31,7 @@ from data.schema import (
     Field,
     Kind,
 )
+from data.units import CONVERTIBLE_UNITS
 
 SHEET_FIELDS = {
     "fedsllm": {"parameters": FEDSLLM_PARAMETERS, "users": FEDSLLM_USER_COLUMNS},
@@ -41,7 +42,6 @@ PARAMETER_HEADER = {"name": "the parameter's name (do not change)", "value": "it
                     "unit": "the value's unit; for Hz values also kHz, MHz or GHz", "description": "what it is"}
 HEADER_FILL = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
 LAST_ROW = 100_000  # validation reaches this far below the header, so new rows are checked too
-CONVERTIBLE_UNITS = ("Hz",)
 
 
 def validation_for(field: Field) -> DataValidation | None:

@@ -323,8 +323,7 @@ def number_format(values, percent: bool = False) -> str:
         return PERCENT
     if not numbers:
         return "General"
-    if all(float(v).is_integer() for v in numbers) and all(isinstance(v, int) or abs(v) < 1e15 for v in numbers) \
-            and all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
+    if all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
         return WHOLE
     magnitudes = [abs(v) for v in numbers if v != 0]
     if not magnitudes:

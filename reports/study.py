@@ -166,20 +166,20 @@ def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, 
     return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption)
 
 
+def _interval(row) -> tuple[float, float]:
+    """A summary row's 95 % CI, the mean itself where there is none (a single run)."""
+    mean = row["mean"]
+    return (mean if math.isnan(row["ci95_low"]) else row["ci95_low"],
+            mean if math.isnan(row["ci95_high"]) else row["ci95_high"])
+
+
 def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None):
     """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars."""
     part = summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
     rows = part.set_index(["channel_state", "strategy", "metric"])
     keys = list(dict.fromkeys(zip(part["channel_state"], part["strategy"])))
     means = {k: (rows.loc[(*k, "delay_s"), "mean"], rows.loc[(*k, "energy_j"), "mean"]) for k in keys}
-
-    def interval(key, metric):
-        row = rows.loc[(*key, metric)]
-        mean = row["mean"]
-        return (mean if math.isnan(row["ci95_low"]) else row["ci95_low"],
-                mean if math.isnan(row["ci95_high"]) else row["ci95_high"])
-
-    errors = {k: (interval(k, "delay_s"), interval(k, "energy_j")) for k in keys}
+    errors = {k: (_interval(rows.loc[(*k, "delay_s")]), _interval(rows.loc[(*k, "energy_j")])) for k in keys}
     return plot_fig4(means, path, w, errors)
 
 
@@ -189,10 +189,6 @@ def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
     points = {}
     for state, value in dict.fromkeys(zip(summary["channel_state"], summary["sweep_value"])):
         energy, delay = card.loc[(state, value, "energy_j")], card.loc[(state, value, "delay_s")]
-
-        def band(row):
-            return (row["mean"] if math.isnan(row["ci95_low"]) else row["ci95_low"],
-                    row["mean"] if math.isnan(row["ci95_high"]) else row["ci95_high"])
-
-        points.setdefault(state, []).append((float(value), energy["mean"], band(energy), delay["mean"], band(delay)))
+        points.setdefault(state, []).append((float(value), energy["mean"], _interval(energy), delay["mean"],
+                                             _interval(delay)))
     return plot_pareto(points, path, drops)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import time
@@ -170,6 +171,7 @@ class MinlpSolve:
         return float(sum(d.cost for d in self.decisions))
 
 
+@functools.cache
 def scip_version() -> str:
     import pyscipopt  # noqa: PLC0415 (the wheel is a dependency; imported where SCIP is asked for)
     return f"SCIP {pyscipopt.Model().version()} (PySCIPOpt {pyscipopt.__version__})"
@@ -219,16 +221,23 @@ def solve_p1_by_scip(pairs: list[PairCosts], clock_groups: list | None = None,
                       _chosen_decisions(model, pairs))
 
 
+def pairs_by_round(pairs: list[PairCosts]) -> dict[int, list[PairCosts]]:
+    """The pairs each round serves, in round order."""
+    rounds: dict[int, list[PairCosts]] = {}
+    for pair in sorted(pairs, key=lambda pair: pair.round):
+        rounds.setdefault(pair.round, []).append(pair)
+    return rounds
+
+
 def solve_per_round_by_scip(pairs: list[PairCosts], time_limit_s: float = SCIP_TIME_LIMIT_S,
                             progress: Progress | None = None) -> list[MinlpSolve]:
     """The per-round variant (one server clock per round, shared by the round's devices), one SCIP solve
     per round (rounds do not interact), in round order."""
     progress = progress or Progress.silent()
-    rounds = sorted({pair.round for pair in pairs})
+    rounds = pairs_by_round(pairs)
     progress.start("per-round server clock: SCIP", len(rounds), unit="rounds")
     solves = []
-    for n in rounds:
-        served = [pair for pair in pairs if pair.round == n]
+    for n, served in rounds.items():
         solves.append(solve_p1_by_scip(served, per_round_clocks(served), time_limit_s,
                                        label=f"per-round clock, round {n},", form="perspective"))
         progress.advance(f"round {n}")
@@ -297,8 +306,14 @@ class StateResult:
     server_only: list[CardDecision]
     device_only: list[CardDecision]
     out_of_range: list[tuple[str, int, float, float]]  # device, round, SNR up, SNR down (dB)
-    per_round: list[CardDecision] | None = None  # server_clock=per_round: one clock per round, by SCIP
-    per_round_solves: list[MinlpSolve] | None = None
+    per_round_solves: list[MinlpSolve] | None = None  # server_clock=per_round: one SCIP solve per round
+
+    @property
+    def per_round(self) -> list[CardDecision] | None:
+        """The decisions with one clock per round, in round order (None unless server_clock=per_round)."""
+        if self.per_round_solves is None:
+            return None
+        return [d for solve in self.per_round_solves for d in solve.decisions]
 
     def mean(self, method: str, attribute: str) -> float:
         return float(np.mean([getattr(d, attribute) for d in getattr(self, method)])) if self.card else math.nan
@@ -423,11 +438,11 @@ def crosscheck(result: StateResult, rounds: int | None, solver: IpoptSolver, pro
     ]
 
 
-def per_round_crosscheck(per_round: list[MinlpSolve], pairs_by_round: list[list[PairCosts]]) -> CrossCheck:
+def per_round_crosscheck(result: StateResult) -> CrossCheck:
     """The per-round variant by SCIP against the independent global search over each round's clock."""
-    ours = [d for solve in per_round for d in solve.decisions]
     theirs = []
-    for pairs in pairs_by_round:
+    for pairs in pairs_by_round(result.pairs).values():
         clock, _, cuts = per_round_optimum(pairs)
         theirs += [decision(pair, cut, clock) for pair, cut in zip(pairs, cuts)]
-    return _compare("per-round clock: SCIP against the global search over each round's clock", ours, theirs)
+    return _compare("per-round clock: SCIP against the global search over each round's clock", result.per_round,
+                    theirs)

@@ -101,10 +101,6 @@ def solve(run: RunContext, inputs: CardInputs, profile: Profile) -> list[StateRe
         run.progress.advance(state)
     run.progress.finish()
     chosen = chosen_state(inputs, results)
-    if chosen.pairs and run.settings.server_clock == ServerClock.per_round:
-        chosen.per_round_solves = solve_per_round_by_scip(chosen.pairs, run.settings.crosscheck.time_limit,
-                                                          run.progress)
-        chosen.per_round = [d for solve in chosen.per_round_solves for d in solve.decisions]
     if not chosen.pairs:
         raise InputError([InputIssue(
             inputs.source, "parameters", None, "'device_tx_dbm', 'ap_tx_dbm', 'path_loss_ref_db'",
@@ -112,6 +108,9 @@ def solve(run: RunContext, inputs: CardInputs, profile: Profile) -> list[StateRe
                   f"(all {len(chosen.out_of_range)} are out of range): nothing to decide"),
             "at least one device within reach of the access point: raise device_tx_dbm or ap_tx_dbm, or lower "
             "path_loss_ref_db or the devices' distance_m")])
+    if run.settings.server_clock == ServerClock.per_round:
+        chosen.per_round_solves = solve_per_round_by_scip(chosen.pairs, run.settings.crosscheck.time_limit,
+                                                          run.progress)
     return results
 
 
@@ -125,10 +124,8 @@ def certify(run: RunContext, inputs: CardInputs, results: list[StateResult]) -> 
     chosen = chosen_state(inputs, results)
     check = run.settings.crosscheck
     checks = crosscheck(chosen, check.round_count(), run.solver, run.progress, check.minlp.value, check.time_limit)
-    if chosen.per_round_solves:
-        rounds = [[pair for pair in chosen.pairs if pair.round == solve.decisions[0].round]
-                  for solve in chosen.per_round_solves]
-        checks.append(per_round_crosscheck(chosen.per_round_solves, rounds))
+    if chosen.per_round is not None:
+        checks.append(per_round_crosscheck(chosen))
     return checks
 
 
@@ -154,8 +151,7 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
                       for r in results for m in METHODS}
         folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight),
                                         plot_fig4(benchmarks, folder.file("fig4.png"), weight)]))
-        run.write_run_files(folder, {**{name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")},
-                                     "server_clock": run.settings.server_clock.value})
+        run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
                 "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}

@@ -25,6 +25,7 @@ from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSe
 from solvers.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.ipopt import DEFAULT_OPTIONS
 from solvers.structured import DEFAULT_GAP
+from solvers.study import DEFAULT_STUDY_TOLERANCE
 
 
 class ConfigError(Exception):
@@ -145,7 +146,7 @@ class EtaSearch(Enum):
 class MonteCarloConfig:
     eta_search: EtaSearch = setting(EtaSearch.search, "Proposed per drop: search (grid step 0.1 + Brent, "
                                                       "structured engine) or certified (over (0, 1) by branch and bound)")
-    tol: float = setting(1e-4, "eta_search=certified: relative gap of each drop's certified optimum over eta")
+    tol: float = setting(DEFAULT_STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
     solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "
                                      "is counted as failed")
 

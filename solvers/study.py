@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from data.card import CardInputs
-from data.drops import card_drop, fedsllm_drop
+from data.drops import card_drop, drop_seed, fedsllm_drop
 from solvers.progress import Progress
 
 STRATEGIES = ("Proposed", "EB", "FE", "BA")
@@ -36,7 +36,6 @@ CARD_METHODS = ("CARD", "server-only", "device-only")
 DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta (eta_search=certified)
 STUDY_GRID_STEP = 0.1  # eta_search=search: the coarse grid before Brent (18 structured solves per drop at K=50)
 STUDY_REFINE_TOLERANCE = 1e-5  # on eta
-ETA_SEARCHES = ("search", "certified")
 
 
 @dataclass(frozen=True)
@@ -212,10 +211,6 @@ def _card_row(task: StudyTask, state: str, method: str, **values) -> dict:
     return {**_row(task, method, channel_state=state), **values}
 
 
-def card_methods(state: str) -> list[tuple[str, str]]:
-    return [(state, method) for method in CARD_METHODS]
-
-
 def run_card_task(spec: CardStudySpec, task: StudyTask) -> list[dict]:
     """CARD, server-only and device-only under Good, Normal and Poor on one drop: mean delay, server energy
     and cost U per device-round in range."""
@@ -342,5 +337,5 @@ def study_tasks(drops: int, seed: int, sweep_values: list[float] | None) -> list
     tasks = []
     for drop in range(drops):
         for value in values:
-            tasks.append(StudyTask(len(tasks), drop, int(seed) + drop, value))
+            tasks.append(StudyTask(len(tasks), drop, drop_seed(seed, drop), value))
     return tasks

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from data.card import DEFAULT_CARD_WORKBOOK, card_inputs
-from data.fedsllm import DEFAULT_WORKBOOK, fedsllm_inputs
+from data.card import card_inputs
+from data.fedsllm import fedsllm_inputs
 from reports.export import ReportFolder, summary_with_versions
 from reports.plots import figures_table
 from reports.study import (
@@ -55,6 +55,23 @@ def tasks_of(run: RunContext):
     return study_tasks(run.settings.drops, run.settings.seed, list(sweep.values) if sweep.name else None)
 
 
+def failed_runs(frame) -> int:
+    return int((frame["status"] != "ok").sum())
+
+
+def common_facts(run: RunContext, frame, where: dict, runs: str) -> list[tuple]:
+    """The summary rows both models' studies share: drops and seeds, the sweep, runs and failures, the cluster."""
+    settings = run.settings
+    return [
+        ("drops", settings.drops, "-", f"random drops, seeds {settings.seed} to {settings.seed + settings.drops - 1}"),
+        ("sweep", settings.sweep.name or "none", "-", "the swept quantity"),
+        ("runs", len(frame), "-", runs),
+        ("runs_failed", failed_runs(frame), "-", "runs that failed (listed in 'failures')"),
+        ("dask_workers", where["workers"], "-", "workers the study ran on"),
+        ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
+    ]
+
+
 def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
     """FedsLLM: drops x sweep x Proposed/EB/FE/BA."""
     inputs = fedsllm_inputs(run.data_path, read(run))
@@ -70,11 +87,8 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
     overall = reductions[reductions["sweep_value"] == "all"].iloc[0]
     facts = [
         ("study", "monte_carlo", "-", "FedsLLM: drops x sweep x strategies (Proposed, EB, FE, BA)"),
-        ("drops", settings.drops, "-", f"random drops, seeds {settings.seed} to {settings.seed + settings.drops - 1}"),
         ("users", spec.users, "-", "users K per drop (unless swept)"),
-        ("sweep", settings.sweep.name or "none", "-", "the swept quantity"),
-        ("runs", len(frame), "-", "drop x sweep point x strategy"),
-        ("runs_failed", int((frame["status"] != "ok").sum()), "-", "runs that failed (listed in 'failures')"),
+        *common_facts(run, frame, where, "drop x sweep point x strategy"),
         ("reduction_vs_BA", overall["mean"], "-", "mean of 1 - T_Proposed / T_BA over the drops (paper: 47.63 %)"),
         ("reduction_vs_BA_ci95_low", overall["ci95_low"], "-", "its 95 % confidence interval (Student t)"),
         ("reduction_vs_BA_ci95_high", overall["ci95_high"], "-", "its 95 % confidence interval (Student t)"),
@@ -82,8 +96,6 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
         ("certified_by", (f"global branch and bound over eta to {settings.monte_carlo.tol:g}"
                           if spec.eta_search == "certified" else "structured duality gap at the searched eta")
          + " (Proposed), structured duality gap (FE)", "-", "what proves each run's optimum"),
-        ("dask_workers", where["workers"], "-", "workers the study ran on"),
-        ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
     ]
     figures = []
     if settings.sweep.name:
@@ -95,7 +107,7 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
                                                                     spec.users)))
     line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
             f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %); "
-            f"{int((frame['status'] != 'ok').sum())} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
+            f"{failed_runs(frame)} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
     return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, [line],
                    {"reduction_vs_BA": float(overall["mean"]), "runs": len(frame)})
 
@@ -104,26 +116,17 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
     """CARD: drops x sweep (w: the Pareto curve) x channel states x CARD/server-only/device-only."""
     base = card_inputs(run.data_path, read(run))
     settings = run.settings
-    if settings.channel_state is not None or settings.w is not None or settings.rounds is not None:
-        base = base.with_parameters(**{k: v for k, v in (("w", settings.w), ("rounds", settings.rounds))
-                                        if v is not None})
+    # the command line's w and rounds, as in the decisions run (every channel state is studied)
+    base = base.with_parameters(**{k: v for k, v in (("w", settings.w), ("rounds", settings.rounds)) if v is not None})
     spec = CardStudySpec(base, settings.sweep.name)
     rows, where = run_tasks(run_card_task, spec, tasks_of(run), card_task_failure, cluster_settings(run),
                             run.progress)
     frame = runs_frame(rows)
     summary = summary_frame(frame)
     reductions = card_reductions(frame)
-    facts = [
-        ("study", "monte_carlo", "-", "CARD: drops x sweep x channel states x methods"),
-        ("drops", settings.drops, "-", f"random drops, seeds {settings.seed} to {settings.seed + settings.drops - 1}"),
-        ("sweep", settings.sweep.name or "none", "-", "the swept quantity"),
-        ("runs", len(frame), "-", "drop x sweep point x channel state x method"),
-        ("runs_failed", int((frame["status"] != "ok").sum()), "-", "runs that failed (listed in 'failures')"),
-        ("dask_workers", where["workers"], "-", "workers the study ran on"),
-        ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
-    ]
-    lines = [f"Monte Carlo over {settings.drops} drops ({int((frame['status'] != 'ok').sum())} of {len(frame)} "
-             "runs failed):"]
+    facts = [("study", "monte_carlo", "-", "CARD: drops x sweep x channel states x methods"),
+             *common_facts(run, frame, where, "drop x sweep point x channel state x method")]
+    lines = [f"Monte Carlo over {settings.drops} drops ({failed_runs(frame)} of {len(frame)} runs failed):"]
     for record in reductions.itertuples():
         if settings.sweep.name is None or record.sweep_value == settings.sweep.values[0]:
             lines.append(f"  {record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
@@ -155,5 +158,3 @@ def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, f
         final = folder.commit(workbook)
     return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
 
-
-DEFAULT_WORKBOOKS = {"fedsllm": DEFAULT_WORKBOOK, "card": DEFAULT_CARD_WORKBOOK}

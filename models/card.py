@@ -50,6 +50,8 @@ clock fixed (the cut chosen by enumeration in solvers/card.py).
 
 from __future__ import annotations
 
+import math
+
 import pyomo.environ as pyo
 
 from data.card_costs import (
@@ -208,9 +210,26 @@ def build_p1(pairs: list[PairCosts], name: str = "CARD P1", clock_groups: list |
     if form not in FORMS:
         raise ValueError(f"form={form!r}: expected one of {FORMS}")
     model = pyo.ConcreteModel(name=name)
-    index = range(len(pairs))
-    groups = list(index) if clock_groups is None else list(clock_groups)
+    groups = list(range(len(pairs))) if clock_groups is None else list(clock_groups)
     model.two_sided_rows = two_sided_rows
+    clock_floor, clock_ceiling, grid = _declare_pair_data(model, pairs, groups)
+    # Decisions
+    model.cut_choice = pyo.Var(model.pairs, model.cuts, within=pyo.Binary, initialize=0,
+                               doc="(13) 1 if pair p cuts after layer c (-)")
+    model.clock = pyo.Var(model.clocks, units=u.GHz, bounds=lambda m, k: (clock_floor[k], clock_ceiling[k]),
+                          initialize=clock_ceiling, doc="(13) server GPU clock f (GHz)")
+    if form == "big_m":
+        _add_big_m_form(model, pairs, clock_floor, groups, grid)
+    else:
+        _add_perspective_form(model, clock_floor, clock_ceiling, groups)
+    model.p1_one_cut = pyo.Constraint(model.pairs, rule=p1_one_cut, doc="(13) each pair cuts at exactly one layer (-)")
+    return model
+
+
+def _declare_pair_data(model, pairs: list[PairCosts], groups: list):
+    """The sets and the data of every pair (eqs. 7-12) and of every clock group; returns each group's clock
+    bounds and the (pair, cut) grid."""
+    index = range(len(pairs))
     model.pairs = pyo.Set(initialize=list(index), ordered=True, doc="device-round pairs p (-)")
     model.cuts = pyo.Set(initialize=[int(c) for c in pairs[0].cuts], ordered=True, doc="cut layers c = 0..I (-)")
     model.clocks = pyo.Set(initialize=list(dict.fromkeys(groups)), ordered=True,
@@ -218,9 +237,11 @@ def build_p1(pairs: list[PairCosts], name: str = "CARD P1", clock_groups: list |
     model.clock_of = pyo.Param(model.pairs, initialize=dict(zip(index, groups)), within=pyo.Any,
                                doc="the clock that serves pair p (-)")
     grid = [(p, int(c)) for p in index for c in pairs[0].cuts]
-    clock_floor = {k: max(CLOCK_FLOOR_GHZ, *(pairs[p].clock_min_ghz for p in index if groups[p] == k))
-                   for k in model.clocks}
-    clock_ceiling = {k: min(pairs[p].clock_max_ghz for p in index if groups[p] == k) for k in model.clocks}
+    clock_floor: dict = {}  # per group: the largest F_min of its pairs, and at least CLOCK_FLOOR_GHZ
+    clock_ceiling: dict = {}  # per group: the smallest F_max of its pairs
+    for pair, group in zip(pairs, groups):
+        clock_floor[group] = max(clock_floor.get(group, CLOCK_FLOOR_GHZ), pair.clock_min_ghz)
+        clock_ceiling[group] = min(clock_ceiling.get(group, math.inf), pair.clock_max_ghz)
 
     def per_cut(values):
         return {(p, c): float(values(pairs[p])[c]) for p, c in grid}
@@ -247,17 +268,7 @@ def build_p1(pairs: list[PairCosts], name: str = "CARD P1", clock_groups: list |
                                 doc="(13) F_min^{m,S} = f^D delta^D sigma^D / (delta^S sigma^S), the largest over "
                                     "the pairs this clock serves, and > 0 (GHz)")
     model.clock_max = pyo.Param(model.clocks, initialize=clock_ceiling, units=u.GHz, doc="(13) F_max^S (GHz)")
-    # Decisions
-    model.cut_choice = pyo.Var(model.pairs, model.cuts, within=pyo.Binary, initialize=0,
-                               doc="(13) 1 if pair p cuts after layer c (-)")
-    model.clock = pyo.Var(model.clocks, units=u.GHz, bounds=lambda m, k: (clock_floor[k], clock_ceiling[k]),
-                          initialize=clock_ceiling, doc="(13) server GPU clock f (GHz)")
-    if form == "big_m":
-        _add_big_m_form(model, pairs, clock_floor, groups, grid)
-    else:
-        _add_perspective_form(model, clock_floor, clock_ceiling, groups)
-    model.p1_one_cut = pyo.Constraint(model.pairs, rule=p1_one_cut, doc="(13) each pair cuts at exactly one layer (-)")
-    return model
+    return clock_floor, clock_ceiling, grid
 
 
 def _add_big_m_form(model, pairs, clock_floor, groups, grid) -> None:
@@ -361,14 +372,11 @@ def build_p3_every_cut(pairs: list[PairCosts]) -> pyo.ConcreteModel:
     """P3 (15) at every cut of every pair, as one block-separable NLP: each (pair, cut) has its own clock and
     the objective is the sum of their costs, so the joint optimum is every block's own P3 optimum. One NLP
     instead of a model per cut (writing a model per cut dominated the time of thousands of tiny solves)."""
-    model = build_p1(pairs, name=f"CARD P3 at every cut of {len(pairs)} device-rounds")
-    for component in ("p1_total_cost", "p1_cost_epigraph", "p1_one_cut", "eq12_cost_if_cut", "eq11_energy",
-                      "eq10_delay", "eq8_server_compute", "cost", "cut_choice", "big_m", "clock"):
-        model.del_component(component)
-    model.blocks = pyo.Set(initialize=[(p, int(c)) for p, pair in enumerate(pairs) for c in pair.cuts], ordered=True,
-                           doc="(pair p, cut c): one P3 (15) each (-)")
-    model.clock = pyo.Var(model.blocks, units=u.GHz, initialize=lambda m, p, c: pairs[p].clock_max_ghz,
-                          bounds=lambda m, p, c: (max(CLOCK_FLOOR_GHZ, pairs[p].clock_min_ghz), pairs[p].clock_max_ghz),
+    model = pyo.ConcreteModel(name=f"CARD P3 at every cut of {len(pairs)} device-rounds")
+    clock_floor, clock_ceiling, grid = _declare_pair_data(model, pairs, list(range(len(pairs))))
+    model.blocks = pyo.Set(initialize=grid, ordered=True, doc="(pair p, cut c): one P3 (15) each (-)")
+    model.clock = pyo.Var(model.blocks, units=u.GHz, initialize=lambda m, p, c: clock_ceiling[p],
+                          bounds=lambda m, p, c: (clock_floor[p], clock_ceiling[p]),
                           doc="(15) server GPU clock f of pair p at cut c (GHz)")
     model.eq12_cost_at_cut = pyo.Expression(model.blocks, rule=p3_cut_cost,
                                             doc="(12) normalised cost U_c(f) of pair p at cut c (-)")

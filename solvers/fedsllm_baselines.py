@@ -42,8 +42,8 @@ class Comparison:
 class EqualBandwidth:
     """T of the equal split as a function of eta."""
 
-    def __init__(self, inputs: FedsllmInputs):
-        self.scenario = SplitScenario.from_inputs(inputs)
+    def __init__(self, scenario: SplitScenario):
+        self.scenario = scenario
 
     def delay(self, eta: float) -> float:
         return self.scenario.equal_split_delay_s(float(eta))
@@ -69,7 +69,7 @@ class StrategyModels:
 
 def build_strategy_models(inputs: FedsllmInputs, solver: IpoptSolver, progress: Progress | None = None,
                           engine: EngineSettings | None = None) -> StrategyModels:
-    return StrategyModels(EtaSearch(inputs, solver, progress, engine), EqualBandwidth(inputs))
+    return StrategyModels(EtaSearch(inputs, solver, progress, engine), EqualBandwidth(SplitScenario.from_inputs(inputs)))
 
 
 def compare_strategies(models: StrategyModels, grid: EtaGrid, fixed_eta: float = 0.1,

@@ -111,7 +111,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     rows.append(_row(task, "BA", T_s=ba_delay, eta=fixed, lower_bound_s=ba_delay, gap=0.0, status="ok", message="",
                      seconds=time.perf_counter() - clock, worker=worker))
     clock = time.perf_counter()
-    eb = EqualBandwidth(inputs).best(eta_grid_for(inputs), fixed, 1e-6)
+    eb = EqualBandwidth(scenario).best(eta_grid_for(inputs), fixed, 1e-6)
     rows.append(_row(task, "EB", T_s=eb.T, eta=eb.eta, lower_bound_s=math.nan, gap=math.nan, status="ok",
                      message="", seconds=time.perf_counter() - clock, worker=worker))
     if spec.eta_search == "certified":

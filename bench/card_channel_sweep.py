@@ -19,6 +19,7 @@ from dataclasses import replace
 def main(argv: list[str]) -> None:
     from data.card import load_card
     from data.card_profile import build_profile
+    from reports.card import cut_changes, transmission_share
     from solvers.card import solve_state
 
     base = load_card()
@@ -35,14 +36,8 @@ def main(argv: list[str]) -> None:
         result = solve_state(inputs, profile, state)
         if not result.card:
             continue
-        by_device = {}
-        for d in result.card:
-            by_device.setdefault(d.device, []).append(d)
-        changes = sum(a.cut != b.cut for ds in by_device.values() for a, b in zip(ds, ds[1:]))
-        steps = sum(len(ds) - 1 for ds in by_device.values())
-        moving = sum(len({d.cut for d in ds}) > 1 for ds in by_device.values())
-        transfer = sum(float(p.transfer_s[d.cut]) for p, d in zip(result.pairs, result.card))
-        share = transfer / sum(d.delay_s for d in result.card)
+        changes, steps, moving = cut_changes(result.card)
+        share = transmission_share(result)
         print(f"{state:<7}{bandwidth:>13.0e}{factor:>11.1f}{phi:>6.1f}{share:>10.1%}{changes:>9}{steps:>9}"
               f"{moving:>8}{len(result.out_of_range):>13}")
 

@@ -162,23 +162,37 @@ def transmission_share(result) -> float:
     return transfer / delay if delay else float("nan")
 
 
+def decisions_by_device(decisions) -> dict[str, list]:
+    """Each device's decisions in round order."""
+    by_device: dict[str, list] = {}
+    for decision in decisions:
+        by_device.setdefault(decision.device, []).append(decision)
+    return by_device
+
+
+def cut_changes(decisions) -> tuple[int, int, int]:
+    """(round-to-round steps whose cut changes, round-to-round steps, devices whose cut ever changes)."""
+    by_device = decisions_by_device(decisions)
+    changes = sum(a.cut != b.cut for mine in by_device.values() for a, b in zip(mine, mine[1:]))
+    steps = sum(len(mine) - 1 for mine in by_device.values())
+    moving = sum(len({d.cut for d in mine}) > 1 for mine in by_device.values())
+    return changes, steps, moving
+
+
 def fig3_statements(chosen, results) -> list[tuple[str, str, str]]:
     """Each statement of the paper's Fig. 3 discussion, with what our decisions show: (statement, measured,
     holds). Devices are ranked by their compute speed (F_min is proportional to it)."""
     last = chosen.pairs[0].last_cut
     decisions = chosen.card
-    devices = list(dict.fromkeys(d.device for d in decisions))
+    by_device = decisions_by_device(decisions)
+    devices = list(by_device)
     speed = {pair.device: pair.clock_min_ghz for pair in chosen.pairs}
     by_speed = sorted(devices, key=lambda device: -speed[device])
-    mean_cut = {dev: _mean(d.cut for d in decisions if d.device == dev) for dev in devices}
-    mean_clock = {dev: _mean(d.clock_ghz for d in decisions if d.device == dev) for dev in devices}
+    mean_cut = {dev: _mean(d.cut for d in by_device[dev]) for dev in devices}
+    mean_clock = {dev: _mean(d.clock_ghz for d in by_device[dev]) for dev in devices}
     inner = sum(d.cut not in (0, last) for d in decisions)
     cuts_fall = all(mean_cut[a] >= mean_cut[b] for a, b in zip(by_speed, by_speed[1:]))
-    changes = sum(a.cut != b.cut for dev in devices
-                  for a, b in zip([d for d in decisions if d.device == dev][:-1],
-                                  [d for d in decisions if d.device == dev][1:]))
-    steps = len(decisions) - len(devices)
-    moving = sum(len({d.cut for d in decisions if d.device == dev}) > 1 for dev in devices)
+    changes, steps, moving = cut_changes(decisions)
     clocks_rise = all(mean_clock[a] <= mean_clock[b] for a, b in zip(by_speed, by_speed[1:]))
     shares = ", ".join(f"{r.state} {transmission_share(r):.2%}" for r in results)
     reductions = ", ".join(f"{r.state} {delay_reduction(r):.1%} / {energy_reduction(r):.1%}" for r in results)

@@ -26,6 +26,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from data.errors import FedsplitError
 from data.fedsllm import FedsllmInputs
 from data.input_style import style_workbook
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
@@ -136,8 +137,8 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
     return path
 
 
-class OutputExistsError(Exception):
-    pass
+class OutputExistsError(FedsplitError):
+    """The workbook to write exists, is a folder or is no .xlsx."""
 
 
 def writable_target(path: Path, overwrite: bool) -> Path:

@@ -27,6 +27,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from data.errors import FedsplitError
 from data.workbook import append_as_data, plain_value
 from reports.provenance import Provenance
 
@@ -77,7 +78,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportDestinationError(Exception):
+class ReportDestinationError(FedsplitError):
     """The report cannot go where it was asked to go; checked before any work."""
 
 

@@ -113,8 +113,7 @@ def run(model: str, data: str | Path | None = None, progress: bool = False, **ov
         raise InputProblems([str(issue) for issue in error.issues], error.issues) from None
     except ConfigError as error:
         shutil.rmtree(scratch, ignore_errors=True)
-        lines = [line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")]
-        raise InputProblems(lines or [str(error)]) from None
+        raise InputProblems(error.problems) from None
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

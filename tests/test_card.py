@@ -27,7 +27,8 @@ from solvers.card.p3 import least_cost, solve_p3, solve_p3_every_cut, solve_p3_e
 from solvers.card.reference import per_round_optimum
 from solvers.card.minlp import solve_minlp, solve_p1_by_scip, solve_with_mindtpy
 from solvers.runtime.ipopt import IpoptSolver
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from data.errors import EXIT_INPUT, EXIT_SOLVE
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 
 THRESHOLDS = np.array([row[4] for row in CQI_TABLE])

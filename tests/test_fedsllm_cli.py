@@ -12,7 +12,8 @@ import numpy as np
 import openpyxl
 import pytest
 
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from data.errors import EXIT_INPUT, EXIT_SOLVE
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference

@@ -222,7 +222,7 @@ def test_run_with_the_structured_engine_reports_bounds_and_the_duality_gap_certi
 
 
 def test_unknown_engine_is_refused_with_the_choices(tmp_path, capsys):
-    from solvers.app.jobs import EXIT_INPUT
+    from data.errors import EXIT_INPUT
     from solvers.app.cli import main
 
     assert main(["model=fedsllm", f"out={tmp_path / 'out'}", "solver.engine=fast"]) == EXIT_INPUT

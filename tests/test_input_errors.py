@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.fedsllm import DEFAULT_WORKBOOK
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
-from solvers.app.jobs import EXIT_INPUT
+from data.errors import EXIT_INPUT
 from solvers.app.cli import main
 
 def run_error(capsys, *args) -> tuple[int, str]:

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from data.fedsllm import load_fedsllm
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK
+from data.errors import EXIT_INPUT
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task

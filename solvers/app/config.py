@@ -20,6 +20,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
+from data.errors import FedsplitError
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
@@ -28,7 +29,7 @@ from solvers.fedsllm.structured import DEFAULT_GAP
 from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE
 
 
-class ConfigError(Exception):
+class ConfigError(FedsplitError):
     """A bad command-line setting; the message names it and what is allowed."""
 
 
@@ -394,5 +395,4 @@ def check_settings(settings: FedsllmConfig | CardConfig) -> None:
     """A ConfigError listing every out-of-range setting, if there is any."""
     problems = fedsllm_problems(settings) if isinstance(settings, FedsllmConfig) else card_problems(settings)
     if problems:
-        raise ConfigError(f"{len(problems)} bad setting{'s' if len(problems) != 1 else ''}:\n"
-                          + "\n".join(f"  - {p}" for p in problems))
+        raise ConfigError.listing("bad setting", problems)

@@ -11,20 +11,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from data.issues import InputError
+from data.errors import FedsplitError
 from reports.export import ReportDestinationError, write_index
 from reports.run_files import default_out, write_diagnostics
-from solvers.app.overrides import Overrides, job_overrides, checked_config
 from solvers.app.card import run_card
-from solvers.app.config import ConfigError
-from solvers.app.fedsllm import run_fedsllm
-from solvers.runtime.ipopt import SolveError, SolverOptionError, SolverUnavailableError
 from solvers.app.context import RunOutcome, command_line
+from solvers.app.fedsllm import run_fedsllm
+from solvers.app.overrides import Overrides, checked_config, job_overrides
+from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
-from solvers.studies.cluster import ClusterError
 
-
-EXIT_OK, EXIT_INPUT, EXIT_SOLVE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 70, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 70, 130  # and each FedsplitError's exit_code (2 input, 3 solve)
 PIPELINES = {"fedsllm": run_fedsllm, "card": run_card}
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
@@ -46,27 +43,6 @@ def run_job(cfg: DictConfig) -> RunOutcome:
         except SolveError as error:
             error.diagnostics = write_diagnostics(Path(cfg.out), str(error), run_log_lines())
             raise
-
-
-def failure_code(error: BaseException) -> int:
-    if isinstance(error, SolveError):
-        return EXIT_SOLVE
-    return EXIT_INPUT
-
-
-EXPECTED_FAILURES = (InputError, ConfigError, ReportDestinationError, SolverUnavailableError, SolverOptionError,
-                     SolveError, ClusterError)
-
-
-def failure_lines(error: BaseException) -> list[str]:
-    lines = [f"error: {error}"]
-    if isinstance(error, InputError):
-        lines.append("Nothing was written. Fix the workbook and run again.")
-    elif isinstance(error, SolveError):
-        diagnostics = getattr(error, "diagnostics", None)
-        lines.append(f"No report was written; the solves so far are in {diagnostics}." if diagnostics
-                     else "Nothing was written.")
-    return lines
 
 
 def run_single(overrides: list[str]) -> int:
@@ -94,10 +70,10 @@ def run_multirun(overrides: Overrides) -> int:
             results.append(JobResult(number, job, EXIT_OK, outcome, ""))
             for line in outcome.lines:
                 print(f"[job {number}] {line}")
-        except EXPECTED_FAILURES as error:
-            for line in failure_lines(error):
+        except FedsplitError as error:
+            for line in error.lines():
                 print(f"[job {number}] {line}", file=sys.stderr)
-            results.append(JobResult(number, job, failure_code(error), None, str(error).splitlines()[0]))
+            results.append(JobResult(number, job, error.exit_code, None, str(error).splitlines()[0]))
     index = write_index(sweep_dir, [_index_row(r) for r in results])
     failed = [r for r in results if r.code != EXIT_OK]
     print(f"multirun: {len(results) - len(failed)} of {len(results)} jobs done; index: {index}")

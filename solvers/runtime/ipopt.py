@@ -15,7 +15,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
-from data.issues import itemised
+from data.errors import EXIT_SOLVE, FedsplitError, itemised
 from solvers.runtime.stopping import native_section, stop_requested
 
 log = logging.getLogger(__name__)
@@ -49,20 +49,29 @@ class SolveRecord:
     seconds: float
 
 
-class SolveError(Exception):
-    """One or more solves did not reach an optimum; the message says where and what to do."""
+class SolveError(FedsplitError):
+    """One or more solves did not reach an optimum; the message says where and what to do. The command line
+    sets `diagnostics` to the file it wrote the run log to."""
+
+    exit_code = EXIT_SOLVE
 
     def __init__(self, failures: list[str], note: str = ""):
         self.failures = list(failures)
+        self.diagnostics = None
         closing = f"{note}\n{SOLVER_ADVICE}" if note else SOLVER_ADVICE
-        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing))
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing), self.failures)
+
+    @property
+    def after(self) -> str:
+        return (f"No report was written; the solves so far are in {self.diagnostics}." if self.diagnostics
+                else "Nothing was written.")
 
 
-class SolverUnavailableError(Exception):
-    pass
+class SolverUnavailableError(FedsplitError):
+    """cyipopt or PyNumero's library is missing."""
 
 
-class SolverOptionError(Exception):
+class SolverOptionError(FedsplitError):
     """An Ipopt option that Ipopt does not know or whose value it refuses."""
 
 
@@ -93,8 +102,8 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
         reason = next((line.strip() for line in said if line.startswith("Tried to set")), "")
         refused.append(f"{name}={value!r}" + (f" ({reason})" if reason else ""))
     if refused:
-        raise SolverOptionError(itemised("Ipopt option", "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)",
-                                         refused))
+        raise SolverOptionError.listing("Ipopt option", refused,
+                                        "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)")
 
 
 @contextmanager

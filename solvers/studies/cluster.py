@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from data.errors import FedsplitError
 from solvers.runtime.progress import Progress
 from solvers.studies.tasks import StudyTask
 
@@ -32,7 +33,7 @@ class ClusterSettings:
     connect_timeout_s: float = 30.0
 
 
-class ClusterError(Exception):
+class ClusterError(FedsplitError):
     """The cluster could not be started or reached; the message says which and what to try."""
 
 

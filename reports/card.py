@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from data.card.inputs import CardInputs
 from data.card.profile import Profile, parameter_count
+from data.papers import CARD_METHODS, PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION
 from reports.export import Column, ResultTable, summary_with_versions
 from reports.provenance import Provenance
 
-PAPER_DELAY_REDUCTION = 0.708  # against device-only
-PAPER_ENERGY_REDUCTION = 0.531  # against server-only
-METHODS = {"card": "CARD", "server_only": "server-only", "device_only": "device-only"}
 
 
 def delay_reduction(result) -> float:
@@ -75,7 +73,7 @@ def benchmarks_table(results) -> ResultTable:
         Column("energy_j", "J", "server energy per round, mean over devices and rounds in range"),
     ])
     for result in results:
-        for method, label in METHODS.items():
+        for method, label in CARD_METHODS.items():
             table.add(result.state, label, result.mean(method, "delay_s"), result.mean(method, "energy_j"))
     return table
 

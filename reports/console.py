@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.card import (
-    PAPER_DELAY_REDUCTION,
-    PAPER_ENERGY_REDUCTION,
-    crosscheck_verdict,
-    delay_reduction,
-    energy_reduction,
-)
-from reports.fedsllm import PAPER_REDUCTION_VS_BA
+from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
+from reports.card import crosscheck_verdict, delay_reduction, energy_reduction
 
 
 def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from data.fedsllm import FedsllmInputs
+from data.papers import PAPER_REDUCTION_VS_BA
 from data.workbook import plain_value
 from reports.export import Column, ResultTable, summary_with_versions
 from reports.provenance import Provenance
 
-PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 
 
 def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: float,

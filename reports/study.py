@@ -14,13 +14,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.export import Column, ResultTable
 from reports.plots import plot_fig2, plot_fig4, plot_pareto
 
 CONFIDENCE = 0.95
-PAPER_FEDSLLM_REDUCTION = 0.4763  # Proposed against BA, the paper's Fig. 2
-PAPER_CARD_DELAY_REDUCTION = 0.708  # against device-only
-PAPER_CARD_ENERGY_REDUCTION = 0.531  # against server-only
 
 
 def mean_interval(values) -> tuple[float, float, float, float, int]:
@@ -80,9 +78,9 @@ def fedsllm_reductions(frame: pd.DataFrame) -> pd.DataFrame:
     per_drop = _paired(frame, ["sweep_value"], "Proposed", "BA", "T_s")
     records = []
     for value, part in per_drop.groupby("sweep_value", sort=False, dropna=False):
-        records.append(("Proposed vs BA", value, *mean_interval(part["reduction"]), PAPER_FEDSLLM_REDUCTION))
+        records.append(("Proposed vs BA", value, *mean_interval(part["reduction"]), PAPER_REDUCTION_VS_BA))
     overall = per_drop.groupby("drop")["reduction"].mean()
-    records.append(("Proposed vs BA", "all", *mean_interval(overall), PAPER_FEDSLLM_REDUCTION))
+    records.append(("Proposed vs BA", "all", *mean_interval(overall), PAPER_REDUCTION_VS_BA))
     return pd.DataFrame(records, columns=["comparison", "sweep_value", "mean", "std", "ci95_low", "ci95_high",
                                           "drops", "paper"])
 
@@ -91,9 +89,9 @@ def card_reductions(frame: pd.DataFrame) -> pd.DataFrame:
     """CARD's delay against device-only and energy against server-only, per sweep point and channel state."""
     records = []
     for comparison, theirs, metric, paper in (("delay, CARD vs device-only", "device-only", "delay_s",
-                                               PAPER_CARD_DELAY_REDUCTION),
+                                               PAPER_DELAY_REDUCTION),
                                               ("energy, CARD vs server-only", "server-only", "energy_j",
-                                               PAPER_CARD_ENERGY_REDUCTION)):
+                                               PAPER_ENERGY_REDUCTION)):
         per_drop = _paired(frame, ["sweep_value", "channel_state"], "CARD", theirs, metric)
         for (value, state), part in per_drop.groupby(["sweep_value", "channel_state"], sort=False, dropna=False):
             records.append((comparison, value, state, *mean_interval(part["reduction"]), paper))

@@ -18,12 +18,12 @@ from omegaconf import DictConfig
 
 from data.card.inputs import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
 from data.issues import Found, InputError, InputIssue
+from data.papers import CARD_METHODS
 from data.card.profile import Profile, build_profile
 from data.schema import CHANNEL_STATES
 from data.workbook import Table
 from reports import console
 from reports.card import (
-    METHODS,
     benchmarks_table,
     crosscheck_table,
     crosscheck_verdict,
@@ -142,8 +142,8 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
             folder.add_table(server_clocks_table(chosen))
             folder.add_table(per_round_decisions_table(chosen))
         weight = inputs.parameter("w")
-        benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
-                      for r in results for m in METHODS}
+        benchmarks = {(r.state, name): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
+                      for r in results for m, name in CARD_METHODS.items()}
         folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight),
                                         plot_fig4(benchmarks, folder.file("fig4.png"), weight)]))
         run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})

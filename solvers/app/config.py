@@ -15,13 +15,13 @@ import math
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, get_args, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.errors import FedsplitError
-from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
+from data.schema import CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
@@ -63,10 +63,7 @@ class Minlp(Enum):
     mindtpy = "mindtpy"  # MindtPy's outer approximation (HiGHS, Ipopt): slow, a second opinion
 
 
-class ChannelState(Enum):
-    Good = "Good"
-    Normal = "Normal"
-    Poor = "Poor"
+ChannelState = Enum("ChannelState", {state: state for state in CHANNEL_STATES})  # the workbook's choices
 
 
 @dataclass
@@ -196,7 +193,8 @@ class CardConfig:
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
     progress: bool = setting(True, "progress bars on stderr")
-    channel_state: Optional[ChannelState] = setting(None, "Good, Normal or Poor; null: the workbook's")
+    channel_state: Optional[ChannelState] = setting(None, f"{', '.join(CHANNEL_STATES[:-1])} or {CHANNEL_STATES[-1]}; "
+                                                                  "null: the workbook's")
     w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's")
     rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's")
     server_clock: ServerClock = setting(ServerClock.per_device, "per_device (the paper: a clock per device-round) "
@@ -230,12 +228,14 @@ class KeyHelp:
     key: str  # dotted path, e.g. "eta.step"
     default: Any
     help: str
+    choices: tuple[str, ...] = ()  # the values of a choice (an Enum), for help and completion
 
 
 def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
-    """Every leaf key of a configuration dataclass, with its default and help, in declaration order."""
+    """Every leaf key of a configuration dataclass, with its default, help and choices, in declaration order."""
     keys = []
     instance = config_class()
+    types = get_type_hints(config_class, globals())
     for item in fields(config_class):
         if item.metadata.get("internal"):
             continue
@@ -244,8 +244,10 @@ def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
         if is_dataclass(value):
             keys += key_help(type(value), f"{path}.")
         else:
+            enum = next((t for t in (types[item.name], *get_args(types[item.name]))
+                         if isinstance(t, type) and issubclass(t, Enum)), None)
             keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
-                                item.metadata.get("help", "")))
+                                item.metadata.get("help", ""), tuple(e.value for e in enum) if enum else ()))
     return keys
 
 

@@ -17,6 +17,7 @@ import pyomo.environ as pyo
 from omegaconf import DictConfig
 
 from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
+from data.papers import FEDSLLM_STRATEGIES
 from data.workbook import Table
 from models.fedsllm import build_problem16
 from reports import console
@@ -46,7 +47,7 @@ from solvers.fedsllm.search import (
     search_estimate_seconds,
 )
 from solvers.fedsllm.baselines import (
-    STRATEGIES, Comparison, StrategyResult, StrategyModels, build_strategy_models, compare_strategies, power_sweep,
+    Comparison, StrategyResult, StrategyModels, build_strategy_models, compare_strategies, power_sweep,
 )
 from solvers.fedsllm.problem16 import (
     Problem16Solution, best_solution, reduction_applies, reduction_holds, solve_problem16,
@@ -284,7 +285,7 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
         folder.add_table(power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,
                                                    time.perf_counter() - run.started, run.provenance))
         folder.add_table(fig2_table(sweep))
-        delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
+        delays = {s: [c.results[s].T for _, c in sweep] for s in FEDSLLM_STRATEGIES}
         folder.add_table(figures_table([plot_fig2(powers, delays, folder.file("fig2.png"), users=inputs.user_count)]))
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")

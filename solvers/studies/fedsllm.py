@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass
 
 from data.drops import fedsllm_drop
+from data.papers import FEDSLLM_STRATEGIES
 from solvers.studies.tasks import StudyTask, worker_name, task_row
 
 
-STRATEGIES = ("Proposed", "EB", "FE", "BA")
 DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta (eta_search=certified)
 STUDY_GRID_STEP = 0.1  # eta_search=search: the coarse grid before Brent (18 structured solves per drop at K=50)
 STUDY_REFINE_TOLERANCE = 1e-5  # on eta
@@ -52,7 +52,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
         scenario = SplitScenario.from_inputs(inputs)
     except (ValueError, ArithmeticError) as error:
         message = f"the drop could not be drawn: {error}"
-        return [_failed(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+        return [_failed(task, s, message, time.perf_counter() - started, worker) for s in FEDSLLM_STRATEGIES]
     rows = []
     fixed = spec.baseline_eta
     # BA and EB: equal split, numpy only
@@ -68,7 +68,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
         rows += _fe_and_global_proposed(spec, task, scenario, eb.eta, worker)
     else:
         rows += _fe_and_searched_proposed(spec, task, scenario, eb.eta, worker)
-    order = {s: i for i, s in enumerate(STRATEGIES)}
+    order = {s: i for i, s in enumerate(FEDSLLM_STRATEGIES)}
     return sorted(rows, key=lambda row: order[row["strategy"]])
 
 
@@ -152,4 +152,4 @@ def _fe_and_global_proposed(spec: FedsllmStudySpec, task: StudyTask, scenario, e
 
 
 def fedsllm_task_failure(task: StudyTask, message: str) -> list[dict]:
-    return [_failed(task, s, message, math.nan, "") for s in STRATEGIES]
+    return [_failed(task, s, message, math.nan, "") for s in FEDSLLM_STRATEGIES]

@@ -13,7 +13,8 @@ from pyomo.util.check_units import assert_units_consistent
 from data.fedsllm import load_fedsllm
 from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from models.fedsllm import build_problem17
-from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for
+from tests.fedsllm_search import solve_fedsllm
 from solvers.runtime.ipopt import IpoptSolver, SolveError
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.structured import solve_structured

@@ -135,14 +135,14 @@ class DaskConfig:
     workers: Optional[int] = setting(None, "local cluster: worker processes (one thread each); null: one per core")
 
 
-class EtaSearch(Enum):
+class EtaMethod(Enum):
     search = "search"  # the paper's search: a coarse grid and Brent, each point proven by its duality gap
     certified = "certified"  # the optimum over (0, 1) certified by branch and bound (about 2.5x the solves)
 
 
 @dataclass
 class MonteCarloConfig:
-    eta_search: EtaSearch = setting(EtaSearch.search, "Proposed per drop: search (grid step 0.1 + Brent, "
+    eta_search: EtaMethod = setting(EtaMethod.search, "Proposed per drop: search (grid step 0.1 + Brent, "
                                                       "structured engine) or certified (over (0, 1) by branch and bound)")
     tol: float = setting(DEFAULT_STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
     solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "

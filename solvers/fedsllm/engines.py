@@ -29,7 +29,7 @@ from pyomo.opt import SolverResults, check_optimal_termination
 
 from data.fedsllm import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
-from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log
+from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
 from solvers.runtime.stopping import native_section
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.structured import StructuredPoint, solve_structured
@@ -80,14 +80,9 @@ class EngineSolve:
 
 
 def _warm_then_cold(start: Allocation | None, attempt) -> SolveRecord:
-    """`attempt(warm=True)` when there is a start; if that fails (or there is none) `attempt(warm=False)`,
-    once. The record counts the iterations of both."""
-    record = attempt(True) if start is not None else None
-    if record is None or not record.optimal:
-        earlier_iterations = record.iterations if record else 0
-        record = attempt(False)
-        record = replace(record, iterations=record.iterations + earlier_iterations)
-    return record
+    """The retry (warm from `start`, then cold); the record counts the iterations of both."""
+    records = warm_then_cold(attempt, start is not None)
+    return replace(records[-1], iterations=sum(record.iterations for record in records))
 
 
 class ModelIpopt:
@@ -170,7 +165,7 @@ class PersistentIpopt:
 
     def equal_split(self, eta: float) -> Allocation:
         s = self.scenario
-        count = s.users
+        count = s.user_count
         return Allocation(eta, math.nan, np.full(count, s.bandwidth_main_hz / count / MHZ),
                           np.full(count, s.bandwidth_fed_hz / count / MHZ), *s.equal_split_times_s())
 
@@ -241,9 +236,6 @@ class Structured:
         nearest = min(kept, key=lambda p: abs(p.eta - eta), default=None)
         point = solve_structured(self.scenario, eta, nearest, self.gap)
         self.user_sweeps += point.user_iterations
-        if not point.converged and nearest is not None:  # a warm start that fails is retried cold
-            point = solve_structured(self.scenario, eta, None, self.gap)
-            self.user_sweeps += point.user_iterations
         message = (f"T in [{point.lower_bound:.12g}, {point.T:.12g}] s, relative gap {point.gap:.2e} "
                    f"(target {self.gap:g}); {point.iterations} budget steps, {point.user_iterations} per-user sweeps")
         record = SolveRecord(point.converged, point.status, message, point.iterations, point.seconds)

@@ -47,7 +47,7 @@ class SplitScenario:
                    float(p["bandwidth_main_hz"]), float(p["bandwidth_fed_hz"]))
 
     @property
-    def users(self) -> int:
+    def user_count(self) -> int:
         return len(self.compute_cycles)
 
     def rounds(self, eta: float) -> float:
@@ -80,7 +80,7 @@ class SplitScenario:
 
     def equal_split_times_s(self) -> tuple[np.ndarray, np.ndarray]:
         """(t_s, t_c) per user with every user on B/K of both links."""
-        count = self.users
+        count = self.user_count
         return (self.smashed_bits / rate_bps(self.bandwidth_main_hz / count, self.power_to_noise_main_hz),
                 self.upload_bits / rate_bps(self.bandwidth_fed_hz / count, self.power_to_noise_fed_hz))
 

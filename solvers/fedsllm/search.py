@@ -341,12 +341,3 @@ class EtaSearch:
     def solved_delay(self, eta: float) -> float:
         """T*(eta) of a point already solved (grid, refinement or extra)."""
         return min(p.T for p in self.result.points if p.eta == eta and p.record.optimal)
-
-
-def solve_fedsllm(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, refine_tolerance: float | None = 1e-6,
-                  progress: Progress | None = None, extra_etas: tuple[float, ...] = (),
-                  engine: EngineSettings | None = None) -> tuple[EtaSearchResult, pyo.ConcreteModel | None]:
-    """The eta search on a fresh model; returns the result and the model holding the optimum (None when
-    the optimum is certified by the structured engine's duality gap alone)."""
-    search = EtaSearch(inputs, solver, progress, engine)
-    return search.run(grid, refine_tolerance, extra_etas), search.model

@@ -8,8 +8,9 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pyomo.environ as pyo
@@ -19,6 +20,7 @@ from data.errors import EXIT_SOLVE, FedsplitError, itemised
 from solvers.runtime.stopping import native_section, stop_requested
 
 log = logging.getLogger(__name__)
+Outcome = TypeVar("Outcome")
 
 # mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
 # ordering on large models (seen at K = 5000).
@@ -47,6 +49,16 @@ class SolveRecord:
     message: str  # Ipopt's own status message
     iterations: int
     seconds: float
+
+
+def warm_then_cold(attempt: Callable[[bool], Outcome], warm_start_given: bool,
+                   succeeded: Callable[[Outcome], bool] = lambda record: record.optimal) -> list[Outcome]:
+    """The one retry of every engine: `attempt(True)` when a warm start is given; if that fails (or none is
+    given), `attempt(False)`, once. Every outcome, the last one last (callers sum their work)."""
+    outcomes = [attempt(True)] if warm_start_given else []
+    if not outcomes or not succeeded(outcomes[-1]):
+        outcomes.append(attempt(False))
+    return outcomes
 
 
 class SolveError(FedsplitError):

@@ -41,11 +41,22 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PARTIAL_MARK = ".partial-"
 
 
+# How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
+AUTO = "auto"  # whole numbers plain, fixed decimals, or scientific where the values span decades
+PERCENT = "percent"  # a share or a reduction: 0.7991 shown as 79.91 %
+ID = "id"  # an id or a count: text that is all digits is written as a number
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     unit: str
     description: str
+    format: str = AUTO
+
+
+class Percent(float):
+    """A summary row's fraction that the xlsx report shows as a percentage; a float everywhere else."""
 
 
 @dataclass
@@ -189,7 +200,9 @@ def write_index(folder: Path, rows: list[dict[str, object]]) -> Path:
     each written to a temporary name and renamed into place."""
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys(key for row in rows for key in row))
-    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " ")) for name in names],
+    percent = {name for row in rows for name, value in row.items() if isinstance(value, Percent)}
+    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " "), PERCENT if name in percent else AUTO)
+                                     for name in names],
                            [[row.get(name) for name in names] for row in rows])
     for suffix, writer in ((".csv", write_csv), (".xlsx", lambda path, t: write_workbook(path, [t]))):
         partial = folder / f".index{PARTIAL_MARK}{os.getpid()}{suffix}"
@@ -225,28 +238,17 @@ def write_csv(path: Path, table: ResultTable) -> None:
             writer.writerow([csv_text(v) for v in row])
 
 
-# Columns that hold ids or counts: an id that is all digits is written as a number, not as text.
-ID_COLUMNS = {"device", "user", "round", "drop", "seed", "index", "cut", "pairs", "out_of_range", "runs_ok",
-              "runs_failed", "drops", "devices", "rounds", "layers", "cut_differences", "solves"}
-PERCENT_TABLE_COLUMNS = {"reductions": {"mean", "std", "ci95_low", "ci95_high", "paper"}}
 PASS_FILL = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
 PASS_FONT = Font(color="006100")
 FAIL_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
 FAIL_FONT = Font(color="9C0006")
-SCIENTIFIC, DECIMAL, WHOLE, PERCENT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
+SCIENTIFIC, DECIMAL, WHOLE, PERCENT_FORMAT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
 WIDEST_COLUMN = 60
 
 
 def header_text(column: Column) -> str:
     """The visible header: the name, and the unit in brackets when there is one."""
     return column.name if column.unit in ("-", "") else f"{column.name} ({column.unit})"
-
-
-def is_percent(table: str, name: str, unit: str = "-") -> bool:
-    """Shares and reductions are shown as percentages (the console's 79.91 %, not 0.7991)."""
-    if unit not in ("-", ""):
-        return False
-    return any(word in name for word in ("reduction", "share")) or name in PERCENT_TABLE_COLUMNS.get(table, ())
 
 
 def _numbers(values) -> list[float]:
@@ -259,7 +261,7 @@ def number_format(values, percent: bool = False) -> str:
     magnitudes span more than four decades or leave [1e-3, 1e7)."""
     numbers = _numbers(values)
     if percent:
-        return PERCENT
+        return PERCENT_FORMAT
     if not numbers:
         return "General"
     if all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
@@ -277,7 +279,7 @@ def _shown_width(value, style: str) -> int:
     if value is None:
         return 0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if style == PERCENT:
+        if style == PERCENT_FORMAT:
             return len(f"{value:.2%}")
         if style == SCIENTIFIC:
             return 10
@@ -289,7 +291,7 @@ def _shown_width(value, style: str) -> int:
 
 def _cell_value(column: Column, value):
     value = plain_value(value)
-    if column.name in ID_COLUMNS and isinstance(value, str) and value.isdigit() and len(value) < 16:
+    if column.format == ID and isinstance(value, str) and value.isdigit() and len(value) < 16:
         return int(value)
     return value
 
@@ -318,9 +320,9 @@ def write_workbook(path: Path, tables: list[ResultTable]) -> None:
             cell.font = bold
             cell.comment = Comment(column.description, "fedsplit")
             values = [row[index - 1] for row in rows]
-            formats = ([number_format([row[1]], is_percent(table.name, str(row[0]), str(row[2]))) for row in rows]
+            formats = ([number_format([row[1]], isinstance(row[1], Percent)) for row in rows]
                        if summary and column.name == "value"
-                       else [number_format(values, is_percent(table.name, column.name, column.unit))] * len(rows))
+                       else [number_format(values, column.format == PERCENT)] * len(rows))
             for offset, (value, style) in enumerate(zip(values, formats), start=2):
                 target = sheet.cell(row=offset, column=index)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):

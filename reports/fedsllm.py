@@ -11,7 +11,7 @@ import numpy as np
 from data.fedsllm import FedsllmInputs
 from data.papers import PAPER_REDUCTION_VS_BA
 from data.workbook import plain_value
-from reports.export import Column, ResultTable, summary_with_versions
+from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions
 from reports.provenance import Provenance
 
 
@@ -55,7 +55,7 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
 
 
 ALLOCATION_COLUMNS = [
-    Column("user", "-", "user id"),
+    Column("user", "-", "user id", format=ID),
     Column("gain_main_db", "dB", "channel gain to the main server"),
     Column("gain_fed_db", "dB", "channel gain to the fed server"),
     Column("samples", "-", "local samples D_k"),
@@ -71,9 +71,9 @@ ALLOCATION_COLUMNS = [
     Column("rate_fed_mbps", "Mbit/s", "rate to the fed server"),
     Column("compute_s", "s", "computation time per global round tau_k"),
     Column("delay_s", "s", "user's total delay, left side of (17a)"),
-    Column("share_bandwidth_main", "-", "b_s,k / B_s"),
-    Column("share_bandwidth_fed", "-", "b_c,k / B_c"),
-    Column("share_delay", "-", "delay_s / T (1 where the user sets T)"),
+    Column("share_bandwidth_main", "-", "b_s,k / B_s", format=PERCENT),
+    Column("share_bandwidth_fed", "-", "b_c,k / B_c", format=PERCENT),
+    Column("share_delay", "-", "delay_s / T (1 where the user sets T)", format=PERCENT),
 ]
 
 
@@ -157,7 +157,7 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
     rows += [
         ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
         ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"{certificate.kind} checks: {certificate.verdict()}"),
-        ("reduction_vs_BA", solved.comparison.reduction_vs_ba("Proposed"), "-",
+        ("reduction_vs_BA", Percent(solved.comparison.reduction_vs_ba("Proposed")), "-",
          f"1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
     ]
     return rows
@@ -185,7 +185,7 @@ def baselines_table(comparison) -> ResultTable:
                                 "FE (eta fixed), BA (both fixed)"),
         Column("T", "s", "total training delay"),
         Column("eta", "-", "local accuracy used"),
-        Column("reduction_vs_BA", "-", "1 - T / T_BA"),
+        Column("reduction_vs_BA", "-", "1 - T / T_BA", format=PERCENT),
     ])
     for strategy, result in comparison.results.items():
         table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
@@ -200,7 +200,7 @@ def reduction_table(solutions, T17: float, eta17: float, client_share_min: float
         Column("iterations", "-", "Ipopt iterations"),
         Column("T", "s", "total training delay at the local optimum"),
         Column("eta", "-", "local accuracy"),
-        Column("client_share", "-", "A"),
+        Column("client_share", "-", "A", format=PERCENT),
         Column("server_cpu_fraction", "-", "f_s / f_s^max"),
         Column("min_client_cpu_fraction", "-", "min_k f_k / f_k^max"),
         Column("min_power_fraction", "-", "min over users and links of p / p^max"),
@@ -219,7 +219,7 @@ def fig2_table(sweep) -> ResultTable:
         Column("strategy", "-", "Proposed, EB, FE or BA"),
         Column("T", "s", "total training delay"),
         Column("eta", "-", "local accuracy used"),
-        Column("reduction_vs_BA", "-", "1 - T / T_BA at this power"),
+        Column("reduction_vs_BA", "-", "1 - T / T_BA at this power", format=PERCENT),
     ])
     for power, comparison in sweep:
         for strategy, result in comparison.results.items():
@@ -230,7 +230,7 @@ def fig2_table(sweep) -> ResultTable:
 def power_sweep_summary_table(inputs: FedsllmInputs, mean_reduction: float, powers: int, baseline_eta: float,
                               wall_seconds: float, provenance: Provenance | None = None) -> ResultTable:
     return summary_with_versions([
-        ("mean_reduction_vs_BA", mean_reduction, "-",
+        ("mean_reduction_vs_BA", Percent(mean_reduction), "-",
          f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
         ("powers", powers, "-", "transmit powers swept"),
         ("baseline_eta", baseline_eta, "-", "eta of FE and BA"),

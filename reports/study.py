@@ -8,6 +8,7 @@ imports `solvers/`. A run that failed is counted, never averaged: every mean say
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
-from reports.export import Column, ResultTable
+from reports.export import ID, PERCENT, Column, ResultTable
 from reports.plots import plot_fig2, plot_fig4, plot_pareto
 
 CONFIDENCE = 0.95
@@ -115,30 +116,54 @@ def worst_gap(frame: pd.DataFrame) -> float:
 
 # --- Tables of the report ----------------------------------------------------------------------
 
-UNITS = {"T_s": ("s", "total training delay T"), "delay_s": ("s", "mean delay per device-round"),
-         "energy_j": ("J", "mean server energy per device-round"), "cost": ("-", "mean normalised cost U"),
-         "lower_bound_s": ("s", "proven lower bound on T"), "gap": ("-", "relative duality gap of the run"),
-         "eta": ("-", "local accuracy eta"), "seconds": ("s", "wall time of the strategy on its worker"),
-         "sweep_value": ("-", "the swept quantity's value (see summary)"), "drop": ("-", "drop number"),
-         "seed": ("-", "seed of the drop (seed + drop)"), "strategy": ("-", "strategy or method"),
-         "status": ("-", "ok or failed"), "message": ("-", "why a run failed"),
-         "worker": ("-", "the Dask worker that ran it"), "channel_state": ("-", "Good, Normal or Poor"),
-         "pairs": ("-", "device-rounds in range"), "out_of_range": ("-", "device-rounds out of range"),
-         "index": ("-", "task number"), "metric": ("-", "what is averaged"), "unit": ("-", "its unit"),
-         "mean": ("-", "mean over the ok runs, in the metric's unit"), "std": ("-", "sample standard deviation"),
-         "ci95_low": ("-", "95 % confidence interval, Student t"), "ci95_high": ("-", "95 % confidence interval"),
-         "runs_ok": ("-", "runs averaged"), "runs_failed": ("-", "runs that failed (not averaged)"),
-         "comparison": ("-", "what is compared"), "drops": ("-", "drops averaged"),
-         "paper": ("-", "the paper's reported value")}
+# The study tables' columns, by the frames' column names (a column not listed is shown with no unit).
+COLUMNS = {column.name: column for column in (
+    Column("T_s", "s", "total training delay T"),
+    Column("delay_s", "s", "mean delay per device-round"),
+    Column("energy_j", "J", "mean server energy per device-round"),
+    Column("cost", "-", "mean normalised cost U"),
+    Column("lower_bound_s", "s", "proven lower bound on T"),
+    Column("gap", "-", "relative duality gap of the run"),
+    Column("eta", "-", "local accuracy eta"),
+    Column("seconds", "s", "wall time of the strategy on its worker"),
+    Column("sweep_value", "-", "the swept quantity's value (see summary)"),
+    Column("drop", "-", "drop number", format=ID),
+    Column("seed", "-", "seed of the drop (seed + drop)", format=ID),
+    Column("strategy", "-", "strategy or method"),
+    Column("status", "-", "ok or failed"),
+    Column("message", "-", "why a run failed"),
+    Column("worker", "-", "the Dask worker that ran it"),
+    Column("channel_state", "-", "Good, Normal or Poor"),
+    Column("pairs", "-", "device-rounds in range", format=ID),
+    Column("out_of_range", "-", "device-rounds out of range", format=ID),
+    Column("index", "-", "task number", format=ID),
+    Column("metric", "-", "what is averaged"),
+    Column("unit", "-", "its unit"),
+    Column("mean", "-", "mean over the ok runs, in the metric's unit"),
+    Column("std", "-", "sample standard deviation"),
+    Column("ci95_low", "-", "95 % confidence interval, Student t"),
+    Column("ci95_high", "-", "95 % confidence interval"),
+    Column("runs_ok", "-", "runs averaged", format=ID),
+    Column("runs_failed", "-", "runs that failed (not averaged)", format=ID),
+    Column("comparison", "-", "what is compared"),
+    Column("drops", "-", "drops averaged", format=ID),
+    Column("paper", "-", "the paper's reported value"),
+)}
+# The reductions table holds fractions (1 - ours / theirs) in its statistics' columns.
+REDUCTION_FORMATS = {name: PERCENT for name in ("mean", "std", "ci95_low", "ci95_high", "paper")}
 
 
-def table_from_frame(name: str, frame: pd.DataFrame, sweep_label: str | None = None) -> ResultTable:
+def table_from_frame(name: str, frame: pd.DataFrame, sweep_label: str | None = None,
+                     formats: dict[str, str] | None = None) -> ResultTable:
+    """A study frame as a report table; `formats` override the columns' own (COLUMNS) number formats."""
     columns = []
-    for column in frame.columns:
-        unit, text = UNITS.get(column, ("-", column))
-        if column == "sweep_value" and sweep_label:
-            text = f"the swept {sweep_label}"
-        columns.append(Column(column, unit, text))
+    for key in frame.columns:
+        column = COLUMNS.get(key, Column(key, "-", key))
+        if key == "sweep_value" and sweep_label:
+            column = replace(column, description=f"the swept {sweep_label}")
+        if formats and key in formats:
+            column = replace(column, format=formats[key])
+        columns.append(column)
     rows = ([None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v)
              for v in record] for record in frame.itertuples(index=False, name=None))
     return ResultTable.of(name, columns, rows)

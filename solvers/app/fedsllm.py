@@ -21,7 +21,7 @@ from data.papers import FEDSLLM_STRATEGIES
 from data.workbook import Table
 from models.fedsllm import build_problem16
 from reports import console
-from reports.export import ReportFolder
+from reports.export import Percent, ReportFolder
 from reports.fedsllm import (
     allocation_table,
     baselines_table,
@@ -290,7 +290,7 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     return RunOutcome(console.power_sweep_lines(len(powers), mean_reduction, final), final,
-                      {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)}, folder.tables)
+                      {"mean_reduction_vs_BA": Percent(mean_reduction), "powers": len(powers)}, folder.tables)
 
 
 STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo}

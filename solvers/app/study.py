@@ -16,9 +16,10 @@ import time
 from data.card.inputs import card_inputs
 from data.fedsllm import fedsllm_inputs
 from data.papers import PAPER_REDUCTION_VS_BA
-from reports.export import ReportFolder, summary_with_versions
+from reports.export import Percent, ReportFolder, summary_with_versions
 from reports.plots import figures_table
 from reports.study import (
+    REDUCTION_FORMATS,
     card_reductions,
     failures_frame,
     fedsllm_reductions,
@@ -83,9 +84,9 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
         ("study", "monte_carlo", "-", "FedsLLM: drops x sweep x strategies (Proposed, EB, FE, BA)"),
         ("users", spec.users, "-", "users K per drop (unless swept)"),
         *common_facts(run, frame, where, "drop x sweep point x strategy"),
-        ("reduction_vs_BA", overall["mean"], "-", f"mean of 1 - T_Proposed / T_BA over the drops (paper: {PAPER_REDUCTION_VS_BA:.2%})"),
-        ("reduction_vs_BA_ci95_low", overall["ci95_low"], "-", "its 95 % confidence interval (Student t)"),
-        ("reduction_vs_BA_ci95_high", overall["ci95_high"], "-", "its 95 % confidence interval (Student t)"),
+        ("reduction_vs_BA", Percent(overall["mean"]), "-", f"mean of 1 - T_Proposed / T_BA over the drops (paper: {PAPER_REDUCTION_VS_BA:.2%})"),
+        ("reduction_vs_BA_ci95_low", Percent(overall["ci95_low"]), "-", "its 95 % confidence interval (Student t)"),
+        ("reduction_vs_BA_ci95_high", Percent(overall["ci95_high"]), "-", "its 95 % confidence interval (Student t)"),
         ("worst_gap", worst_gap(frame), "-", "largest relative duality gap of a Proposed or FE run"),
         ("certified_by", (f"global branch and bound over eta to {settings.monte_carlo.tol:g}"
                           if spec.eta_search == "certified" else "structured duality gap at the searched eta")
@@ -103,7 +104,7 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
             f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: {PAPER_REDUCTION_VS_BA:.2%}); "
             f"{failed_runs(frame)} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
     return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, [line],
-                   {"reduction_vs_BA": float(overall["mean"]), "runs": len(frame)})
+                   {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)})
 
 
 def card_monte_carlo(run: RunContext) -> RunOutcome:
@@ -141,7 +142,7 @@ def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, f
             [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
              ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
         folder.add_table(table_from_frame("means", summary, sweep_label))
-        folder.add_table(table_from_frame("reductions", reductions, sweep_label))
+        folder.add_table(table_from_frame("reductions", reductions, sweep_label, REDUCTION_FORMATS))
         folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
         folder.add_table(table_from_frame("runs", frame, sweep_label))
         write_parquet(frame, folder.file("runs.parquet"))

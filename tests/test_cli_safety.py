@@ -166,7 +166,7 @@ def test_overrides_are_range_checked_like_the_cells_they_replace(tmp_path, capsy
         == EXIT_INPUT
     error = capsys.readouterr().err
     assert "power_sweep.powers_dbm: 1000.0: expected a finite number >= -100 and <= 60 (dBm)" in error
-    assert "baseline_eta=1.5: expected a number in (0, 1)" in error
+    assert "baseline_eta=1.5: expected a finite number > 0 and < 1" in error
     assert main(["model=card", "crosscheck.rounds=-1", "w=2", f"out={out}"]) == EXIT_INPUT
     error = capsys.readouterr().err
     assert "crosscheck.rounds=-1: expected all, or a whole number >= 1" in error and "w=2.0: expected" in error

@@ -114,7 +114,7 @@ def test_failed_runs_are_listed_and_counted(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    (["drops=-1"], "drops=-1: expected a whole number from 1"),
+    (["drops=-1"], "drops=-1: expected a whole number >= 1"),
     (["sweep.name=powr_dbm", "sweep.values=[1]"], "sweep.name=powr_dbm: expected one of"),
     (["sweep.name=power_dbm"], "sweep.values=[]: expected at least one value of power_dbm"),
     (["sweep.name=users", "sweep.values=[0.5]"], "sweep.values: 0.5: expected a whole number"),

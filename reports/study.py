@@ -153,8 +153,14 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 # --- Figures with their intervals (drawn by reports/plots.py) -----------------------------------
 
+def drops_text(part: pd.DataFrame) -> str:
+    """How many drops the means of these summary rows rest on: "10", or "9 to 10" when some runs failed."""
+    low, high = int(part["runs_ok"].min()), int(part["runs_ok"].max())
+    return f"{high}" if low == high else f"{low} to {high}"
+
+
 def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, caption: str, path: Path,
-                       users: int | None = None):
+                       users: int | None = None, fixed_eta: float | None = None):
     """Mean of `metric` against the sweep value, one line per strategy, its 95 % CI as a band."""
     part = summary[summary["metric"] == metric]
     x = sorted({float(v) for v in part["sweep_value"]})
@@ -163,7 +169,8 @@ def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, 
         rows = rows.assign(x=rows["sweep_value"].astype(float)).sort_values("x")
         means[strategy] = rows["mean"].tolist()
         bands[strategy] = (rows["ci95_low"].fillna(rows["mean"]).tolist(), rows["ci95_high"].fillna(rows["mean"]).tolist())
-    return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption)
+    return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption,
+                     fixed_eta=fixed_eta, drops=drops_text(part))
 
 
 def _interval(row) -> tuple[float, float]:
@@ -173,14 +180,26 @@ def _interval(row) -> tuple[float, float]:
             mean if math.isnan(row["ci95_high"]) else row["ci95_high"])
 
 
-def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None):
-    """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars."""
-    part = summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+def _at_sweep_value(summary: pd.DataFrame, sweep_value) -> pd.DataFrame:
+    return summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+
+
+def fig4_bars(summary: pd.DataFrame, sweep_value) -> tuple[dict, dict]:
+    """Fig. 4's bars at one sweep point: (state, method) -> (delay, energy) means and their 95 % CIs."""
+    part = _at_sweep_value(summary, sweep_value)
     rows = part.set_index(["channel_state", "strategy", "metric"])
     keys = list(dict.fromkeys(zip(part["channel_state"], part["strategy"])))
     means = {k: (rows.loc[(*k, "delay_s"), "mean"], rows.loc[(*k, "energy_j"), "mean"]) for k in keys}
     errors = {k: (_interval(rows.loc[(*k, "delay_s")]), _interval(rows.loc[(*k, "energy_j")])) for k in keys}
-    return plot_fig4(means, path, w, errors)
+    return means, errors
+
+
+def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None,
+                      tops: tuple[float, float] | None = None):
+    """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars; `tops` (fig4_tops) to share
+    one scale with the study's other Fig. 4s."""
+    means, errors = fig4_bars(summary, sweep_value)
+    return plot_fig4(means, path, w, errors, drops=drops_text(_at_sweep_value(summary, sweep_value)), tops=tops)
 
 
 def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
@@ -191,4 +210,4 @@ def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
         energy, delay = card.loc[(state, value, "energy_j")], card.loc[(state, value, "delay_s")]
         points.setdefault(state, []).append((float(value), energy["mean"], _interval(energy), delay["mean"],
                                              _interval(delay)))
-    return plot_pareto(points, path, drops)
+    return plot_pareto(points, path, drops_text(summary[summary["strategy"] == "CARD"]))

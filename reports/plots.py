@@ -63,11 +63,11 @@ def plot_eta_sweep(etas, delays, best_eta: float, best_delay: float, path: Path,
 
 def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path, users: int | None = None,
               bands: dict[str, tuple[list[float], list[float]]] | None = None, x_label: str | None = None,
-              caption: str | None = None, fixed_eta: float | None = None, drops: int | None = None,
-              setting: str | None = None) -> FigureFiles:
+              caption: str | None = None, fixed_eta: float | None = None,
+              drops: int | str | None = None) -> FigureFiles:
     """Latency against maximum transmit power, one line per strategy (the paper's Fig. 2); `bands`: a 95 %
     confidence interval per strategy over `drops` drops (Monte Carlo studies); `fixed_eta`: FE's and BA's
-    eta, named in the legend; `setting`: the line above the axes (by default the drops or scenario and K)."""
+    eta, named in the legend."""
     with paper_style():
         figure, (axes,) = new_figure(SINGLE_COLUMN_IN, 2.7)
         values = []
@@ -87,13 +87,11 @@ def plot_fig2(powers, delays_by_strategy: dict[str, list[float]], path: Path, us
                 axes.xaxis.set_major_locator(MultipleLocator(max(1, int(steps[0]) * (1 if len(powers) <= 8 else 2))))
         axes.set_xlabel(x_label or "maximum transmit power $p^{max}$ (dBm)")
         axes.set_ylabel("total training delay $T$ (s)")
-        users_text = f"K = {users} users" if users else "the workbook's users"
-        if setting is None:
-            setting = (f"mean of {drops} drops, {users_text}; band: {CI_NOTE}" if bands
-                       else f"{ONE_SCENARIO}, {users_text}")
-        state_setting(figure, setting)
+        users_text = f", K = {users} users" if users else ""
+        setting = f"mean of {drops} drops{users_text}; band: {CI_NOTE}" if bands else f"{ONE_SCENARIO}{users_text}"
+        state_setting(figure, f"{setting}; $b$: bandwidth")
         legend_below(figure, [axes], columns=2)
-        text = caption or f"FedsLLM Fig. 2: delay against maximum transmit power, {users_text}"
+        text = caption or f"FedsLLM Fig. 2: delay against maximum transmit power{users_text}"
         if bands:
             text += f"; shaded: 95 % confidence interval (Student t) over {drops} drops"
         return save(figure, [axes], path, text)
@@ -107,8 +105,7 @@ def _device_series(result, device, rounds: list[int], attribute: str) -> list[fl
 
 def plot_fig3(result, path: Path, w: float | None = None, platforms: dict | None = None) -> FigureFiles:
     """Cut layer and server clock per round, a line per device (the paper's Fig. 3), every value where it
-    is (no offsets); devices that share a cut show their own markers at staggered rounds along the shared
-    line. Rounds without a decision (link out of range) are gaps. `platforms`: device id -> platform name,
+    is (no offsets); devices that share a cut show their own hollow markers, nested by size. Rounds without a decision (link out of range) are gaps. `platforms`: device id -> platform name,
     for the legend."""
     devices = list(dict.fromkeys([*(d.device for d in result.card), *(o[0] for o in result.out_of_range)]))
     last_cut = max((pair.last_cut for pair in result.pairs), default=1)
@@ -120,8 +117,10 @@ def plot_fig3(result, path: Path, w: float | None = None, platforms: dict | None
         for index, device in enumerate(devices):
             marker = MARKERS[index % len(MARKERS)]
             name = f"{device}: {platforms[device]}" if platforms and device in platforms else f"device {device}"
-            cut_axes.plot(rounds, _device_series(result, device, rounds, "cut"), marker=marker,
-                          markevery=(index, len(devices)), label=name)
+            # on a shared cut the markers nest, the first device's largest, all hollow, so each one shows
+            size = 3.0 + 4.0 * (len(devices) - 1 - index) / max(1, len(devices) - 1)
+            cut_axes.plot(rounds, _device_series(result, device, rounds, "cut"), marker=marker, markersize=size,
+                          markerfacecolor="none", markeredgewidth=0.8, label=name)
             clock_axes.plot(rounds, _device_series(result, device, rounds, "clock_ghz"), marker=marker, label=name)
         cut_axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 4, 5, 8, 10]))
         cut_axes.set_ylim(-0.06 * last_cut, 1.06 * last_cut)
@@ -154,12 +153,14 @@ def fig4_tops(*panels) -> tuple[float, float]:
 
 
 def plot_fig4(benchmarks, path: Path, w: float | None = None, errors: dict | None = None,
-              drops: int | None = None, tops: tuple[float, float] | None = None) -> FigureFiles:
+              drops: int | str | None = None, tops: tuple[float, float] | None = None,
+              point: str | None = None) -> FigureFiles:
     """Grouped bars: mean delay and server energy per round by method and channel state (the paper's
     Fig. 4), on linear axes, each bar's value above it (one number of decimals per panel). `benchmarks`
     maps (state, method) to (delay_s, energy_j); `errors` the same to ((low, high), (low, high)) 95 %
     intervals over `drops` drops (Monte Carlo); `tops`: the largest values to scale to (fig4_tops), so
-    that several figures share a scale."""
+    that several figures share a scale; `point`: the study's sweep point, when it is not w (`bandwidth_hz =
+    20 MHz`)."""
     states = list(dict.fromkeys(state for state, _ in benchmarks))
     methods = list(dict.fromkeys(method for _, method in benchmarks))
     tops = tops or fig4_tops((benchmarks, errors))
@@ -191,7 +192,7 @@ def plot_fig4(benchmarks, path: Path, w: float | None = None, errors: dict | Non
             axes.set_title(title)
             axes.set_ylim(0, tops[column] * 1.38)  # room above the tallest bar for its label
             plain_ticks(axes, "y")
-        weight = f", w = {w:g}" if w is not None else ""
+        weight = (f", w = {w:g}" if w is not None else "") + (f", {point}" if point else "")
         if errors:
             setting = f"mean of {drops} drops{weight}; error bars: {CI_NOTE}"
         else:

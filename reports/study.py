@@ -15,7 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from reports.export import Column, ResultTable
-from reports.plots import plot_fig2, plot_fig4, plot_pareto
+from reports.plots import fig4_tops, plot_fig2, plot_fig4, plot_pareto
+from reports.sweep_axis import POINT, SWEEP_COLUMN, WHOLE_SWEEP, SweepAxis, named_sweep
 
 CONFIDENCE = 0.95
 PAPER_FEDSLLM_REDUCTION = 0.4763  # Proposed against BA, the paper's Fig. 2
@@ -43,7 +44,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _group_keys(frame: pd.DataFrame) -> list[str]:
-    return ["sweep_value", *(["channel_state"] if "channel_state" in frame else []), "strategy"]
+    return [SWEEP_COLUMN, *(["channel_state"] if "channel_state" in frame else []), "strategy"]
 
 
 METRICS = {"T_s": "s", "delay_s": "s", "energy_j": "J", "cost": "-"}
@@ -76,15 +77,24 @@ def _paired(frame: pd.DataFrame, keys: list[str], ours: str, theirs: str, metric
 
 def fedsllm_reductions(frame: pd.DataFrame) -> pd.DataFrame:
     """Proposed against BA: 1 - T_Proposed / T_BA per drop, its mean and CI per sweep point, and over the
-    whole sweep (each drop's mean over the sweep points first, so the drops stay independent)."""
-    per_drop = _paired(frame, ["sweep_value"], "Proposed", "BA", "T_s")
+    whole sweep (each drop's mean over the sweep points first, so the drops stay independent). Every column
+    has one type: the whole sweep's row says so in `scope` and has no sweep value (NaN); without a sweep
+    that row is the only one."""
+    per_drop = _paired(frame, [SWEEP_COLUMN], "Proposed", "BA", "T_s")
     records = []
-    for value, part in per_drop.groupby("sweep_value", sort=False, dropna=False):
-        records.append(("Proposed vs BA", value, *mean_interval(part["reduction"]), PAPER_FEDSLLM_REDUCTION))
+    if per_drop[SWEEP_COLUMN].notna().any():
+        for value, part in per_drop.groupby(SWEEP_COLUMN, sort=False, dropna=False):
+            records.append(("Proposed vs BA", POINT, float(value), *mean_interval(part["reduction"]),
+                            PAPER_FEDSLLM_REDUCTION))
     overall = per_drop.groupby("drop")["reduction"].mean()
-    records.append(("Proposed vs BA", "all", *mean_interval(overall), PAPER_FEDSLLM_REDUCTION))
-    return pd.DataFrame(records, columns=["comparison", "sweep_value", "mean", "std", "ci95_low", "ci95_high",
-                                          "drops", "paper"])
+    records.append(("Proposed vs BA", WHOLE_SWEEP, math.nan, *mean_interval(overall), PAPER_FEDSLLM_REDUCTION))
+    return pd.DataFrame(records, columns=["comparison", "scope", SWEEP_COLUMN, "mean", "std", "ci95_low",
+                                          "ci95_high", "drops", "paper"])
+
+
+def overall_reduction(reductions: pd.DataFrame) -> pd.Series:
+    """The whole sweep's row of fedsllm_reductions."""
+    return reductions[reductions["scope"] == WHOLE_SWEEP].iloc[0]
 
 
 def card_reductions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,15 +104,15 @@ def card_reductions(frame: pd.DataFrame) -> pd.DataFrame:
                                                PAPER_CARD_DELAY_REDUCTION),
                                               ("energy, CARD vs server-only", "server-only", "energy_j",
                                                PAPER_CARD_ENERGY_REDUCTION)):
-        per_drop = _paired(frame, ["sweep_value", "channel_state"], "CARD", theirs, metric)
-        for (value, state), part in per_drop.groupby(["sweep_value", "channel_state"], sort=False, dropna=False):
+        per_drop = _paired(frame, [SWEEP_COLUMN, "channel_state"], "CARD", theirs, metric)
+        for (value, state), part in per_drop.groupby([SWEEP_COLUMN, "channel_state"], sort=False, dropna=False):
             records.append((comparison, value, state, *mean_interval(part["reduction"]), paper))
-    return pd.DataFrame(records, columns=["comparison", "sweep_value", "channel_state", "mean", "std", "ci95_low",
+    return pd.DataFrame(records, columns=["comparison", SWEEP_COLUMN, "channel_state", "mean", "std", "ci95_low",
                                           "ci95_high", "drops", "paper"])
 
 
 def failures_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ["drop", "seed", "sweep_value", *(["channel_state"] if "channel_state" in frame else []), "strategy",
+    columns = ["drop", "seed", SWEEP_COLUMN, *(["channel_state"] if "channel_state" in frame else []), "strategy",
                "message"]
     return frame.loc[frame["status"] != "ok", columns].reset_index(drop=True)
 
@@ -121,7 +131,7 @@ UNITS = {"T_s": ("s", "total training delay T"), "delay_s": ("s", "mean delay pe
          "energy_j": ("J", "mean server energy per device-round"), "cost": ("-", "mean normalised cost U"),
          "lower_bound_s": ("s", "proven lower bound on T"), "gap": ("-", "relative duality gap of the run"),
          "eta": ("-", "local accuracy eta"), "seconds": ("s", "wall time of the strategy on its worker"),
-         "sweep_value": ("-", "the swept quantity's value (see summary)"), "drop": ("-", "drop number"),
+         "drop": ("-", "drop number"), "scope": ("-", "sweep point, or whole sweep (each drop's mean over the sweep)"),
          "seed": ("-", "seed of the drop (seed + drop)"), "strategy": ("-", "strategy or method"),
          "status": ("-", "ok or failed"), "message": ("-", "why a run failed"),
          "worker": ("-", "the Dask worker that ran it"), "channel_state": ("-", "Good, Normal or Poor"),
@@ -134,20 +144,21 @@ UNITS = {"T_s": ("s", "total training delay T"), "delay_s": ("s", "mean delay pe
          "paper": ("-", "the paper's reported value")}
 
 
-def table_from_frame(name: str, frame: pd.DataFrame, sweep_label: str | None = None) -> ResultTable:
+def table_from_frame(name: str, frame: pd.DataFrame, axis: SweepAxis | None = None) -> ResultTable:
+    """A study frame as a report table, its sweep column named after the swept quantity (named_sweep)."""
+    frame = named_sweep(frame, axis)
     columns = []
     for column in frame.columns:
-        unit, text = UNITS.get(column, ("-", column))
-        if column == "sweep_value" and sweep_label:
-            text = f"the swept {sweep_label}"
+        unit, text = ((axis.unit, f"the swept {axis.description}") if axis is not None and column == axis.name
+                      else UNITS.get(column, ("-", column)))
         columns.append(Column(column, unit, text))
     rows = ([None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v)
              for v in record] for record in frame.itertuples(index=False, name=None))
     return ResultTable.of(name, columns, rows)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, index=False)
+def write_parquet(frame: pd.DataFrame, path: Path, axis: SweepAxis | None = None) -> Path:
+    named_sweep(frame, axis).to_parquet(path, index=False)
     return path
 
 
@@ -159,17 +170,18 @@ def drops_text(part: pd.DataFrame) -> str:
     return f"{high}" if low == high else f"{low} to {high}"
 
 
-def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, caption: str, path: Path,
+def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, axis: SweepAxis, caption: str, path: Path,
                        users: int | None = None, fixed_eta: float | None = None):
-    """Mean of `metric` against the sweep value, one line per strategy, its 95 % CI as a band."""
+    """Mean of `metric` against the swept quantity (in its shown unit), one line per strategy, its 95 % CI
+    as a band; `fixed_eta`: FE's and BA's eta, for the legend."""
     part = summary[summary["metric"] == metric]
-    x = sorted({float(v) for v in part["sweep_value"]})
+    x = sorted({axis.shown(v) for v in part[SWEEP_COLUMN]})
     means, bands = {}, {}
     for strategy, rows in part.groupby("strategy", sort=False):
-        rows = rows.assign(x=rows["sweep_value"].astype(float)).sort_values("x")
+        rows = rows.assign(x=rows[SWEEP_COLUMN].astype(float)).sort_values("x")
         means[strategy] = rows["mean"].tolist()
         bands[strategy] = (rows["ci95_low"].fillna(rows["mean"]).tolist(), rows["ci95_high"].fillna(rows["mean"]).tolist())
-    return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption,
+    return plot_fig2(x, means, path, users=users, bands=bands, x_label=axis.x_label, caption=caption,
                      fixed_eta=fixed_eta, drops=drops_text(part))
 
 
@@ -181,7 +193,7 @@ def _interval(row) -> tuple[float, float]:
 
 
 def _at_sweep_value(summary: pd.DataFrame, sweep_value) -> pd.DataFrame:
-    return summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+    return summary[summary[SWEEP_COLUMN].astype(object).eq(sweep_value)] if sweep_value is not None else summary
 
 
 def fig4_bars(summary: pd.DataFrame, sweep_value) -> tuple[dict, dict]:
@@ -194,20 +206,32 @@ def fig4_bars(summary: pd.DataFrame, sweep_value) -> tuple[dict, dict]:
     return means, errors
 
 
-def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None,
-                      tops: tuple[float, float] | None = None):
-    """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars; `tops` (fig4_tops) to share
-    one scale with the study's other Fig. 4s."""
-    means, errors = fig4_bars(summary, sweep_value)
-    return plot_fig4(means, path, w, errors, drops=drops_text(_at_sweep_value(summary, sweep_value)), tops=tops)
+def fig4_figures(summary: pd.DataFrame, axis: SweepAxis | None, w: float) -> list[tuple[str, object]]:
+    """The study's Fig. 4s as (file name, draw(path)): `fig4.png` without a sweep, else one per sweep value
+    (`fig4_w_0.2.png`), each labelled with its value and all on one scale, so that they compare."""
+    values = list(dict.fromkeys(summary[SWEEP_COLUMN])) if axis is not None else [None]
+    bars = {value: fig4_bars(summary, value) for value in values}
+    tops = fig4_tops(*bars.values())
+
+    def drawer(value):
+        weight = float(value) if axis is not None and axis.name == "w" else w
+        point = None if axis is None or axis.name == "w" else axis.label(value)
+        means, errors = bars[value]
+        return lambda path: plot_fig4(means, path, weight, errors, drops=drops_text(_at_sweep_value(summary, value)),
+                                      tops=tops, point=point)
+
+    if axis is None:
+        return [("fig4.png", drawer(None))]
+    return [(f"fig4_{axis.name}_{float(value):g}.png", drawer(value)) for value in values]
 
 
-def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
+def plot_pareto_with_ci(summary: pd.DataFrame, path: Path):
     """CARD's (energy, delay) per w and channel state with their 95 % CIs."""
-    card = summary[summary["strategy"] == "CARD"].set_index(["channel_state", "sweep_value", "metric"])
+    card = summary[summary["strategy"] == "CARD"]
+    indexed = card.set_index(["channel_state", SWEEP_COLUMN, "metric"])
     points = {}
-    for state, value in dict.fromkeys(zip(summary["channel_state"], summary["sweep_value"])):
-        energy, delay = card.loc[(state, value, "energy_j")], card.loc[(state, value, "delay_s")]
+    for state, value in dict.fromkeys(zip(summary["channel_state"], summary[SWEEP_COLUMN])):
+        energy, delay = indexed.loc[(state, value, "energy_j")], indexed.loc[(state, value, "delay_s")]
         points.setdefault(state, []).append((float(value), energy["mean"], _interval(energy), delay["mean"],
                                              _interval(delay)))
-    return plot_pareto(points, path, drops_text(summary[summary["strategy"] == "CARD"]))
+    return plot_pareto(points, path, drops_text(card))

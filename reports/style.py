@@ -129,7 +129,7 @@ def round_ticks(axes, first: int, last: int, most: int = 6) -> None:
 def state_setting(figure, text: str) -> None:
     """The line above the axes that says what the figure rests on: the drops or scenario, and what its
     band or bars mean; wrapped to the figure's width."""
-    characters = int(figure.get_figwidth() * 72 / (FONT_PT * 0.56))  # DejaVu Sans: about 0.56 em a character
+    characters = int(figure.get_figwidth() * 72 / (FONT_PT * 0.52))  # DejaVu Sans: about 0.52 em a character
     figure.suptitle(textwrap.fill(text, characters), fontsize=FONT_PT)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.card import crosscheck_verdict, delay_reduction, energy_reduction
+from reports.study import overall_reduction
+from reports.sweep_axis import POINT, SWEEP_COLUMN
 
 
 def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
@@ -48,4 +50,33 @@ def card_lines(chosen, results, checks, report: Path) -> list[str]:
     lines.append(f"cross-checks: {crosscheck_verdict(checks)} " + "; ".join(
         f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks))
     lines.append(f"report: {report}")
+    return lines
+
+
+def fedsllm_study_lines(reductions, axis, drops: int, failed: int, runs: int, worst_gap: float) -> list[str]:
+    """A FedsLLM Monte Carlo's headline over the whole sweep, then one line per sweep value (`reductions`:
+    reports.study.fedsllm_reductions; `axis`: its SweepAxis or None)."""
+    def interval(record) -> str:
+        return f"{record['mean']:.2%} below BA, 95 % CI [{record['ci95_low']:.2%}, {record['ci95_high']:.2%}]"
+
+    lines = [f"Monte Carlo over {drops} drops: Proposed is {interval(overall_reduction(reductions))}"
+             + (" averaged over the sweep" if axis is not None else "")
+             + f" (paper: {PAPER_REDUCTION_VS_BA:.2%}); {failed} of {runs} runs failed; worst gap {worst_gap:.1e}"]
+    for record in reductions[reductions["scope"] == POINT].to_dict("records"):
+        lines.append(f"  {axis.label_text(record[SWEEP_COLUMN])}: Proposed is {interval(record)}")
+    return lines
+
+
+def card_study_lines(reductions, axis, drops: int, failed: int, runs: int) -> list[str]:
+    """A CARD Monte Carlo's reductions per sweep value (each labelled) and channel state (`reductions`:
+    reports.study.card_reductions)."""
+    lines = [f"Monte Carlo over {drops} drops ({failed} of {runs} runs failed):"]
+    for value, part in reductions.groupby(SWEEP_COLUMN, sort=False, dropna=False):
+        indent = "  "
+        if axis is not None:
+            lines.append(f"  {axis.label_text(value)}:")
+            indent = "    "
+        for record in part.itertuples():
+            lines.append(f"{indent}{record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
+                         f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
     return lines

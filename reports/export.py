@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from data.errors import FedsplitError
 from data.workbook import append_as_data, plain_value
+from reports.display_units import header_text as _header_for, workbook_table
 from reports.provenance import Provenance
 
 
@@ -184,7 +185,7 @@ class ReportFolder:
         shutil.copy2(source, self.file(name))
 
     def commit(self, workbook_name: str) -> Path:
-        write_workbook(self.file(workbook_name), self.tables)
+        write_workbook(self.file(workbook_name), [workbook_table(table) for table in self.tables])
         write_units(self.file("units.csv"), self.tables)
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
@@ -247,8 +248,9 @@ WIDEST_COLUMN = 60
 
 
 def header_text(column: Column) -> str:
-    """The visible header: the name, and the unit in brackets when there is one."""
-    return column.name if column.unit in ("-", "") else f"{column.name} ({column.unit})"
+    """The visible header: the name, and the unit in brackets unless there is none or the name says it
+    (`delay_s`, `T (s)`)."""
+    return _header_for(column.name, column.unit)
 
 
 def _numbers(values) -> list[float]:

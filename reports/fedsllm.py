@@ -163,11 +163,15 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
     return rows
 
 
+ALL_USERS = "all"  # a Check's scope when it is over every user
+
+
 def certificate_table(certificate) -> ResultTable:
-    """The Lemma 3 / KKT checks of a Certificate, one row each."""
+    """The Lemma 3 / KKT checks of a Certificate, one row each; `user` holds the id as the allocation sheet
+    does (empty for a check over all users), so the column has one type and joins the allocation on it."""
     table = ResultTable("lemma3_kkt", [
         Column("check", "-", "what is checked"),
-        Column("scope", "-", "user id, or all"),
+        Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users"),
         Column("value", "-", "the measured value, in `unit`"),
         Column("unit", "-", "unit of the value"),
         Column("tolerance", "-", "the condition the value must meet"),
@@ -175,7 +179,8 @@ def certificate_table(certificate) -> ResultTable:
         Column("description", "-", "meaning"),
     ])
     for c in certificate.checks:
-        table.add(c.check, c.scope, c.value, c.unit, c.tolerance, "PASS" if c.passed else "FAIL", c.description)
+        table.add(c.check, None if c.scope == ALL_USERS else c.scope, c.value, c.unit, c.tolerance,
+                  "PASS" if c.passed else "FAIL", c.description)
     return table
 
 

@@ -17,7 +17,8 @@ from scipy import stats
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.export import ID, PERCENT, Column, ResultTable
-from reports.plots import plot_fig2, plot_fig4, plot_pareto
+from reports.plots import fig4_tops, plot_fig2, plot_fig4, plot_pareto
+from reports.sweep_axis import POINT, SWEEP_COLUMN, WHOLE_SWEEP, SweepAxis, named_sweep
 
 CONFIDENCE = 0.95
 
@@ -42,7 +43,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _group_keys(frame: pd.DataFrame) -> list[str]:
-    return ["sweep_value", *(["channel_state"] if "channel_state" in frame else []), "strategy"]
+    return [SWEEP_COLUMN, *(["channel_state"] if "channel_state" in frame else []), "strategy"]
 
 
 METRICS = {"T_s": "s", "delay_s": "s", "energy_j": "J", "cost": "-"}
@@ -75,15 +76,24 @@ def _paired(frame: pd.DataFrame, keys: list[str], ours: str, theirs: str, metric
 
 def fedsllm_reductions(frame: pd.DataFrame) -> pd.DataFrame:
     """Proposed against BA: 1 - T_Proposed / T_BA per drop, its mean and CI per sweep point, and over the
-    whole sweep (each drop's mean over the sweep points first, so the drops stay independent)."""
-    per_drop = _paired(frame, ["sweep_value"], "Proposed", "BA", "T_s")
+    whole sweep (each drop's mean over the sweep points first, so the drops stay independent). Every column
+    has one type: the whole sweep's row says so in `scope` and has no sweep value (NaN); without a sweep
+    that row is the only one."""
+    per_drop = _paired(frame, [SWEEP_COLUMN], "Proposed", "BA", "T_s")
     records = []
-    for value, part in per_drop.groupby("sweep_value", sort=False, dropna=False):
-        records.append(("Proposed vs BA", value, *mean_interval(part["reduction"]), PAPER_REDUCTION_VS_BA))
+    if per_drop[SWEEP_COLUMN].notna().any():
+        for value, part in per_drop.groupby(SWEEP_COLUMN, sort=False, dropna=False):
+            records.append(("Proposed vs BA", POINT, float(value), *mean_interval(part["reduction"]),
+                            PAPER_REDUCTION_VS_BA))
     overall = per_drop.groupby("drop")["reduction"].mean()
-    records.append(("Proposed vs BA", "all", *mean_interval(overall), PAPER_REDUCTION_VS_BA))
-    return pd.DataFrame(records, columns=["comparison", "sweep_value", "mean", "std", "ci95_low", "ci95_high",
-                                          "drops", "paper"])
+    records.append(("Proposed vs BA", WHOLE_SWEEP, math.nan, *mean_interval(overall), PAPER_REDUCTION_VS_BA))
+    return pd.DataFrame(records, columns=["comparison", "scope", SWEEP_COLUMN, "mean", "std", "ci95_low",
+                                          "ci95_high", "drops", "paper"])
+
+
+def overall_reduction(reductions: pd.DataFrame) -> pd.Series:
+    """The whole sweep's row of fedsllm_reductions."""
+    return reductions[reductions["scope"] == WHOLE_SWEEP].iloc[0]
 
 
 def card_reductions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,15 +103,15 @@ def card_reductions(frame: pd.DataFrame) -> pd.DataFrame:
                                                PAPER_DELAY_REDUCTION),
                                               ("energy, CARD vs server-only", "server-only", "energy_j",
                                                PAPER_ENERGY_REDUCTION)):
-        per_drop = _paired(frame, ["sweep_value", "channel_state"], "CARD", theirs, metric)
-        for (value, state), part in per_drop.groupby(["sweep_value", "channel_state"], sort=False, dropna=False):
+        per_drop = _paired(frame, [SWEEP_COLUMN, "channel_state"], "CARD", theirs, metric)
+        for (value, state), part in per_drop.groupby([SWEEP_COLUMN, "channel_state"], sort=False, dropna=False):
             records.append((comparison, value, state, *mean_interval(part["reduction"]), paper))
-    return pd.DataFrame(records, columns=["comparison", "sweep_value", "channel_state", "mean", "std", "ci95_low",
+    return pd.DataFrame(records, columns=["comparison", SWEEP_COLUMN, "channel_state", "mean", "std", "ci95_low",
                                           "ci95_high", "drops", "paper"])
 
 
 def failures_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ["drop", "seed", "sweep_value", *(["channel_state"] if "channel_state" in frame else []), "strategy",
+    columns = ["drop", "seed", SWEEP_COLUMN, *(["channel_state"] if "channel_state" in frame else []), "strategy",
                "message"]
     return frame.loc[frame["status"] != "ok", columns].reset_index(drop=True)
 
@@ -126,7 +136,7 @@ COLUMNS = {column.name: column for column in (
     Column("gap", "-", "relative duality gap of the run"),
     Column("eta", "-", "local accuracy eta"),
     Column("seconds", "s", "wall time of the strategy on its worker"),
-    Column("sweep_value", "-", "the swept quantity's value (see summary)"),
+    Column("scope", "-", "sweep point, or whole sweep (each drop's mean over the sweep)"),
     Column("drop", "-", "drop number", format=ID),
     Column("seed", "-", "seed of the drop (seed + drop)", format=ID),
     Column("strategy", "-", "strategy or method"),
@@ -153,14 +163,17 @@ COLUMNS = {column.name: column for column in (
 REDUCTION_FORMATS = {name: PERCENT for name in ("mean", "std", "ci95_low", "ci95_high", "paper")}
 
 
-def table_from_frame(name: str, frame: pd.DataFrame, sweep_label: str | None = None,
+def table_from_frame(name: str, frame: pd.DataFrame, axis: SweepAxis | None = None,
                      formats: dict[str, str] | None = None) -> ResultTable:
-    """A study frame as a report table; `formats` override the columns' own (COLUMNS) number formats."""
+    """A study frame as a report table, its sweep column named after the swept quantity (named_sweep);
+    `formats` override the columns' own (COLUMNS) number formats."""
+    frame = named_sweep(frame, axis)
     columns = []
     for key in frame.columns:
-        column = COLUMNS.get(key, Column(key, "-", key))
-        if key == "sweep_value" and sweep_label:
-            column = replace(column, description=f"the swept {sweep_label}")
+        if axis is not None and key == axis.name:
+            column = Column(key, axis.unit, f"the swept {axis.description}")
+        else:
+            column = COLUMNS.get(key, Column(key, "-", key))
         if formats and key in formats:
             column = replace(column, format=formats[key])
         columns.append(column)
@@ -169,24 +182,32 @@ def table_from_frame(name: str, frame: pd.DataFrame, sweep_label: str | None = N
     return ResultTable.of(name, columns, rows)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, index=False)
+def write_parquet(frame: pd.DataFrame, path: Path, axis: SweepAxis | None = None) -> Path:
+    named_sweep(frame, axis).to_parquet(path, index=False)
     return path
 
 
 # --- Figures with their intervals (drawn by reports/plots.py) -----------------------------------
 
-def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, x_label: str | None, caption: str, path: Path,
-                       users: int | None = None):
-    """Mean of `metric` against the sweep value, one line per strategy, its 95 % CI as a band."""
+def drops_text(part: pd.DataFrame) -> str:
+    """How many drops the means of these summary rows rest on: "10", or "9 to 10" when some runs failed."""
+    low, high = int(part["runs_ok"].min()), int(part["runs_ok"].max())
+    return f"{high}" if low == high else f"{low} to {high}"
+
+
+def plot_sweep_with_ci(summary: pd.DataFrame, metric: str, axis: SweepAxis, caption: str, path: Path,
+                       users: int | None = None, fixed_eta: float | None = None):
+    """Mean of `metric` against the swept quantity (in its shown unit), one line per strategy, its 95 % CI
+    as a band; `fixed_eta`: FE's and BA's eta, for the legend."""
     part = summary[summary["metric"] == metric]
-    x = sorted({float(v) for v in part["sweep_value"]})
+    x = sorted({axis.shown(v) for v in part[SWEEP_COLUMN]})
     means, bands = {}, {}
     for strategy, rows in part.groupby("strategy", sort=False):
-        rows = rows.assign(x=rows["sweep_value"].astype(float)).sort_values("x")
+        rows = rows.assign(x=rows[SWEEP_COLUMN].astype(float)).sort_values("x")
         means[strategy] = rows["mean"].tolist()
         bands[strategy] = (rows["ci95_low"].fillna(rows["mean"]).tolist(), rows["ci95_high"].fillna(rows["mean"]).tolist())
-    return plot_fig2(x, means, path, users=users, bands=bands, x_label=x_label, caption=caption)
+    return plot_fig2(x, means, path, users=users, bands=bands, x_label=axis.x_label, caption=caption,
+                     fixed_eta=fixed_eta, drops=drops_text(part))
 
 
 def _interval(row) -> tuple[float, float]:
@@ -196,22 +217,46 @@ def _interval(row) -> tuple[float, float]:
             mean if math.isnan(row["ci95_high"]) else row["ci95_high"])
 
 
-def plot_fig4_with_ci(summary: pd.DataFrame, sweep_value, path: Path, w: float | None):
-    """Fig. 4 at one sweep point: bars of the means, 95 % CIs as error bars."""
-    part = summary[summary["sweep_value"].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+def _at_sweep_value(summary: pd.DataFrame, sweep_value) -> pd.DataFrame:
+    return summary[summary[SWEEP_COLUMN].astype(object).eq(sweep_value)] if sweep_value is not None else summary
+
+
+def fig4_bars(summary: pd.DataFrame, sweep_value) -> tuple[dict, dict]:
+    """Fig. 4's bars at one sweep point: (state, method) -> (delay, energy) means and their 95 % CIs."""
+    part = _at_sweep_value(summary, sweep_value)
     rows = part.set_index(["channel_state", "strategy", "metric"])
     keys = list(dict.fromkeys(zip(part["channel_state"], part["strategy"])))
     means = {k: (rows.loc[(*k, "delay_s"), "mean"], rows.loc[(*k, "energy_j"), "mean"]) for k in keys}
     errors = {k: (_interval(rows.loc[(*k, "delay_s")]), _interval(rows.loc[(*k, "energy_j")])) for k in keys}
-    return plot_fig4(means, path, w, errors)
+    return means, errors
 
 
-def plot_pareto_with_ci(summary: pd.DataFrame, path: Path, drops: int):
+def fig4_figures(summary: pd.DataFrame, axis: SweepAxis | None, w: float) -> list[tuple[str, object]]:
+    """The study's Fig. 4s as (file name, draw(path)): `fig4.png` without a sweep, else one per sweep value
+    (`fig4_w_0.2.png`), each labelled with its value and all on one scale, so that they compare."""
+    values = list(dict.fromkeys(summary[SWEEP_COLUMN])) if axis is not None else [None]
+    bars = {value: fig4_bars(summary, value) for value in values}
+    tops = fig4_tops(*bars.values())
+
+    def drawer(value):
+        weight = float(value) if axis is not None and axis.name == "w" else w
+        point = None if axis is None or axis.name == "w" else axis.label(value)
+        means, errors = bars[value]
+        return lambda path: plot_fig4(means, path, weight, errors, drops=drops_text(_at_sweep_value(summary, value)),
+                                      tops=tops, point=point)
+
+    if axis is None:
+        return [("fig4.png", drawer(None))]
+    return [(f"fig4_{axis.name}_{float(value):g}.png", drawer(value)) for value in values]
+
+
+def plot_pareto_with_ci(summary: pd.DataFrame, path: Path):
     """CARD's (energy, delay) per w and channel state with their 95 % CIs."""
-    card = summary[summary["strategy"] == "CARD"].set_index(["channel_state", "sweep_value", "metric"])
+    card = summary[summary["strategy"] == "CARD"]
+    indexed = card.set_index(["channel_state", SWEEP_COLUMN, "metric"])
     points = {}
-    for state, value in dict.fromkeys(zip(summary["channel_state"], summary["sweep_value"])):
-        energy, delay = card.loc[(state, value, "energy_j")], card.loc[(state, value, "delay_s")]
+    for state, value in dict.fromkeys(zip(summary["channel_state"], summary[SWEEP_COLUMN])):
+        energy, delay = indexed.loc[(state, value, "energy_j")], indexed.loc[(state, value, "delay_s")]
         points.setdefault(state, []).append((float(value), energy["mean"], _interval(energy), delay["mean"],
                                              _interval(delay)))
-    return plot_pareto(points, path, drops)
+    return plot_pareto(points, path, drops_text(card))

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from data.generate import write_fedsllm_workbook
@@ -127,12 +128,16 @@ def test_multirun_writes_one_report_per_job_and_an_index(tmp_path, capsys):
     assert code == EXIT_OK
     with open(sweep / "index.csv", newline="") as handle:
         jobs = list(csv.DictReader(handle))
-    assert [job["overrides"].split()[0] for job in jobs] == ["eta.step=0.1", "eta.step=0.25"]
-    assert all(job["exit_code"] == "0" for job in jobs)
+    assert [job["eta.step"] for job in jobs] == ["0.1", "0.25"]  # one column per override
+    assert all(job["exit_code"] == "0" and job["problem16"] == "False" for job in jobs)
+    index = pd.read_csv(sweep / "index.csv")  # numbers as numbers, for pandas too
+    assert index["eta.step"].dtype == "float64" and index["reduction_vs_BA"].dtype == "float64"
     for number, step in ((0, "0.1"), (1, "0.25")):
         assert (sweep / str(number) / "fedsllm.xlsx").is_file()
         assert f"step: {step}" in (sweep / str(number) / "config.yaml").read_text()
-        assert float(jobs[number]["T_star_s"]) == pytest.approx(float(summary_values(sweep / str(number))["T"]))
+        summary = summary_values(sweep / str(number))
+        assert float(jobs[number]["T_star_s"]) == pytest.approx(float(summary["T"]))
+        assert float(jobs[number]["reduction_vs_BA"]) == pytest.approx(float(summary["reduction_vs_BA"]))
     assert (sweep / "index.xlsx").is_file()
 
 

@@ -28,6 +28,8 @@ from reports.card import (
     crosscheck_table,
     crosscheck_verdict,
     decisions_table,
+    delay_reduction,
+    energy_reduction,
     fig3_statements_table,
     out_of_range_table,
     per_round_decisions_table,
@@ -144,10 +146,13 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         weight = inputs.parameter("w")
         benchmarks = {(r.state, name): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
                       for r in results for m, name in CARD_METHODS.items()}
-        folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight),
+        platforms = dict(zip(inputs.device_ids, (str(p) for p in inputs.devices["platform"])))
+        folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight, platforms),
                                         plot_fig4(benchmarks, folder.file("fig4.png"), weight)]))
         run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
-                "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}
+                "mean_energy_j": chosen.mean("card", "energy_j"),
+                "delay_reduction_vs_device_only": delay_reduction(chosen),
+                "energy_reduction_vs_server_only": energy_reduction(chosen), "crosschecks": verdict}
     return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline, folder.tables)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 import time
@@ -50,10 +51,18 @@ class RunOutcome:
     tables: list = field(default_factory=list)  # the report's ResultTables, in sheet order (the API's DataFrames)
 
 
+PROGRAM_VARIABLE = "FEDSPLIT_PROGRAM"  # set by the repository's ./fedsplit script to how it was called
+
+
 def command_line() -> str:
-    """The command as typed: `fedsplit run ...`, `./fedsplit run ...` or `python -m solvers.run ...`."""
+    """The command as typed: `./fedsplit run ...` (the repository's script names itself in FEDSPLIT_PROGRAM,
+    as the user called it), `fedsplit run ...` (the installed script) or `python -m solvers.run ...`."""
     program = sys.argv[0] if sys.argv else ""
-    head = ["python", "-m", "solvers.run"] if program.endswith("run.py") else [Path(program).name or "fedsplit"]
+    if program.endswith("run.py"):
+        script = os.environ.get(PROGRAM_VARIABLE)
+        head = [script, "run"] if script else ["python", "-m", "solvers.run"]
+    else:
+        head = [Path(program).name or "fedsplit"]
     return shlex.join([*head, *sys.argv[1:]])
 
 

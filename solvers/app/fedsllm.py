@@ -251,7 +251,7 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     headline = {"T_star_s": solved.optimum.T, "eta_star": solved.optimum.eta, "source": solved.source,
-                "certificate": certificate.verdict()}
+                "reduction_vs_BA": solved.comparison.reduction_vs_ba("Proposed"), "certificate": certificate.verdict()}
     return RunOutcome(console.fedsllm_optimum_lines(solved, certificate, final), final, headline, folder.tables)
 
 
@@ -286,7 +286,8 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
                                                    time.perf_counter() - run.started, run.provenance))
         folder.add_table(fig2_table(sweep))
         delays = {s: [c.results[s].T for _, c in sweep] for s in FEDSLLM_STRATEGIES}
-        folder.add_table(figures_table([plot_fig2(powers, delays, folder.file("fig2.png"), users=inputs.user_count)]))
+        folder.add_table(figures_table([plot_fig2(powers, delays, folder.file("fig2.png"), users=inputs.user_count,
+                                                  fixed_eta=run.settings.baseline_eta)]))
         run.write_run_files(folder, effective_eta(grid))
         final = folder.commit("fedsllm.xlsx")
     return RunOutcome(console.power_sweep_lines(len(powers), mean_reduction, final), final,

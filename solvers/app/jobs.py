@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, replace
+from enum import Enum
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from data.errors import FedsplitError
 from reports.export import ReportDestinationError, write_index
@@ -33,6 +34,7 @@ class JobResult:
     code: int
     outcome: RunOutcome | None
     message: str
+    settings: dict[str, object] = field(default_factory=dict)  # each override's key -> the value the job ran with
 
 
 def run_job(cfg: DictConfig) -> RunOutcome:
@@ -65,23 +67,41 @@ def run_multirun(overrides: Overrides) -> int:
     results = []
     for number, (job, cfg) in enumerate(zip(jobs, configs)):
         print(f"[job {number}] {' '.join(job)}", file=sys.stderr)
+        settings = override_values(job, cfg)
         try:
             outcome = run_job(cfg)
-            results.append(JobResult(number, job, EXIT_OK, outcome, ""))
+            results.append(JobResult(number, job, EXIT_OK, outcome, "", settings))
             for line in outcome.lines:
                 print(f"[job {number}] {line}")
         except FedsplitError as error:
             for line in error.lines():
                 print(f"[job {number}] {line}", file=sys.stderr)
-            results.append(JobResult(number, job, error.exit_code, None, str(error).splitlines()[0]))
+            results.append(JobResult(number, job, error.exit_code, None, str(error).splitlines()[0], settings))
     index = write_index(sweep_dir, [_index_row(r) for r in results])
     failed = [r for r in results if r.code != EXIT_OK]
     print(f"multirun: {len(results) - len(failed)} of {len(results)} jobs done; index: {index}")
     return max((r.code for r in failed), default=EXIT_OK)
 
 
+def override_values(job: list[str], cfg: DictConfig) -> dict[str, object]:
+    """Each override of a job (but `model`) as its key and the typed value the job ran with (a choice as its
+    name, a list or mapping as its text), so that the multirun index has one column per override."""
+    values = {}
+    for text in job:
+        key, _, typed = text.partition("=")
+        key = key.lstrip("+~")
+        if key == "model":
+            continue
+        value = OmegaConf.select(cfg, key, default=typed)
+        if OmegaConf.is_config(value):
+            value = str(OmegaConf.to_container(value))
+        values[key] = value.value if isinstance(value, Enum) else value
+    return values
+
+
 def _index_row(result: JobResult) -> dict[str, object]:
-    row = {"job": result.number, "overrides": " ".join(result.overrides[1:]), "exit_code": result.code,
+    """The job, one column per override, then its exit code, report, error and headline numbers."""
+    row = {"job": result.number, **result.settings, "exit_code": result.code,
            "report": str(result.outcome.report) if result.outcome else "", "error": result.message}
     if result.outcome:
         row.update(result.outcome.headline)

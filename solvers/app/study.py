@@ -16,6 +16,7 @@ import time
 from data.card.inputs import card_inputs
 from data.fedsllm import fedsllm_inputs
 from data.papers import PAPER_REDUCTION_VS_BA
+from reports.console import card_study_lines, fedsllm_study_lines
 from reports.export import Percent, ReportFolder, summary_with_versions
 from reports.plots import figures_table
 from reports.study import (
@@ -23,7 +24,8 @@ from reports.study import (
     card_reductions,
     failures_frame,
     fedsllm_reductions,
-    plot_fig4_with_ci,
+    fig4_figures,
+    overall_reduction,
     plot_pareto_with_ci,
     plot_sweep_with_ci,
     runs_frame,
@@ -32,13 +34,12 @@ from reports.study import (
     worst_gap,
     write_parquet,
 )
+from reports.sweep_axis import sweep_axis
 from solvers.app.context import RunContext, RunOutcome, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
 from solvers.studies.tasks import study_tasks
-
-SWEEP_LABELS = {"power_dbm": "maximum transmit power (dBm)", "users": "users K", "w": "weight w of the delay"}
 
 
 def cluster_settings(run: RunContext) -> ClusterSettings:
@@ -79,7 +80,8 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
     frame = runs_frame(rows)
     summary = summary_frame(frame)
     reductions = fedsllm_reductions(frame)
-    overall = reductions[reductions["sweep_value"] == "all"].iloc[0]
+    overall = overall_reduction(reductions)
+    axis = sweep_axis("fedsllm", settings.sweep.name)
     facts = [
         ("study", "monte_carlo", "-", "FedsLLM: drops x sweep x strategies (Proposed, EB, FE, BA)"),
         ("users", spec.users, "-", "users K per drop (unless swept)"),
@@ -93,18 +95,15 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
          + " (Proposed), structured duality gap (FE)", "-", "what proves each run's optimum"),
     ]
     figures = []
-    if settings.sweep.name:
-        name = settings.sweep.name
-        label = None if name == "power_dbm" else SWEEP_LABELS.get(name, name)
-        caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against "
-                   f"{SWEEP_LABELS.get(name, name)}, K = {spec.users}" + ("" if name != "users" else " (swept)"))
-        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", label, caption, path,
-                                                                    spec.users)))
-    line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
-            f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: {PAPER_REDUCTION_VS_BA:.2%}); "
-            f"{failed_runs(frame)} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
-    return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, [line],
-                   {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)})
+    if axis is not None:
+        users = None if axis.name == "users" else spec.users
+        caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against {axis.description}"
+                   + (f", K = {users}" if users else ""))
+        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", axis, caption, path, users,
+                                                                    settings.baseline_eta)))
+    lines = fedsllm_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame), worst_gap(frame))
+    return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, lines,
+                   {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)}, axis)
 
 
 def card_monte_carlo(run: RunContext) -> RunOutcome:
@@ -121,31 +120,25 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
     reductions = card_reductions(frame)
     facts = [("study", "monte_carlo", "-", "CARD: drops x sweep x channel states x methods"),
              *common_facts(run, frame, where, "drop x sweep point x channel state x method")]
-    lines = [f"Monte Carlo over {settings.drops} drops ({failed_runs(frame)} of {len(frame)} runs failed):"]
-    for record in reductions.itertuples():
-        if settings.sweep.name is None or record.sweep_value == settings.sweep.values[0]:
-            lines.append(f"  {record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
-                         f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
-    first = settings.sweep.values[0] if settings.sweep.name else None
-    weight = first if settings.sweep.name == "w" else base.parameter("w")
-    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path, weight))]
+    axis = sweep_axis("card", settings.sweep.name)
+    lines = card_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame))
+    figures = fig4_figures(summary, axis, base.parameter("w"))
     if settings.sweep.name == "w":
-        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path, settings.drops)))
-    return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)})
+        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path)))
+    return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)}, axis)
 
 
 def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, figures, lines,
-            headline) -> RunOutcome:
-    sweep_label = run.settings.sweep.name
+            headline, axis) -> RunOutcome:
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_with_versions(
             [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
              ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
-        folder.add_table(table_from_frame("means", summary, sweep_label))
-        folder.add_table(table_from_frame("reductions", reductions, sweep_label, REDUCTION_FORMATS))
-        folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
-        folder.add_table(table_from_frame("runs", frame, sweep_label))
-        write_parquet(frame, folder.file("runs.parquet"))
+        folder.add_table(table_from_frame("means", summary, axis))
+        folder.add_table(table_from_frame("reductions", reductions, axis, REDUCTION_FORMATS))
+        folder.add_table(table_from_frame("failures", failures_frame(frame), axis))
+        folder.add_table(table_from_frame("runs", frame, axis))
+        write_parquet(frame, folder.file("runs.parquet"), axis)
         drawn = [draw(folder.file(name)) for name, draw in figures]
         if drawn:
             folder.add_table(figures_table(drawn))

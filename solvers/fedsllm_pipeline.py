@@ -63,6 +63,7 @@ from solvers.fedsllm_baselines import (
     compare_strategies,
     power_sweep,
 )
+from solvers.fedsllm_energy import optimum_energy, strategy_energies
 from solvers.fedsllm_problem16 import (
     Problem16Solution,
     best_solution,
@@ -254,10 +255,11 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
                                        optimum_summary_rows(solved, certificate), run.provenance))
-        folder.add_table(allocation_table(inputs, solved.optimum))
+        folder.add_table(allocation_table(inputs, solved.optimum,
+                                          optimum_energy(inputs, solved.optimum, solved.optimum_model)))
         folder.add_table(eta_sweep_table(search))
         folder.add_table(certificate_table(certificate))
-        folder.add_table(baselines_table(solved.comparison))
+        folder.add_table(baselines_table(solved.comparison, strategy_energies(inputs, solved.comparison)))
         if solved.problem16 is not None:
             folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
                                              inputs.parameter("client_share_min")))

@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
 from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
+from solvers.fedsllm_energy_config import EnergyKeys, energy_problems
 from solvers.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.ipopt import DEFAULT_OPTIONS
 from solvers.structured import DEFAULT_GAP
@@ -45,6 +46,7 @@ class Study(Enum):
     optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
     monte_carlo = "monte_carlo"  # drops x sweep x strategies on Dask, means with confidence intervals
+    pareto = "pareto"  # the delay-energy front E*(T_max) of Proposed, EB, FE and BA, on Dask
 
 
 class CardStudy(Enum):
@@ -152,7 +154,7 @@ class MonteCarloConfig:
 
 
 @dataclass
-class FedsllmConfig:
+class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fedsllm_energy_config.py)
     model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
     study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
@@ -369,7 +371,7 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
         ("global_eta.problem16_tol", settings.global_eta.problem16_tol, 1e-12 <= settings.global_eta.problem16_tol < 1,
          "a number in [1e-12, 1)"),
     ])
-    return problems + study_problems(settings, "fedsllm") + solver_problems(settings.solver)
+    return problems + study_problems(settings, "fedsllm") + solver_problems(settings.solver) + energy_problems(settings)
 
 
 def card_problems(settings: CardConfig) -> list[str]:

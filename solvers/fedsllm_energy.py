@@ -18,6 +18,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from data.fedsllm import FedsllmInputs
+from solvers.fedsllm_engines import Allocation
 from solvers.structured import SplitScenario, rate_bps
 
 PARTS = ("client", "server", "main", "fed")  # the four parts, in the order of the report's columns
@@ -182,14 +183,21 @@ def optimum_energy(inputs: FedsllmInputs, optimum, model=None) -> EnergyParts:
                         power_main, power_fed, share)
 
 
+def strategy_delay_optima(inputs: FedsllmInputs, comparison) -> dict:
+    """Each strategy's delay-optimal allocation (`comparison`: the baselines' Comparison) as an Allocation
+    (MHz, s): Proposed and FE from the eta search, EB and BA the equal split at their eta."""
+    split = EnergyScenario.from_inputs(inputs).split
+    count = split.users
+    main, fed = split.equal_split_times_s()
+    equal = (np.full(count, split.bandwidth_main_hz / count / 1e6), np.full(count, split.bandwidth_fed_hz / count / 1e6),
+             main, fed)
+    results = comparison.results
+    return {"Proposed": comparison.search.best, "EB": Allocation(results["EB"].eta, results["EB"].T, *equal),
+            "FE": comparison.search.kept[results["FE"].eta], "BA": Allocation(results["BA"].eta, results["BA"].T, *equal)}
+
+
 def strategy_energies(inputs: FedsllmInputs, comparison) -> dict[str, EnergyParts]:
-    """The energy of each strategy's delay-optimal allocation (`comparison`: the baselines' Comparison),
-    clocks and powers at their maxima: Proposed and FE at the eta search's allocations, EB and BA on the
-    equal split."""
+    """The energy of each strategy's delay-optimal allocation, clocks and powers at their maxima."""
     scenario = EnergyScenario.from_inputs(inputs)
-    equal_main, equal_fed = scenario.split.equal_split_times_s()
-    best, fe = comparison.search.best, comparison.search.kept[comparison.results["FE"].eta]
-    times = {"Proposed": (best.time_main_s, best.time_fed_s), "EB": (equal_main, equal_fed),
-             "FE": (fe.time_main_s, fe.time_fed_s), "BA": (equal_main, equal_fed)}
-    return {name: energy_at_maxima(scenario, comparison.results[name].eta, *times[name])
-            for name in comparison.results}
+    return {name: energy_at_maxima(scenario, optimum.eta, optimum.time_main_s, optimum.time_fed_s)
+            for name, optimum in strategy_delay_optima(inputs, comparison).items()}

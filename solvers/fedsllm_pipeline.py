@@ -119,7 +119,8 @@ class FedsllmOptimum:
 def run_fedsllm(cfg: DictConfig) -> RunOutcome:
     """The whole run; returns the lines to print, the report folder and its headline numbers."""
     run = prepare_context(cfg, DEFAULT_WORKBOOK)
-    return STUDIES[run.settings.study](run)
+    from solvers.fedsllm_energy_pipeline import energy_study  # noqa: PLC0415 (it builds on this module's steps)
+    return (energy_study(run.settings) or STUDIES[run.settings.study])(run)
 
 
 # --- The steps ----------------------------------------------------------------------------

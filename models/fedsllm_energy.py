@@ -13,7 +13,7 @@ exponentials. So Ipopt's local optimum at fixed eta is the global one.
 
 eta enters only through the rounds I0 = a/(1-eta) and L = log2(1/eta); both are mutable Params so that
 the search over eta can also set them apart (I0 at one end of an eta interval, L at the other: a
-relaxation whose optimum bounds every eta in the interval from below, solvers/fedsllm_energy_search.py).
+relaxation whose optimum bounds every eta in the interval from below, solvers/fedsllm/energy/search.py).
 
 Units: GHz, MHz, s, Mbit, mW and J; the rounds and L are dimensionless.
 """

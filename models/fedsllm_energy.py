@@ -12,8 +12,8 @@ function; the power cap is log-convex (hence convex); the delay rows and budgets
 exponentials. So Ipopt's local optimum at fixed eta is the global one.
 
 eta enters only through the rounds I0 = a/(1-eta) and L = log2(1/eta); both are mutable Params so that
-the search over eta can also set them apart (I0 at one end of an eta interval, L at the other: a
-relaxation whose optimum bounds every eta in the interval from below, solvers/fedsllm/energy/search.py).
+the search over eta can also set them apart (`set_relaxation`: a relaxation on an eta interval whose
+optimum bounds E*(eta) on the whole interval from below, solvers/fedsllm/energy/bound.py).
 
 Units: GHz, MHz, s, Mbit, mW and J; the rounds and L are dimensionless.
 """
@@ -244,24 +244,31 @@ def _declare_rows(model: pyo.ConcreteModel) -> None:
                                     doc="multipliers of variable upper bounds from Ipopt (objective unit per variable unit)")
 
 
-def rounds_and_log2(a: float, eta: float) -> tuple[float, float]:
-    """(I0, L) = (a/(1-eta), log2(1/eta))."""
-    return a / (1.0 - eta), math.log2(1.0 / eta)
+def relaxed_rounds_and_log2(a: float, low: float, high: float) -> tuple[float, float]:
+    """(I0, L) of the relaxation on [low, high]: the problem depends on eta only through theta1 = I0 L and
+    theta2 = I0 (the energy's and the delay's coefficients of computation and main uploads, and of fed
+    uploads). theta2 = a/(1-eta) rises with eta and theta1 = a log2(1/eta)/(1-eta) falls (to a/ln 2 at
+    eta = 1), and E*(theta) is non-decreasing in both (larger coefficients, tighter rows); so E*(eta) >= the
+    optimum at theta2 = I0(low), theta1 = theta1(high) for every eta in the interval. Returns
+    (I0(low), theta1(high) / I0(low))."""
+    rounds_low = a / (1.0 - low)
+    theta1_high = a / math.log(2.0) if high == 1.0 else a * math.log2(1.0 / high) / (1.0 - high)
+    return rounds_low, theta1_high / rounds_low
 
 
 def set_eta(model: pyo.ConcreteModel, eta: float) -> None:
-    """Problem (E) at `eta`: I0 and L both at eta."""
+    """Problem (E) at `eta`: I0 = a/(1-eta), L = log2(1/eta)."""
     set_relaxation(model, eta, eta)
 
 
 def set_relaxation(model: pyo.ConcreteModel, low: float, high: float) -> None:
-    """I0 at `low` and L at `high`: for every eta in [low, high] rounds >= I0(low) and L >= L(high), so
-    every allocation feasible at such an eta is feasible here and costs no less there; the optimum is a
-    lower bound on E*(eta) over the interval (low == high: Problem (E) at that eta)."""
-    if not 0 < low <= high < 1:
-        raise ValueError(f"an eta interval needs 0 < low <= high < 1, got [{low}, {high}]")
-    model.eq8_rounds.set_value(pyo.value(model.a) / (1.0 - low))
-    model.log2_inverse_eta.set_value(math.log2(1.0 / high))
+    """The relaxation of relaxed_rounds_and_log2 on [low, high], whose optimum bounds E*(eta) from below on
+    the interval (low == high: Problem (E) at that eta; 0 <= low <= high <= 1)."""
+    if not 0 <= low <= high <= 1 or low == 1 or high == 0:
+        raise ValueError(f"an eta interval needs 0 <= low <= high <= 1 inside (0, 1), got [{low}, {high}]")
+    rounds, log2_inverse = relaxed_rounds_and_log2(pyo.value(model.a), low, high)
+    model.eq8_rounds.set_value(rounds)
+    model.log2_inverse_eta.set_value(log2_inverse)
 
 
 def fix_equal_split(model: pyo.ConcreteModel) -> None:

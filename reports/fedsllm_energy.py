@@ -43,8 +43,10 @@ def energy_summary_table(inputs: FedsllmInputs, facts: dict, best, search, certi
         *facts.get("bound_rows", []),
         ("certificate", "PASS" if certificate.passed else "FAIL", "-",
          f"{certificate.kind} checks: {certificate.verdict()}"),
-        ("solves", search.solves, "-", "Ipopt solves of Problem (E) (grid, refinement, boundary, final)"),
-        ("ipopt_iterations", search.iterations, "-", "Ipopt iterations over those solves"),
+        ("solves", search.solves, "-", "solves of Problem (E): grid, refinement, boundary, the bound over eta "
+                                          "(relaxations, midpoints), final (and Ipopt's re-solve)"),
+        ("ipopt_iterations", search.iterations, "-", "iterations over those solves (structured engine: outer "
+                                                      "Newton steps)"),
         ("solve_time", search.seconds, "s", "wall time of the search over eta"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),

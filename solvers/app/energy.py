@@ -28,13 +28,14 @@ from reports.fedsllm_energy import (
 from reports.plots import figures_table
 from solvers.fedsllm.certificate import Certificate
 from solvers.app.config import ConfigError, Study
-from solvers.fedsllm.search import EtaGrid
+from solvers.fedsllm.search import Engine, EtaGrid
 from solvers.fedsllm.baselines import build_strategy_models
 from solvers.fedsllm.energy.scenario import EnergyScenario, energy_at_maxima, strategy_delay_optima, user_delays_s
 from solvers.fedsllm.energy.settings import Objective
+from solvers.fedsllm.energy.bound import EtaBound, EtaBranchAndBound, bound_check, bound_summary_rows
 from solvers.fedsllm.energy.certificate import allocation_checks, binding_users, certify_energy
+from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN
 from solvers.fedsllm.energy.search import (
-    ONLY_POINT_MARGIN,
     EnergySearch,
     EnergySearchResult,
     Strategy,
@@ -61,6 +62,7 @@ class EnergySolved:
     search: EnergySearchResult  # Proposed
     engine_search: EnergySearch
     baselines: list[dict]
+    bound: EtaBound | None = None  # the certified bound over every eta (energy.certify_eta)
 
 
 def delay_optimum(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> FedsllmOptimum:
@@ -99,10 +101,16 @@ def strategy_at_limit(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, str
            "energy_at_least_delay": energy_at_maxima(scenario, optimum.eta, optimum.time_main_s, optimum.time_fed_s)}
     if max_delay_s < optimum.T * (1 - ONLY_POINT_MARGIN):
         return None, row
-    search = EnergySearch(inputs, run.solver, max_delay_s, strategy, run.progress, run.settings.solver.gap)
+    search = EnergySearch(inputs, run.solver, max_delay_s, strategy, run.progress, run.settings.solver.gap,
+                          energy_engine(run))
     result = search.run(grid, refine_tolerance(run), optimum)
     row.update(feasible=True, energy=result.best.parts, eta=result.best.eta)
     return search, row
+
+
+def energy_engine(run: RunContext) -> str:
+    """Problem (E)'s engine: structured (with proven bounds) unless solver.engine=ipopt."""
+    return "ipopt" if run.settings.solver.engine is Engine.ipopt else "structured"
 
 
 def solve_energy(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, delay: FedsllmOptimum,
@@ -115,18 +123,31 @@ def solve_energy(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, delay: F
                                                          limit.max_delay_s)
         rows.append(row)
     proposed = searches["Proposed"]
+    bound = None
     if not proposed.result.only_point:
-        proposed.finish()
-    return EnergySolved(delay, limit, proposed.result, proposed, rows)
+        if run.settings.energy.certify_eta:
+            bound = EtaBranchAndBound(proposed, run.settings.energy.eta_tol).run()
+            log.info("(E) over every eta: %s, lower bound %.12g J, best %.12g J at eta = %.9g, %d solves",
+                     bound.status, bound.lower_bound_j, bound.best_j, bound.best_eta, bound.solves)
+            rows[0].update(energy=proposed.result.best.parts, eta=proposed.result.best.eta)
+        proposed.finish(run.settings.solver.engine_settings().certifies_by_kkt(inputs.user_count))
+    return EnergySolved(delay, limit, proposed.result, proposed, rows, bound)
 
 
-def certify(inputs: FedsllmInputs, solved: EnergySolved) -> Certificate:
-    """KKT of the convex form at the final re-solve, and the numpy checks; at T_max = T* (the only feasible
-    point) the numpy checks alone."""
+def certify(run: RunContext, inputs: FedsllmInputs, solved: EnergySolved) -> Certificate:
+    """The numpy checks of the reported allocation, the structured engine's gap at eta*, the KKT checks of
+    Ipopt's re-solve there (up to solver.certify_max_users users) and the bound over eta; at T_max = T*
+    (the only feasible point) the numpy checks alone."""
     scenario = EnergyScenario.from_inputs(inputs)
+    search = solved.engine_search
     if solved.search.only_point:
         return Certificate(allocation_checks(scenario, solved.search.best), kind="the only feasible point (T_max = T*)")
-    return certify_energy(solved.engine_search.engine.model, scenario, solved.search.best)
+    model = search.kkt_engine.model if search.kkt_engine is not None else None
+    certificate = certify_energy(scenario, solved.search.best, search.final, model, search.kkt_allocation,
+                                 run.settings.solver.gap)
+    if solved.bound is not None:
+        certificate.checks.append(bound_check(solved.bound))
+    return certificate
 
 
 def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: EnergySolved,
@@ -135,19 +156,24 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Energy
     best, limit = solved.search.best, solved.limit
     delays = user_delays_s(scenario, best)
     only = solved.search.only_point
-    binding = (delays >= limit.max_delay_s * (1 - 1e-9)) if only else binding_users(solved.engine_search.engine.model)
+    kkt = solved.engine_search.kkt_engine
+    binding = (delays >= limit.max_delay_s * (1 - 1e-9)) if only or kkt is None else binding_users(kkt.model)
     at_least = solved.baselines[0]["energy_at_least_delay"].total_j
     facts = {"T_s": float(delays.max()), "T_max_from": limit.source, "T_star_s": limit.least_delay_s,
              "eta_star": solved.delay.comparison.search.best.eta, "E_at_T_star_j": at_least,
-             "rounds": scenario.split.rounds(best.eta), "binding_users": int(binding.sum())}
+             "rounds": scenario.split.rounds(best.eta), "binding_users": int(binding.sum()),
+             "bound_rows": [("engine", solved.engine_search.engine.name, "-", "what solved (E) at each eta"),
+                            ("lower_bound", solved.engine_search.final.lower_bound_j if solved.engine_search.final
+                             else float("nan"), "J", "structured engine: proven lower bound on E*(eta*)"),
+                            *bound_summary_rows(solved.bound)]}
     with ReportFolder(run.out) as folder:
         folder.add_table(energy_summary_table(inputs, facts, best, solved.search, certificate,
                                               time.perf_counter() - run.started, run.provenance))
         folder.add_table(energy_allocation_table(inputs.user_ids, best, delays, binding))
         folder.add_table(energy_eta_sweep_table(solved.search))
-        kkt = certificate_table(certificate)
-        kkt.name = "energy_kkt"
-        folder.add_table(kkt)
+        checks = certificate_table(certificate)
+        checks.name = "energy_kkt"
+        folder.add_table(checks)
         folder.add_table(energy_baselines_table(solved.baselines))
         figure = plot_energy_over_eta(solved.search, folder.file("energy_eta.png"), inputs.user_count)
         folder.add_table(figures_table([figure]))
@@ -173,7 +199,7 @@ def energy_optimum_study(run: RunContext) -> RunOutcome:
     delay = delay_optimum(run, inputs, grid)
     limit = delay_limit(run, delay)
     solved = solve_energy(run, inputs, grid, delay, limit)
-    certificate = certify(inputs, solved)
+    certificate = certify(run, inputs, solved)
     return report(run, inputs, grid, solved, certificate)
 
 

@@ -20,17 +20,15 @@ import numpy as np
 import pyomo.environ as pyo
 
 from data.fedsllm import FedsllmInputs
-from models.fedsllm_energy import build_problem_e, fix_equal_split, set_eta, set_relaxation, set_start
-from solvers.fedsllm.search import EtaGrid, refine_between_neighbours
+from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN, EnergyIpopt, EnergyStructured
+from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy
 from solvers.fedsllm.engines import Allocation
-from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy, energy_at_maxima
+from solvers.fedsllm.search import EtaGrid, refine_between_neighbours
+from solvers.fedsllm.structured import DEFAULT_GAP, solve_structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
-from solvers.fedsllm.structured import DEFAULT_GAP, solve_structured
 
-# T_max within this of T*(eta), relative: the delay optimum is the only feasible point (the feasible set
-# has no interior, where Ipopt's barrier cannot work); its energy is E*(eta).
-ONLY_POINT_MARGIN = 1e-9
+ENGINES = ("structured", "ipopt")
 BOUNDARY_TOLERANCE = 1e-10  # on eta, of the bisection for the end of the feasible range
 
 
@@ -96,71 +94,6 @@ class DelayOracle:
         return self.at(eta)[0]
 
 
-class EnergyIpopt:
-    """Problem (E) at one eta by Ipopt on the Pyomo model (log form), warm-started from the last optimum
-    with its multipliers; a warm solve that fails is retried cold from the delay optimum at that eta."""
-
-    solver_name = "Ipopt"
-
-    def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, max_delay_s: float, oracle: DelayOracle):
-        self.scenario = EnergyScenario.from_inputs(inputs)
-        self.solver = solver
-        self.max_delay_s = max_delay_s
-        self.oracle = oracle
-        self.model = build_problem_e(inputs, 0.5, max_delay_s)
-        if oracle.equal_split:
-            fix_equal_split(self.model)
-        self._warm = False
-
-    def only_point(self, eta: float) -> EnergyAllocation:
-        """The delay optimum at eta with clocks and powers at their maxima (T_max = T*(eta))."""
-        split = self.scenario.split
-        main, fed, b_main, b_fed = self.oracle.at(eta)[1]
-        return allocation_with_energy(self.scenario, eta, self.max_delay_s, split.client_cpu_hz, split.server_cpu_hz,
-                                      main, fed, b_main, b_fed)
-
-    def _cold_start(self, eta: float) -> None:
-        split = self.scenario.split
-        main, fed, b_main, b_fed = self.oracle.at(eta)[1]
-        set_start(self.model, split.client_cpu_hz / 1e9, split.server_cpu_hz / 1e9, main, fed, b_main / 1e6,
-                  b_fed / 1e6)
-        self.model.dual.clear()
-        self.model.energy_scale.set_value(energy_at_maxima(self.scenario, eta, main, fed).total_j)
-
-    def solve_relaxed(self, low: float, high: float, label: str) -> SolveRecord:
-        """Ipopt on the model with I0 at `low` and L at `high` (models.fedsllm_energy.set_relaxation)."""
-        set_relaxation(self.model, low, high)
-        record = self.solver.solve(self.model, warm=True, label=label) if self._warm else None
-        if record is None or not record.optimal:
-            self._cold_start(high)
-            set_relaxation(self.model, low, high)
-            record = self.solver.solve(self.model, warm=False, label=f"{label}, cold")
-        self._warm = record.optimal
-        return record
-
-    def solve(self, eta: float, label: str) -> tuple[SolveRecord, EnergyAllocation | None]:
-        """(E) at eta: the only feasible point when T_max is T*(eta) (to ONLY_POINT_MARGIN), else Ipopt."""
-        least = self.oracle.delay(eta)
-        if self.max_delay_s <= least * (1 + ONLY_POINT_MARGIN):
-            return SolveRecord(True, "optimal", "T_max = T*(eta): the delay optimum is the only feasible point",
-                               0, 0.0), self.only_point(eta)
-        set_eta(self.model, eta)
-        record = self.solve_relaxed(eta, eta, label)
-        return record, (self.allocation(eta) if record.optimal else None)
-
-    def allocation(self, eta: float) -> EnergyAllocation:
-        """The model's current point, in SI units, its energy recomputed in numpy."""
-        m = self.model
-
-        def values(component, scale: float) -> np.ndarray:
-            return np.array([pyo.value(component[k]) * scale for k in m.users])
-
-        return allocation_with_energy(self.scenario, eta, self.max_delay_s, values(m.client_cpu, 1e9),
-                                      pyo.value(m.server_cpu) * 1e9, values(m.time_main, 1.0),
-                                      values(m.time_fed, 1.0), values(m.bandwidth_main, 1e6),
-                                      values(m.bandwidth_fed, 1e6))
-
-
 @dataclass
 class EnergySearchResult:
     strategy: Strategy
@@ -174,7 +107,7 @@ class EnergySearchResult:
 
     @property
     def solves(self) -> int:
-        return sum(1 for p in self.points if p.stage != "relaxation" and p.record.iterations > 0)
+        return sum(1 for p in self.points if p.record.iterations > 0)
 
     @property
     def iterations(self) -> int:
@@ -185,23 +118,29 @@ class EnergySearch:
     """Problem (E) for one strategy and one T_max, over eta (module docstring)."""
 
     def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, max_delay_s: float, strategy: Strategy,
-                 progress: Progress | None = None, gap: float = DEFAULT_GAP):
+                 progress: Progress | None = None, gap: float = DEFAULT_GAP, engine: str = "structured"):
         self.oracle = DelayOracle(EnergyScenario.from_inputs(inputs), strategy.equal_split, gap)
-        self.engine = EnergyIpopt(inputs, solver, max_delay_s, self.oracle)
+        self.engine = (EnergyStructured(inputs, max_delay_s, self.oracle, gap) if engine == "structured"
+                       else EnergyIpopt(inputs, max_delay_s, self.oracle, solver))
+        self.inputs, self.solver = inputs, solver
+        self.final: EnergyPoint | None = None  # the engine's solve at the optimum (finish)
+        self.kkt_engine: EnergyIpopt | None = None  # the Ipopt model holding the optimum (finish)
+        self.kkt_allocation: EnergyAllocation | None = None
         self.progress = progress or Progress.silent()
         self.result = EnergySearchResult(strategy, max_delay_s)
         self._failures: list[str] = []
 
     def solve_at(self, eta: float, stage: str) -> EnergyPoint:
         eta = float(eta)
-        record, allocation = self.engine.solve(eta, f"(E) eta={eta:.9g} {stage}")
+        answer = self.engine.solve(eta, f"(E) eta={eta:.9g} {stage}")
+        record, allocation = answer.record, answer.allocation
         point = EnergyPoint(eta, allocation.energy_j if allocation else math.nan, stage, record,
-                            self.oracle.delay(eta))
+                            self.oracle.delay(eta), answer.lower_bound_j)
         self.result.points.append(point)
         if not record.optimal:
             self._failures.append(f"eta = {eta:.6g} ({stage}, {self.result.strategy.name}, T_max = "
-                                  f"{self.result.max_delay_s:.6g} s): Ipopt stopped with status '{record.status}' "
-                                  f"after {record.iterations} iterations ({record.message})")
+                                  f"{self.result.max_delay_s:.6g} s): {self.engine.solver_name} stopped with status "
+                                  f"'{record.status}' after {record.iterations} iterations ({record.message})")
         elif stage != "final" and (self.result.best is None or point.energy_j < self.result.best.energy_j):
             self.result.best = allocation
         return point
@@ -248,10 +187,30 @@ class EnergySearch:
         self.result.feasible_low = self.result.feasible_high = eta
         self.result.only_point = True
 
-    def finish(self) -> EnergyPoint:
-        """Re-solve the best eta, so that the engine's model holds the optimum and its multipliers."""
-        point = self.solve_at(self.result.best.eta, "final")
+    def finish(self, certify_by_kkt: bool = True) -> EnergyPoint:
+        """The final point: the engine's solve at the best eta (its bounds), then, with the structured engine
+        and `certify_by_kkt`, Ipopt's re-solve there from that allocation: `kkt_engine.model` holds the
+        optimum and its multipliers for the KKT certificate."""
+        best = self.result.best
+        point = self.solve_at(best.eta, "final")
         self._raise_if_failed(point)
+        self.final = point
+        if isinstance(self.engine, EnergyIpopt):
+            self.kkt_engine, self.kkt_allocation = self.engine, self.engine.allocation(best.eta)
+            return point
+        if not certify_by_kkt:
+            return point
+        self.kkt_engine = EnergyIpopt(self.inputs, self.result.max_delay_s, self.oracle, self.solver)
+        self.kkt_engine.start_from(best)
+        answer = self.kkt_engine.solve_at(best.eta, f"(E) eta={best.eta:.9g} final, Ipopt", from_start=True)
+        kkt_point = EnergyPoint(best.eta, answer.allocation.energy_j if answer.allocation else math.nan,
+                                "final ipopt", answer.record, point.least_delay_s)
+        self.result.points.append(kkt_point)
+        if not answer.record.optimal:
+            self._failures.append(f"eta = {best.eta:.6g} (final Ipopt re-solve for the KKT certificate): Ipopt "
+                                  f"stopped with status '{answer.record.status}' ({answer.record.message})")
+            self._raise_if_failed(kkt_point)
+        self.kkt_allocation = answer.allocation
         return point
 
     def _raise_if_failed(self, point: EnergyPoint) -> None:

@@ -40,6 +40,7 @@ class Field:
     high_open: bool = False  # True: the value must be strictly below `high`
     default: object = None  # what the scenario generators write
     choices: tuple[str, ...] = ()  # for "choice" and "list"
+    required: bool = True  # False: a parameter row that may be left out (its default is used)
 
     def expected(self) -> str:
         """What a valid value looks like, in words."""
@@ -132,6 +133,12 @@ FEDSLLM_PARAMETERS: tuple[Field, ...] = (
     Field("client_share_max", "-", "largest client share of the model A_max", low=0, high=1, default=0.9),
     # Below 1e-4 the grid would take hours; the refinement finds eta to 1e-6 from any grid.
     Field("eta_step", "-", "step of the local-accuracy grid", low=1e-4, high=0.5, default=0.01),
+    # Energy (docs/fedsllm.md, "Energy"): kappa f^2 joules per cycle. Rows added after the delay model's, so
+    # optional: an older workbook without them runs with the defaults. 1e-20 is 1e8 times the paper's value.
+    Field("kappa", "J/(cycle Hz^2)", "client CPU energy coefficient: kappa f_k^2 joules per cycle", low=0,
+          high=1e-20, default=1e-28, required=False),
+    Field("server_kappa", "J/(cycle Hz^2)", "main-server CPU energy coefficient kappa_s: kappa_s f_s^2 joules per "
+          "cycle", low=0, high=1e-20, default=1e-28, required=False),
 )
 
 FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (

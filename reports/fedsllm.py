@@ -77,9 +77,25 @@ ALLOCATION_COLUMNS = [
 ]
 
 
-def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
-    """Per user, at the optimum (an OptimumAllocation)."""
-    table = ResultTable("allocation", ALLOCATION_COLUMNS)
+# The energy of a training, per user (allocation) or in total (baselines): docs/fedsllm.md, "Energy".
+ENERGY_COLUMNS = [
+    Column("energy_client_j", "J", "client computation energy per training, kappa A E_k L f_k^2 per round"),
+    Column("energy_server_j", "J", "server computation energy per training, kappa_s (1-A) E_k L f_s^2 per round"),
+    Column("energy_main_j", "J", "upload energy to the main server per training, n p_s t_s per round"),
+    Column("energy_fed_j", "J", "upload energy to the fed server per training, p_c t_c per round"),
+    Column("energy_j", "J", "total energy per training, I0 times the round's sum"),
+]
+
+
+def energy_values(parts, index: int | None = None) -> list[float]:
+    """The ENERGY_COLUMNS of an EnergyParts: one user's (`index`) or the sum over users."""
+    values = [parts.client_j, parts.server_j, parts.main_j, parts.fed_j, parts.per_user_j]
+    return [float(v[index]) if index is not None else float(v.sum()) for v in values]
+
+
+def allocation_table(inputs: FedsllmInputs, optimum, energy=None) -> ResultTable:
+    """Per user, at the optimum (an OptimumAllocation); `energy` (EnergyParts) adds the energy columns."""
+    table = ResultTable("allocation", ALLOCATION_COLUMNS + (ENERGY_COLUMNS if energy is not None else []))
     for index, user in enumerate(optimum.user_ids):
         table.add(
             user,
@@ -93,6 +109,7 @@ def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
             optimum.bandwidth_main_mhz[index] / optimum.bandwidth_main_budget_mhz,
             optimum.bandwidth_fed_mhz[index] / optimum.bandwidth_fed_budget_mhz,
             optimum.delay_s[index] / optimum.T,
+            *(energy_values(energy, index) if energy is not None else []),
         )
     return table
 
@@ -184,16 +201,18 @@ def certificate_table(certificate) -> ResultTable:
     return table
 
 
-def baselines_table(comparison) -> ResultTable:
+def baselines_table(comparison, energies: dict | None = None) -> ResultTable:
+    """`energies`: each strategy's EnergyParts (clocks and powers at their maxima) for the energy columns."""
     table = ResultTable("baselines", [
         Column("strategy", "-", "Proposed (bandwidth and eta optimised), EB (equal bandwidth), "
                                 "FE (eta fixed), BA (both fixed)"),
         Column("T", "s", "total training delay"),
         Column("eta", "-", "local accuracy used"),
         Column("reduction_vs_BA", "-", "1 - T / T_BA", format=PERCENT),
-    ])
+    ] + (ENERGY_COLUMNS if energies else []))
     for strategy, result in comparison.results.items():
-        table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
+        table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy),
+                  *(energy_values(energies[strategy]) if energies else []))
     return table
 
 

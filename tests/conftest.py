@@ -22,6 +22,7 @@ SPEC_PARAMETERS = {
     "smashed_bits": 281e3, "model_upload_bits": 28.1e3,
     "bandwidth_main_hz": 20e6, "bandwidth_fed_hz": 20e6, "noise_psd_dbm_per_hz": -174.0,
     "server_cpu_max_hz": 20e9, "client_share_min": 0.1, "client_share_max": 0.9, "eta_step": 0.01,
+    "kappa": 1e-28, "server_kappa": 1e-28,  # the spec's "Energy": the paper's kappa, and kappa_s = kappa
 }
 
 

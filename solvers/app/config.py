@@ -22,6 +22,7 @@ from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.errors import FedsplitError
 from data.schema import CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind
 from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
+from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
@@ -67,6 +68,7 @@ class Study(Enum):
     optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
     monte_carlo = "monte_carlo"  # drops x sweep x strategies on Dask, means with confidence intervals
+    pareto = "pareto"  # the delay-energy front E*(T_max) of Proposed, EB, FE and BA, on Dask
 
 
 class CardStudy(Enum):
@@ -180,7 +182,7 @@ class MonteCarloConfig:
 
 
 @dataclass
-class FedsllmConfig:
+class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fedsllm/energy/settings.py)
     model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
     study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
@@ -355,7 +357,7 @@ def study_problems(settings, model: str) -> list[str]:
 
 def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
     problems = [] if settings.power_sweep.powers_dbm else ["power_sweep.powers_dbm=[]: expected at least one power"]
-    return problems + study_problems(settings, "fedsllm")
+    return problems + study_problems(settings, "fedsllm") + energy_problems(settings)
 
 
 def card_problems(settings: CardConfig) -> list[str]:

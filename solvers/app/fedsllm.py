@@ -49,6 +49,7 @@ from solvers.fedsllm.search import (
 from solvers.fedsllm.baselines import (
     Comparison, StrategyResult, StrategyModels, build_strategy_models, compare_strategies, power_sweep,
 )
+from solvers.fedsllm.energy.scenario import optimum_energy, strategy_energies
 from solvers.fedsllm.problem16 import (
     Problem16Solution, best_solution, reduction_applies, reduction_holds, solve_problem16,
 )
@@ -100,7 +101,8 @@ class FedsllmOptimum:
 def run_fedsllm(cfg: DictConfig) -> RunOutcome:
     """The whole run; returns the lines to print, the report folder and its headline numbers."""
     run = prepare_context(cfg, DEFAULT_WORKBOOK)
-    return STUDIES[run.settings.study](run)
+    from solvers.app.energy import energy_study  # noqa: PLC0415 (it builds on this module's steps)
+    return (energy_study(run.settings) or STUDIES[run.settings.study])(run)
 
 
 # --- The steps ----------------------------------------------------------------------------
@@ -236,10 +238,11 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Fedsll
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
                                        optimum_summary_rows(solved, certificate), run.provenance))
-        folder.add_table(allocation_table(inputs, solved.optimum))
+        folder.add_table(allocation_table(inputs, solved.optimum,
+                                          optimum_energy(inputs, solved.optimum, solved.optimum_model)))
         folder.add_table(eta_sweep_table(search))
         folder.add_table(certificate_table(certificate))
-        folder.add_table(baselines_table(solved.comparison))
+        folder.add_table(baselines_table(solved.comparison, strategy_energies(inputs, solved.comparison)))
         if solved.problem16 is not None:
             folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
                                              inputs.parameter("client_share_min")))

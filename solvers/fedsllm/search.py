@@ -192,6 +192,7 @@ class EtaSearchResult:
     certified_by: str = "Lemma 3/KKT"  # or "duality gap" when the final Ipopt re-solve is skipped
     best_lower_bound: float = math.nan  # the structured engine's bounds on T*(eta*), nan for Ipopt
     best_upper_bound: float = math.nan
+    kept: dict[float, Allocation] = field(default_factory=dict)  # the best allocation at each extra eta
 
     @property
     def grid_points(self) -> list[EtaPoint]:
@@ -233,6 +234,7 @@ class EtaSearch:
         self.result = EtaSearchResult(engine=self.engine.name)
         self._failures: list[str] = []
         self._stopped = ""  # why the grid stopped early, if it did
+        self._kept_etas: set[float] = set()  # the etas whose allocation `result.kept` holds (extra_etas)
 
     @property
     def model(self) -> pyo.ConcreteModel | None:
@@ -259,6 +261,8 @@ class EtaSearch:
                 f"after {solved.record.iterations} iterations ({solved.record.message})")
         elif stage != "final" and (self.result.best is None or point.T < self.result.best.T):
             self.result.best = solved.allocation
+        if solved.record.optimal and eta in self._kept_etas and point.T <= self.result.kept.get(eta, point).T:
+            self.result.kept[eta] = solved.allocation  # a baseline's allocation (FE's energy reads it)
         return point, solved.allocation
 
     def sweep(self, grid: EtaGrid) -> None:
@@ -299,6 +303,7 @@ class EtaSearch:
         """Grid, refinement, then `extra_etas` (points other strategies use, so that
         the optimum is never worse than (17) at those etas), then the final re-solve."""
         start = time.perf_counter()
+        self._kept_etas = set(extra_etas)
         self.sweep(grid)
         if self._failures:
             raise SolveError(self._failures, self._stopped)

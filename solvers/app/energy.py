@@ -1,0 +1,210 @@
+"""FedsLLM with `objective=energy`: Problem (E), one call per step (README, "Energy"):
+
+    read -> validate -> the delay optimum T* -> the delay limit -> solve (E) over eta -> certify -> report
+
+The delay optimum is the delay run's own eta search (and its certified global search over eta), without
+Problem (16): T* is the least delay of Problem (17), the one (E) is feasible from (A = A_min). A delay
+limit below it is infeasible: a clear error (exit 2), nothing written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from omegaconf import DictConfig  # noqa: F401 (the pipelines take the composed configuration)
+
+from data.fedsllm import FedsllmInputs
+from reports.export import ReportFolder
+from reports.fedsllm import certificate_table
+from reports.fedsllm_energy import (
+    energy_allocation_table,
+    energy_baselines_table,
+    energy_eta_sweep_table,
+    energy_summary_table,
+    plot_energy_over_eta,
+)
+from reports.plots import figures_table
+from solvers.fedsllm.certificate import Certificate
+from solvers.app.config import ConfigError, Study
+from solvers.fedsllm.search import Engine, EtaGrid
+from solvers.fedsllm.baselines import build_strategy_models
+from solvers.fedsllm.energy.scenario import EnergyScenario, energy_at_maxima, strategy_delay_optima, user_delays_s
+from solvers.fedsllm.energy.settings import Objective
+from solvers.fedsllm.energy.bound import EtaBound, EtaBranchAndBound, bound_check, bound_summary_rows
+from solvers.fedsllm.energy.certificate import allocation_checks, binding_users, certify_energy
+from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN
+from solvers.fedsllm.energy.search import (
+    EnergySearch,
+    EnergySearchResult,
+    Strategy,
+    strategies,
+)
+from solvers.app.fedsllm import FedsllmModels, FedsllmOptimum, effective_eta, engine_settings, \
+    refine_tolerance, solve, validate
+from solvers.app.context import RunContext, RunOutcome, read
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DelayLimit:
+    max_delay_s: float
+    least_delay_s: float  # T*
+    source: str  # how T_max was set, for the summary
+
+
+@dataclass
+class EnergySolved:
+    delay: FedsllmOptimum
+    limit: DelayLimit
+    search: EnergySearchResult  # Proposed
+    engine_search: EnergySearch
+    baselines: list[dict]
+    bound: EtaBound | None = None  # the certified bound over every eta (energy.certify_eta)
+
+
+def delay_optimum(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> FedsllmOptimum:
+    """The delay run's eta search, baselines and global search over eta, without Problem (16)."""
+    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine_settings(run)), None)
+    return solve(run, inputs, grid, models)
+
+
+def infeasible_message(max_delay_s: float, least_delay_s: float, source: str) -> str:
+    return (f"infeasible: T_max below the least delay T* = {least_delay_s:.9g} s (T_max = {max_delay_s:.9g} s from "
+            f"{source}); no allocation trains within it: set energy.max_delay_s to at least T* or "
+            f"energy.max_delay_factor to at least 1")
+
+
+def delay_limit(run: RunContext, delay: FedsllmOptimum) -> DelayLimit:
+    """T_max from energy.max_delay_s (absolute) or energy.max_delay_factor x T*; a ConfigError (exit 2) when
+    it is below T*."""
+    energy = run.settings.energy
+    least = float(delay.comparison.search.best.T)
+    if energy.max_delay_s is not None:
+        limit = DelayLimit(float(energy.max_delay_s), least, "energy.max_delay_s")
+    else:
+        limit = DelayLimit(energy.max_delay_factor * least, least,
+                           f"energy.max_delay_factor = {energy.max_delay_factor:g} x T*")
+    if limit.max_delay_s < least * (1 - ONLY_POINT_MARGIN):
+        raise ConfigError(infeasible_message(limit.max_delay_s, least, limit.source))
+    return limit
+
+
+def strategy_at_limit(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, strategy: Strategy, optimum,
+                      max_delay_s: float) -> tuple[EnergySearch | None, dict]:
+    """One strategy's least energy under T_max (None where its least delay is above T_max), as a row."""
+    scenario = EnergyScenario.from_inputs(inputs)
+    row = {"strategy": strategy.name, "least_delay_s": optimum.T, "feasible": False, "energy": None,
+           "eta": float("nan"),
+           "energy_at_least_delay": energy_at_maxima(scenario, optimum.eta, optimum.time_main_s, optimum.time_fed_s)}
+    if max_delay_s < optimum.T * (1 - ONLY_POINT_MARGIN):
+        return None, row
+    search = EnergySearch(inputs, run.solver, max_delay_s, strategy, run.progress, run.settings.solver.gap,
+                          energy_engine(run))
+    result = search.run(grid, refine_tolerance(run), optimum)
+    row.update(feasible=True, energy=result.best.parts, eta=result.best.eta)
+    return search, row
+
+
+def energy_engine(run: RunContext) -> str:
+    """Problem (E)'s engine: structured (with proven bounds) unless solver.engine=ipopt."""
+    return "ipopt" if run.settings.solver.engine is Engine.ipopt else "structured"
+
+
+def solve_energy(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, delay: FedsllmOptimum,
+                 limit: DelayLimit) -> EnergySolved:
+    """Problem (E) for Proposed (then re-solved at eta* for the certificate), and EB, FE and BA at T_max."""
+    optima = strategy_delay_optima(inputs, delay.comparison)
+    searches, rows = {}, []
+    for strategy in strategies(run.settings.baseline_eta):
+        searches[strategy.name], row = strategy_at_limit(run, inputs, grid, strategy, optima[strategy.name],
+                                                         limit.max_delay_s)
+        rows.append(row)
+    proposed = searches["Proposed"]
+    bound = None
+    if not proposed.result.only_point:
+        if run.settings.energy.certify_eta:
+            bound = EtaBranchAndBound(proposed, run.settings.energy.eta_tol).run()
+            log.info("(E) over every eta: %s, lower bound %.12g J, best %.12g J at eta = %.9g, %d solves",
+                     bound.status, bound.lower_bound_j, bound.best_j, bound.best_eta, bound.solves)
+            rows[0].update(energy=proposed.result.best.parts, eta=proposed.result.best.eta)
+        proposed.finish(run.settings.solver.engine_settings().certifies_by_kkt(inputs.user_count))
+    return EnergySolved(delay, limit, proposed.result, proposed, rows, bound)
+
+
+def certify(run: RunContext, inputs: FedsllmInputs, solved: EnergySolved) -> Certificate:
+    """The numpy checks of the reported allocation, the structured engine's gap at eta*, the KKT checks of
+    Ipopt's re-solve there (up to solver.certify_max_users users) and the bound over eta; at T_max = T*
+    (the only feasible point) the numpy checks alone."""
+    scenario = EnergyScenario.from_inputs(inputs)
+    search = solved.engine_search
+    if solved.search.only_point:
+        return Certificate(allocation_checks(scenario, solved.search.best), kind="the only feasible point (T_max = T*)")
+    model = search.kkt_engine.model if search.kkt_engine is not None else None
+    certificate = certify_energy(scenario, solved.search.best, search.final, model, search.kkt_allocation,
+                                 run.settings.solver.gap)
+    if solved.bound is not None:
+        certificate.checks.append(bound_check(solved.bound))
+    return certificate
+
+
+def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: EnergySolved,
+           certificate: Certificate) -> RunOutcome:
+    scenario = EnergyScenario.from_inputs(inputs)
+    best, limit = solved.search.best, solved.limit
+    delays = user_delays_s(scenario, best)
+    only = solved.search.only_point
+    kkt = solved.engine_search.kkt_engine
+    binding = (delays >= limit.max_delay_s * (1 - 1e-9)) if only or kkt is None else binding_users(kkt.model)
+    at_least = solved.baselines[0]["energy_at_least_delay"].total_j
+    facts = {"T_s": float(delays.max()), "T_max_from": limit.source, "T_star_s": limit.least_delay_s,
+             "eta_star": solved.delay.comparison.search.best.eta, "E_at_T_star_j": at_least,
+             "rounds": scenario.split.rounds(best.eta), "binding_users": int(binding.sum()),
+             "bound_rows": [("engine", solved.engine_search.engine.name, "-", "what solved (E) at each eta"),
+                            ("lower_bound", solved.engine_search.final.lower_bound_j if solved.engine_search.final
+                             else float("nan"), "J", "structured engine: proven lower bound on E*(eta*)"),
+                            *bound_summary_rows(solved.bound)]}
+    with ReportFolder(run.out) as folder:
+        folder.add_table(energy_summary_table(inputs, facts, best, solved.search, certificate,
+                                              time.perf_counter() - run.started, run.provenance))
+        folder.add_table(energy_allocation_table(inputs.user_ids, best, delays, binding))
+        folder.add_table(energy_eta_sweep_table(solved.search))
+        checks = certificate_table(certificate)
+        checks.name = "energy_kkt"
+        folder.add_table(checks)
+        folder.add_table(energy_baselines_table(solved.baselines))
+        figure = plot_energy_over_eta(solved.search, folder.file("energy_eta.png"), inputs.user_count)
+        folder.add_table(figures_table([figure]))
+        run.write_run_files(folder, {**effective_eta(grid), "energy.max_delay_s": float(limit.max_delay_s)})
+        final = folder.commit("fedsllm.xlsx")
+    lines = [f"FedsLLM least energy (Problem (E)): E* = {best.energy_j:.6g} J at eta* = {best.eta:.6f}, server clock "
+             f"{best.server_cpu_hz / 1e9:.4g} GHz, under T_max = {limit.max_delay_s:.6g} s ({limit.source}; T* = "
+             f"{limit.least_delay_s:.6g} s); {1 - best.energy_j / at_least:.2%} below the delay optimum's "
+             f"{at_least:.6g} J",
+             "baselines at T_max: " + ", ".join(
+                 f"{row['strategy']} " + (f"E = {row['energy'].total_j:.4g} J" if row["feasible"]
+                                          else f"infeasible (least delay {row['least_delay_s']:.4g} s)")
+                 for row in solved.baselines),
+             f"certificate: {certificate.verdict()} [{certificate.kind}]", f"report: {final}"]
+    headline = {"E_star_j": best.energy_j, "eta_star": best.eta, "T_max_s": limit.max_delay_s,
+                "certificate": certificate.verdict()}
+    return RunOutcome(lines, final, headline, folder.tables)
+
+
+def energy_optimum_study(run: RunContext) -> RunOutcome:
+    tables = read(run)
+    inputs, grid = validate(run, tables)
+    delay = delay_optimum(run, inputs, grid)
+    limit = delay_limit(run, delay)
+    solved = solve_energy(run, inputs, grid, delay, limit)
+    certificate = certify(run, inputs, solved)
+    return report(run, inputs, grid, solved, certificate)
+
+
+def energy_study(settings):
+    """The energy pipeline's study for these settings (objective=energy, or study=pareto), else None."""
+    if settings.objective is Objective.energy and settings.study is Study.optimum:
+        return energy_optimum_study
+    return None

@@ -12,7 +12,8 @@ import pytest
 from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
 from data.issues import InputError
 from solvers.app.cli import main
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK
+from data.errors import EXIT_INPUT
+from solvers.app.jobs import EXIT_OK
 from tests.conftest import SPEC_PARAMETERS, users_table
 
 USERS = users_table([-96.0, -104.0, -113.0], samples=[900, 1300, 1100], cycles=[1.2e4, 2.9e4, 2.0e4])

@@ -271,7 +271,7 @@ def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
     """Every leaf key of a configuration dataclass, with its default, help and choices, in declaration order."""
     keys = []
     instance = config_class()
-    types = get_type_hints(config_class, globals())
+    types = get_type_hints(config_class)  # each field in its own module's names (energy keys are inherited)
     for item in fields(config_class):
         if item.metadata.get("internal"):
             continue

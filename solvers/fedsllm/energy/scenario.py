@@ -48,7 +48,7 @@ class EnergyScenario:
 
     @property
     def users(self) -> int:
-        return self.split.users
+        return self.split.user_count
 
     def work_cycles(self, eta: float) -> np.ndarray:
         """E_k log2(1/eta): each user's cycles per round, client and server together."""
@@ -187,7 +187,7 @@ def strategy_delay_optima(inputs: FedsllmInputs, comparison) -> dict:
     """Each strategy's delay-optimal allocation (`comparison`: the baselines' Comparison) as an Allocation
     (MHz, s): Proposed and FE from the eta search, EB and BA the equal split at their eta."""
     split = EnergyScenario.from_inputs(inputs).split
-    count = split.users
+    count = split.user_count
     main, fed = split.equal_split_times_s()
     equal = (np.full(count, split.bandwidth_main_hz / count / 1e6), np.full(count, split.bandwidth_fed_hz / count / 1e6),
              main, fed)

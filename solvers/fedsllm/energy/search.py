@@ -74,7 +74,7 @@ class DelayOracle:
             split = self.scenario.split
             if self.equal_split:
                 main, fed = split.equal_split_times_s()
-                count = split.users
+                count = split.user_count
                 times = (main, fed, np.full(count, split.bandwidth_main_hz / count),
                          np.full(count, split.bandwidth_fed_hz / count))
                 self._cache[eta] = (split.equal_split_delay_s(eta), times)

@@ -170,7 +170,7 @@ class FixedTheta:
         self.work = split.compute_cycles * log2_inverse
         self.round_time = max_delay_s / rounds
         self.kappa, self.server_kappa = scenario.kappa, scenario.server_kappa
-        count = split.users
+        count = split.user_count
         fixed = [np.full(count, split.bandwidth_main_hz / count), np.full(count, split.bandwidth_fed_hz / count)] \
             if equal_split else [None, None]
         self.main = Link(split.smashed_bits, self.n, 1.0 / scenario.gain_to_noise_main_per_w,
@@ -237,7 +237,7 @@ class FixedTheta:
 
     def cold_state(self) -> dict:
         split = self.scenario.split
-        count = split.users
+        count = split.user_count
         kappa = self.kappa if self.kappa > 0 else 1e-30
         log_lambda = np.log(2.0 * self.rounds * kappa * (0.5 * split.client_cpu_hz) ** 3)
         state = {"log_lambda": log_lambda}

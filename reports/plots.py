@@ -226,6 +226,20 @@ def _outward_offsets(axes, x, y, distance_pt: float = 11.0) -> list[tuple[float,
     return offsets
 
 
+def _widen_to_hold(axes, texts, pad_px: float = 4.0) -> None:
+    """Move the axes' right and top limits out until every text lies inside the axes."""
+    figure = axes.figure
+    figure.canvas.draw()
+    box = axes.get_window_extent()
+    right = max(t.get_window_extent().x1 for t in texts) + pad_px - box.x1
+    top = max(t.get_window_extent().y1 for t in texts) + pad_px - box.y1
+    inverse = axes.transData.inverted()
+    if right > 0:
+        axes.set_xlim(right=inverse.transform((box.x1 + right, box.y0))[0])
+    if top > 0:
+        axes.set_ylim(top=inverse.transform((box.x0, box.y1 + top))[1])
+
+
 def plot_pareto(points: dict[str, list[tuple]], path: Path, drops: int) -> FigureFiles:
     """CARD's delay-energy trade-off: per channel state, (w, energy mean, (low, high), delay mean, (low, high))
     for each w, with 95 % intervals on both axes. States that coincide stay visible (hollow large marker
@@ -248,11 +262,12 @@ def plot_pareto(points: dict[str, list[tuple]], path: Path, drops: int) -> Figur
         axes.set_ylabel("mean delay per round $D$ (s)")
         figure.canvas.draw()  # the scales are final: offsets can be computed in points
         rows, x, y = max(curves, key=lambda curve: sum(curve[2]))  # the outermost curve: the largest delays
-        for (w, *_), xi, yi, offset in zip(rows, x, y, _outward_offsets(axes, x, y)):
-            axes.annotate(f"w = {w:g}", (xi, yi), xytext=offset, textcoords="offset points", fontsize=FONT_PT,
-                          ha="left" if offset[0] >= 0 else "right", va="bottom" if offset[1] >= 0 else "top",
-                          arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0,
-                                      "shrinkB": 2})
+        labels = [axes.annotate(f"w = {w:g}", (xi, yi), xytext=offset, textcoords="offset points", fontsize=FONT_PT,
+                                ha="left" if offset[0] >= 0 else "right", va="bottom" if offset[1] >= 0 else "top",
+                                arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0,
+                                            "shrinkB": 2})
+                  for (w, *_), xi, yi, offset in zip(rows, x, y, _outward_offsets(axes, x, y))]
+        _widen_to_hold(axes, labels)
         state_setting(figure, f"CARD, w from 0 to 1: mean of {drops} drops; bars: {CI_NOTE} on both axes")
         legend_below(figure, [axes], columns=3)
         return save(figure, [axes], path, f"CARD: delay against server energy as w goes from 0 to 1, mean over "

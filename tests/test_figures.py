@@ -216,7 +216,8 @@ def test_pareto_keeps_the_channel_states_apart_and_its_w_labels_off_the_data(car
     for text in labels:
         box = extent(text, figure)
         assert not any(box.contains(x, y) for x, y in points), text.get_text()
-        assert box.x0 >= 0 and box.x1 <= figure.bbox.width and box.y1 <= figure.bbox.height
+        inside = extent(axes, figure)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and box.y1 <= inside.y1  # within the axes
     assert "mean of 3 drops" in setting(figure) and "95 % CI" in setting(figure)
 
 

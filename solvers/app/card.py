@@ -45,7 +45,7 @@ from solvers.card.crosscheck import (
 from solvers.card.algorithm import StateResult, solve_state
 from solvers.card.minlp import solve_per_round_by_scip
 from solvers.app.config import CardStudy, ServerClock
-from solvers.app.study import card_monte_carlo
+from solvers.app.study import card_monte_carlo, card_sensitivity
 from solvers.runtime.progress import LONG_RUN_SECONDS
 from solvers.app.context import RunContext, RunOutcome, prepare_context, read
 
@@ -58,6 +58,8 @@ def run_card(cfg: DictConfig) -> RunOutcome:
     run = prepare_context(cfg, DEFAULT_CARD_WORKBOOK)
     if run.settings.study is CardStudy.monte_carlo:
         return card_monte_carlo(run)
+    if run.settings.study is CardStudy.sensitivity:
+        return card_sensitivity(run)
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)

@@ -27,6 +27,7 @@ from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
 from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE
+from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
 
 
 class ConfigError(FedsplitError):
@@ -69,11 +70,13 @@ class Study(Enum):
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
     monte_carlo = "monte_carlo"  # drops x sweep x strategies on Dask, means with confidence intervals
     pareto = "pareto"  # the delay-energy front E*(T_max) of Proposed, EB, FE and BA, on Dask
+    sensitivity = "sensitivity"  # which factors move T*, eta* and the reduction (Morris or Sobol, on Dask)
 
 
 class CardStudy(Enum):
     decisions = "decisions"  # CARD's decisions, cross-checks and benchmarks for the workbook's devices
     monte_carlo = "monte_carlo"  # drops of distances and fading x sweep x methods on Dask
+    sensitivity = "sensitivity"  # which factors move the delays, energies and reductions (Morris or Sobol)
 
 
 class ServerClock(Enum):
@@ -201,6 +204,7 @@ class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fe
     sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity")
     dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
     monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="monte_carlo: per-drop solves")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -241,6 +245,7 @@ class CardConfig:
     seed: int = setting(1, "monte_carlo: the first drop's seed", valid=SEED)
     sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity (w: the Pareto curve)")
     dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
 
     def report_label(self) -> str:
         return "card" if self.study is CardStudy.decisions else f"card-{self.study.value}"
@@ -357,7 +362,8 @@ def study_problems(settings, model: str) -> list[str]:
 
 def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
     problems = [] if settings.power_sweep.powers_dbm else ["power_sweep.powers_dbm=[]: expected at least one power"]
-    return problems + study_problems(settings, "fedsllm") + energy_problems(settings)
+    return (problems + study_problems(settings, "fedsllm") + energy_problems(settings)
+            + sensitivity_problems(settings, "fedsllm"))
 
 
 def card_problems(settings: CardConfig) -> list[str]:
@@ -368,7 +374,7 @@ def card_problems(settings: CardConfig) -> list[str]:
         if not whole or int(rounds) < 1 or (settings.rounds is not None and int(rounds) > settings.rounds):
             upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
             problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 1{upper}")
-    return problems + study_problems(settings, "card")
+    return problems + study_problems(settings, "card") + sensitivity_problems(settings, "card")
 
 
 def check_settings(settings: FedsllmConfig | CardConfig) -> None:

@@ -41,7 +41,7 @@ from solvers.fedsllm.certificate import (
     structured_bound_checks,
 )
 from solvers.app.config import ConfigError, Study
-from solvers.app.study import fedsllm_monte_carlo
+from solvers.app.study import fedsllm_monte_carlo, fedsllm_sensitivity
 from solvers.fedsllm.search import (
     EngineSettings, EtaGrid, EtaSearch, OptimumAllocation, eta_grid_for, optimum_from_allocation,
     search_estimate_seconds,
@@ -297,4 +297,5 @@ def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, po
                       {"mean_reduction_vs_BA": Percent(mean_reduction), "powers": len(powers)}, folder.tables)
 
 
-STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo}
+STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo,
+           Study.sensitivity: fedsllm_sensitivity}

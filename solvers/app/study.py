@@ -1,4 +1,4 @@
-"""Monte Carlo studies, one call per step (README, "Studies"):
+"""Monte Carlo and sensitivity studies, one call per step (README, "Studies", "Sensitivity studies"):
 
     read -> validate -> tasks -> run on Dask -> report
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
+
 from data.card.inputs import card_inputs
 from data.fedsllm import fedsllm_inputs
-from data.papers import PAPER_REDUCTION_VS_BA
+from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.console import card_study_lines, fedsllm_study_lines
 from reports.export import Percent, ReportFolder, summary_with_versions
 from reports.plots import figures_table
@@ -34,11 +36,18 @@ from reports.study import (
     worst_gap,
     write_parquet,
 )
+from reports.study.sensitivity import indices_frame, indices_table, plot_indices, points_table, top_factor_lines
 from reports.sweep_axis import sweep_axis
+from solvers.app.config import ConfigError
 from solvers.app.context import RunContext, RunOutcome, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
+from solvers.studies.sensitivity import (
+    FEDSLLM_OUTPUTS, SensitivitySpec, card_outputs, indices_rows, point_failure, run_card_point, run_fedsllm_point,
+    sample_design,
+)
+from solvers.studies.sensitivity_points import column_problems, factors_of
 from solvers.studies.tasks import study_tasks
 
 
@@ -145,4 +154,109 @@ def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, f
         run.write_run_files(folder, {})
         final = folder.commit(workbook)
     return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
+
+
+# --- study=sensitivity: read -> validate the factors on the workbook -> sample -> run on Dask -> indices -> report
+# The headline each model's console compares with the paper: (output, the paper's value)
+FEDSLLM_HEADLINES = {"reduction_vs_BA": PAPER_REDUCTION_VS_BA}
+CARD_HEADLINES = {f"{name}_{state}": paper for state in ("good", "normal", "poor")
+                  for name, paper in (("delay_reduction", PAPER_DELAY_REDUCTION),
+                                      ("energy_reduction", PAPER_ENERGY_REDUCTION))}
+
+
+def _design(run: RunContext, model: str, columns_by_sheet: dict):
+    config = run.settings.sensitivity
+    factors = factors_of(model, dict(config.parameters))
+    problems = column_problems(factors, columns_by_sheet)
+    if problems:
+        raise ConfigError.listing("bad setting", problems)
+    return sample_design(config.method, factors, config.samples, config.levels, run.settings.seed)
+
+
+def fedsllm_sensitivity(run: RunContext) -> RunOutcome:
+    """FedsLLM: T*, eta* and the reduction against BA over the factors' ranges."""
+    inputs = fedsllm_inputs(run.data_path, read(run))
+    settings = run.settings
+    design = _design(run, "fedsllm", {"users": inputs.users})
+    model_spec = FedsllmStudySpec(dict(inputs.parameters), inputs.user_count, None, settings.baseline_eta,
+                                  settings.monte_carlo.tol, settings.solver.gap, settings.monte_carlo.solve_limit,
+                                  settings.monte_carlo.eta_search.value)
+    spec = SensitivitySpec(inputs, design.factors, model_spec)
+    facts = [("users", inputs.user_count, "-", "users K of the workbook (the base case)")]
+    return _study(run, "fedsllm", spec, design, run_fedsllm_point, FEDSLLM_OUTPUTS, FEDSLLM_HEADLINES, facts)
+
+
+def card_sensitivity(run: RunContext) -> RunOutcome:
+    """CARD: mean delay, mean server energy and both reductions under each channel state over the factors."""
+    base = card_inputs(run.data_path, read(run))
+    settings = run.settings
+    base = base.with_parameters(**{k: v for k, v in (("w", settings.w), ("rounds", settings.rounds)) if v is not None})
+    design = _design(run, "card", {"devices": base.devices, "server": {k: [v] for k, v in base.server.items()}})
+    spec = SensitivitySpec(base, design.factors)
+    facts = [("devices", len(base.device_ids), "-", "devices of the workbook (the base case)")]
+    return _study(run, "card", spec, design, run_card_point, card_outputs(), CARD_HEADLINES, facts)
+
+
+def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[list[str], list[tuple]]:
+    """Each headline's range over the ok points next to the paper's value (console lines, summary rows)."""
+    lines, facts = [], []
+    ok = frame[frame["status"] == "ok"]
+    for output, paper in headlines.items():
+        values = ok[output].dropna()
+        if values.empty:
+            continue
+        low, high = float(values.min()), float(values.max())
+        inside = "inside" if low <= paper <= high else "outside"
+        lines.append(f"{output} over the sample: {low:.2%} to {high:.2%} (paper {paper:.2%}, {inside} the range)")
+        facts += [(f"{output}_min", Percent(low), "-", f"smallest {output} over the ok points"),
+                  (f"{output}_max", Percent(high), "-", f"largest {output} over the ok points (paper {paper:.2%})")]
+    return lines, facts
+
+
+def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task_function, outputs: dict[str, str],
+           headlines: dict[str, float], facts: list[tuple]) -> RunOutcome:
+    settings = run.settings
+    tasks = design.tasks()
+    rows, where = run_tasks(task_function, spec, tasks, point_failure(spec, outputs), cluster_settings(run),
+                            run.progress)
+    frame = pd.DataFrame(rows)
+    method = design.method.value
+    indices = indices_frame(indices_rows(design, frame, outputs), method)
+    failed = int((frame["status"] != "ok").sum())
+    headline_lines, headline_facts = _headline_lines(frame, headlines)
+    factor_text = ", ".join(f"{f.name} in [{f.low:g}, {f.high:g}]{'' if f.unit in ('-', 'x') else ' ' + f.unit}"
+                            + (" (x the workbook's column)" if f.sheet else "") for f in design.factors)
+    unit = "trajectories" if method == "morris" else "base samples"
+    summary = [("study", "sensitivity", "-", f"{model}: {method} over the factors"),
+               ("method", method, "-", "morris: elementary effects (mu*, sigma); sobol: S1 and ST (SALib)"),
+               ("factors", factor_text, "-", "the factors and their ranges"),
+               ("samples", design.samples, "-", unit),
+               *([("levels", design.levels, "-", "Morris grid levels")] if method == "morris" else []),
+               ("seed", design.seed, "-", "seed of the sample and of the bootstrap intervals"),
+               ("points", len(frame), "-", "sample points run"),
+               ("points_failed", failed, "-", "points that failed (listed with their message in 'points')"),
+               *facts, *headline_facts,
+               ("dask_workers", where["workers"], "-", "workers the study ran on"),
+               ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran")]
+    setting = (f"{model}, {method}: {design.samples} {unit}, {len(frame) - failed} of {len(frame)} points ok; "
+               + ("bars: mu*'s 95 % bootstrap CI; dotted: sigma = mu*" if method == "morris"
+                  else "bars: 95 % bootstrap CI"))
+    factor_fields = [(f.name, f.unit, f"{f.field.description}" + (" (factor on the column)" if f.sheet else ""))
+                     for f in design.factors]
+    with ReportFolder(run.out) as folder:
+        folder.add_table(summary_with_versions(
+            [*summary, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
+             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
+        folder.add_table(indices_table(indices))
+        folder.add_table(points_table(frame, factor_fields, outputs))
+        frame.to_parquet(folder.file("points.parquet"), index=False)
+        drawn = plot_indices(indices, method, setting, folder.file("sensitivity.png"))
+        folder.add_table(figures_table([drawn]))
+        run.write_run_files(folder, {})
+        final = folder.commit(f"{model}.xlsx")
+    lines = [f"{model} sensitivity ({method}, {len(frame)} points, {failed} failed, on {where['workers']} Dask "
+             f"worker{'s' if where['workers'] != 1 else ''}): the factors that move each output most",
+             *top_factor_lines(indices, method), *headline_lines, f"report: {final}"]
+    headline = {"points": len(frame), "points_failed": failed}
+    return RunOutcome(lines, final, headline, folder.tables)
 

@@ -96,8 +96,7 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
                                                      f"{error}")
             else:
                 by_index[task.index] = future.result()
-            progress.advance(f"drop {task.drop}" + (f", {task.sweep_value:g}" if task.sweep_value is not None
-                                                    else ""))
+            progress.advance(task.label())
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}

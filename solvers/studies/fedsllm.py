@@ -41,9 +41,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     (0, 1) by branch and bound), EB (equal bandwidth, eta searched on the grid and refined), FE (Problem
     (17) at the fixed eta, structured engine, its duality gap) and BA (equal bandwidth at the fixed eta,
     closed form) on one drop."""
-    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
-    from solvers.fedsllm.baselines import EqualBandwidth  # noqa: PLC0415
-    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415
+    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415 (workers import what they run)
 
     worker = worker_name()
     started = time.perf_counter()
@@ -53,6 +51,14 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     except (ValueError, ArithmeticError) as error:
         message = f"the drop could not be drawn: {error}"
         return [_failed(task, s, message, time.perf_counter() - started, worker) for s in FEDSLLM_STRATEGIES]
+    return fedsllm_strategy_rows(spec, task, inputs, scenario, worker)
+
+
+def fedsllm_strategy_rows(spec: FedsllmStudySpec, task: StudyTask, inputs, scenario, worker: str) -> list[dict]:
+    """The four strategies' rows on one scenario (a drop, or a sensitivity study's sample point)."""
+    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
+    from solvers.fedsllm.baselines import EqualBandwidth  # noqa: PLC0415
+
     rows = []
     fixed = spec.baseline_eta
     # BA and EB: equal split, numpy only

@@ -20,6 +20,10 @@ class StudyTask:
     seed: int
     sweep_value: float | None
 
+    def label(self) -> str:
+        """What the progress line says the task was."""
+        return f"drop {self.drop}" + (f", {self.sweep_value:g}" if self.sweep_value is not None else "")
+
 
 def worker_name() -> str:
     try:

@@ -36,7 +36,7 @@ class EnergyConfig:
                                             "unless max_delay_s is set")
     certify_eta: bool = _setting(True, "bound E* over every feasible eta by branch and bound on eta intervals "
                                        "(a relaxation per interval); false: the grid and Brent only")
-    eta_tol: float = _setting(1e-3, "certify_eta: relative gap between the best E and the smallest lower bound "
+    eta_tol: float = _setting(1e-6, "certify_eta: relative gap between the best E and the smallest lower bound "
                                     "at which the branch and bound stops")
 
 

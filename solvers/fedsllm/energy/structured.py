@@ -370,3 +370,14 @@ def solve_energy_structured(scenario: EnergyScenario, rounds: float, log2_invers
                                   time.perf_counter() - started)
     status = "optimal" if point.gap <= gap else ("gap not reached" if feasible else "no feasible allocation")
     return EnergyStructuredPoint(point.allocation, upper, lower, status, iterations, point.seconds), state
+
+
+def dual_bound_at(scenario: EnergyScenario, state: dict, solved_rounds: float, theta1: float, theta2: float,
+                  max_delay_s: float, equal_split: bool = False) -> float:
+    """The Lagrangian dual function at another theta = (I0 L, I0) with the multipliers of a solve at
+    `solved_rounds` held fixed: the delay rows' multipliers in the theta form (theta1 (compute + v t_s) +
+    theta2 t_c <= T_max) are Lambda / I0, the budgets' mu as they are. For fixed multipliers the Lagrangian
+    is affine in theta, so this is concave in theta and a lower bound on E*(theta) (weak duality)."""
+    problem = FixedTheta(scenario, theta2, theta1 / theta2, max_delay_s, equal_split)
+    shifted = {**state, "log_lambda": state["log_lambda"] + math.log(theta2 / solved_rounds)}
+    return problem.lower_bound(shifted)

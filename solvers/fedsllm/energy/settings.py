@@ -42,8 +42,8 @@ class EnergyConfig:
 
 @dataclass
 class ParetoConfig:
-    max_factor: float = _setting(3.0, "study=pareto: the front runs from T* to this x T*")
-    points: int = _setting(9, "study=pareto: delay limits on the front, spaced evenly from T* (both ends included)")
+    max_factor: float = _setting(6.0, "study=pareto: the front runs from T* to this x T*")
+    points: int = _setting(11, "study=pareto: delay limits on the front, spaced evenly from T* (both ends included)")
 
 
 @dataclass

@@ -99,6 +99,10 @@ class LinkState:
     bandwidth_hz: np.ndarray = None
     dtime_dlog_lambda: np.ndarray = None
     value: np.ndarray = None  # I m rho S q(z) + mu b + Lambda m t: the link's part of D
+    # at fixed Lambda, mu: d ln b / d ln Lambda, d ln b / d ln mu, d ln t / d ln mu (the outer Jacobian's parts)
+    dlog_b_dlog_lambda: np.ndarray = None
+    dlog_b_dlog_mu: np.ndarray = None
+    dlog_t_dlog_mu: np.ndarray = None
 
 
 class Link:
@@ -134,7 +138,9 @@ class Link:
         capped = self.rho * b_free * np.expm1(LN2 * z) > self.pmax
         _, slope = log_n(log_z)
         t_free = S / (z * b_free)
-        dt_free = -0.5 * t_free * (1.0 + 1.0 / (2.0 * (slope - 0.5)))
+        # uncapped: ln G(z) = (ln Lambda + ln mu)/2 + const, b = sqrt(Lambda m S/(mu z)), t = S/(z b)
+        g = 1.0 / (2.0 * (slope - 0.5))  # d ln z / d ln Lambda = d ln z / d ln mu
+        dt_free = -0.5 * t_free * (1.0 + g)
         log_s = snr_for_log_q(log_mu + np.log(self.c) - np.log(m * (I * self.pmax + lam) * self.alpha), state.log_s)
         terms = snr_terms(log_s)
         t_cap = self.alpha * terms.h
@@ -142,7 +148,12 @@ class Link:
         b = np.where(capped, self.c * np.exp(-log_s), b_free)
         t = np.where(capped, t_cap, t_free)
         energy = np.where(capped, I * m * self.pmax * t_cap, I * m * self.rho * S * np.expm1(LN2 * z) / z)
-        return LinkState(log_z, log_s, t, b, np.where(capped, dt_cap, dt_free), energy + mu * b + lam * m * t)
+        # capped: ln q(s) = ln mu - ln(I p^max + Lambda) + const, b = c/s, t = alpha h(s)
+        share, elasticity = lam / (I * self.pmax + lam), terms.dh_dlog_z / terms.h
+        return LinkState(log_z, log_s, t, b, np.where(capped, dt_cap, dt_free), energy + mu * b + lam * m * t,
+                         np.where(capped, share / terms.slope_log_q, 0.5 * (1.0 - g)),
+                         np.where(capped, -1.0 / terms.slope_log_q, -0.5 * (1.0 + g)),
+                         np.where(capped, elasticity / terms.slope_log_q, 0.5 * (1.0 - g)))
 
 
 @dataclass(frozen=True)
@@ -263,8 +274,8 @@ class FixedTheta:
         return np.array([*values, outer[-1] - math.log(best_server)]), {**users, "outer": outer}, ok
 
     def search(self, state: dict) -> tuple[dict, int, bool]:
-        """Damped Newton on the outer values (finite-difference Jacobian), the server clock kept where every
-        user can still meet its row; returns the final state, the steps and whether it converged."""
+        """Damped Newton on the outer values (implicit Jacobian), the server clock kept where every user can
+        still meet its row; returns the final state, the steps and whether it converged."""
         split = self.scenario.split
         low = math.log(self.least_server_hz(self.round_time * (1 - SHRINK)))
         high = math.log(split.server_cpu_hz)
@@ -278,11 +289,7 @@ class FixedTheta:
             if ok and outer[-1] <= low and residual[-1] > 0 and float(np.max(np.abs(residual[:-1]), initial=0)) \
                     < OUTER_TOLERANCE:
                 return self.server_at_least(state, low), iteration, True
-            jacobian = np.empty((len(outer), len(outer)))
-            for j in range(len(outer)):
-                step = np.zeros(len(outer))
-                step[j] = 1e-7 if outer[j] + 1e-7 <= high or j < len(outer) - 1 else -1e-7
-                jacobian[:, j] = (self.residuals(outer + step, state)[0] - residual) / step[j]
+            jacobian = self.jacobian(state, outer)
             try:
                 direction = np.linalg.solve(jacobian, -residual)
             except np.linalg.LinAlgError:
@@ -299,6 +306,36 @@ class FixedTheta:
                 return state, iteration, False
             outer, residual, state, ok = trial, trial_residual, trial_state, trial_ok
         return state, ITERATIONS, False
+
+    def jacobian(self, state: dict, outer: np.ndarray) -> np.ndarray:
+        """d(residuals)/d(ln mu_s, ln mu_c, ln f_s) (ln f_s alone on the equal split): each user's ln Lambda
+        moves to keep its row tight, d ln Lambda = -(d rt / d outer) / (d rt / d ln Lambda)."""
+        main, fed = state["main"], state["fed"]
+        lam = np.exp(state["log_lambda"])
+        f = state["client_hz"]
+        server = math.exp(outer[-1])
+        client_time = self.A * self.work / f
+        d_client = np.where(f < self.scenario.split.client_cpu_hz, -client_time / 3.0, 0.0)
+        d_lambda = d_client + fed.dtime_dlog_lambda + self.n * main.dtime_dlog_lambda  # d rt / d ln Lambda
+        # d rt / d outer: the main link's mu, the fed link's mu, the server clock
+        d_outer = [-(1.0 - self.A) * self.work / server]
+        if not self.equal_split:
+            d_outer = [self.n * main.time_s * main.dlog_t_dlog_mu, fed.time_s * fed.dlog_t_dlog_mu, *d_outer]
+        moves = [-d / d_lambda for d in d_outer]  # d ln Lambda / d outer_j, per user
+        size = len(outer)
+        jacobian = np.zeros((size, size))
+        if not self.equal_split:
+            for row, (link, own) in enumerate(((main, 0), (fed, 1))):
+                used = link.bandwidth_hz.sum()
+                for j, move in enumerate(moves):
+                    dlog_b = link.dlog_b_dlog_lambda * move + (link.dlog_b_dlog_mu if j == own else 0.0)
+                    jacobian[row, j] = float(link.bandwidth_hz @ dlog_b) / used
+        free = self.server_clock(lam) < self.scenario.split.server_cpu_hz
+        weighted = lam * self.work
+        for j, move in enumerate(moves):
+            jacobian[-1, j] = (1.0 if j == size - 1 else 0.0) - (float(weighted @ move) / (3.0 * weighted.sum())
+                                                                if free else 0.0)
+        return jacobian
 
     def server_at_least(self, state: dict, log_server: float) -> dict:
         """The server clock at its least (a user at its floor: clock at f^max, power at p^max on a fixed band,

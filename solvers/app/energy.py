@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig  # noqa: F401 (the pipelines take the composed configuration)
 
@@ -71,8 +71,10 @@ class EnergySolved:
 
 
 def delay_optimum(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> FedsllmOptimum:
-    """The delay run's eta search, baselines and global search over eta, without Problem (16)."""
-    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine_settings(run)), None)
+    """The delay run's eta search, baselines and global search over eta, without Problem (16) and, on the
+    structured engine, without Ipopt's re-solve of eta* (T* needs its bounds, not the Lemma 3 certificate)."""
+    engine = replace(engine_settings(run), certify_max_users=0)
+    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine), None)
     return solve(run, inputs, grid, models)
 
 

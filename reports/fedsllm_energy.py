@@ -47,7 +47,8 @@ def energy_summary_table(inputs: FedsllmInputs, facts: dict, best, search, certi
                                           "(relaxations, midpoints), final (and Ipopt's re-solve)"),
         ("ipopt_iterations", search.iterations, "-", "iterations over those solves (structured engine: outer "
                                                       "Newton steps)"),
-        ("solve_time", search.seconds, "s", "wall time of the search over eta"),
+        ("solve_time", search.seconds, "s", "wall time of Problem (E): the search over eta, the bound over every "
+                                            "eta and the final re-solve"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]

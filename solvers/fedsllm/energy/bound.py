@@ -175,6 +175,7 @@ class EtaBranchAndBound:
         bound = self.dual_bound if second_order else self.bound
         heap = [(bound(*domain), *domain)]
         status = "certified"
+        search.progress.start("(E) bound over every eta", None)
         while heap:
             best = search.result.best
             value, low, high = heap[0]
@@ -192,6 +193,9 @@ class EtaBranchAndBound:
                 piece_bound = bound(*piece)
                 if piece_bound < search.result.best.energy_j:
                     heapq.heappush(heap, (piece_bound, *piece))
+            gap = (search.result.best.energy_j - heap[0][0]) / search.result.best.energy_j if heap else 0.0
+            search.progress.advance(f"{self.solves} solves, gap {gap:.1e}")
+        search.progress.finish()
         best = search.result.best
         lowest = min(heap[0][0] if heap else best.energy_j, best.energy_j)
         return EtaBound(lowest, best.energy_j, best.eta, self.tol, self.intervals, self.solves, status, domain)

@@ -47,7 +47,8 @@ def energy_summary_table(inputs: FedsllmInputs, facts: dict, best, search, certi
                                           "(relaxations, midpoints), final (and Ipopt's re-solve)"),
         ("ipopt_iterations", search.iterations, "-", "iterations over those solves (structured engine: outer "
                                                       "Newton steps)"),
-        ("solve_time", search.seconds, "s", "wall time of the search over eta"),
+        ("solve_time", search.seconds, "s", "wall time of Problem (E): the search over eta, the bound over every "
+                                            "eta and the final re-solve"),
         ("wall_time", wall_seconds, "s", "wall time of the whole run"),
         ("input", inputs.source, "-", "input workbook"),
     ]
@@ -153,6 +154,8 @@ def front_table(rows: list[dict]) -> ResultTable:
         Column("eta", "-", "local accuracy of the energy optimum"),
         *ENERGY_COLUMNS,
         Column("server_clock_hz", "Hz", "main-server clock f_s of the energy optimum"),
+        Column("lower_bound_j", "J", "proven lower bound on E* (over every eta where the strategy searches eta)"),
+        Column("gap", "-", "(energy_j - lower_bound_j) / energy_j"),
         Column("status", "-", "ok, infeasible, or failed (with the message)"),
         Column("message", "-", "why a point failed"),
         Column("seconds", "s", "wall time of this point"),
@@ -161,7 +164,8 @@ def front_table(rows: list[dict]) -> ResultTable:
     for row in rows:
         energies = row["energies"] if row["energies"] is not None else [math.nan] * len(ENERGY_COLUMNS)
         table.add(row["max_delay_s"], row["factor"], row["strategy"], "yes" if row["feasible"] else "no", row["eta"],
-                  *energies, row["server_clock_hz"], row["status"], row["message"], row["seconds"], row["worker"])
+                  *energies, row["server_clock_hz"], row["lower_bound_j"], row["gap"], row["status"], row["message"],
+                  row["seconds"], row["worker"])
     return table
 
 
@@ -183,7 +187,7 @@ def plot_front(rows: list[dict], path: Path, users: int, least_delay_s: float) -
         linear_unless_decades(axes, values)
         axes.axvline(least_delay_s, color="0.5", linewidth=0.6, linestyle="--")
         axes.set_xlabel("delay limit $T_{max}$ (s)")
-        axes.set_ylabel("least energy of a training $E^*$ (J)")
+        axes.set_ylabel("least energy $E^*$ (J)")
         legend_below(figure, [axes], columns=1)
         return save(figure, [axes], path, f"FedsLLM: delay-energy front E*(T_max), K = {users} users; dashed: the "
                                           f"least delay T* = {least_delay_s:.4g} s; a strategy is drawn where its "

@@ -156,7 +156,7 @@ def test_a_wrong_choice_lists_the_allowed_ones_and_a_mistyped_key_the_nearest(ca
     assert main(["model=card", "channel_state=Stormy"]) == EXIT_INPUT
     assert "expected one of [Good, Normal, Poor]" in capsys.readouterr().err
     assert main(["study=sweep"]) == EXIT_INPUT
-    assert "expected one of [optimum, power_sweep, monte_carlo]" in capsys.readouterr().err
+    assert "expected one of [optimum, power_sweep, monte_carlo, pareto]" in capsys.readouterr().err
     assert main(["eta.stp=0.1", "+foo=1", "solver.maxiter=5"]) == EXIT_INPUT
     error = capsys.readouterr().err
     assert "3 bad overrides" in error

@@ -217,7 +217,7 @@ BAD_OVERRIDES = {
     "solver.tol=-1": "solver.tol=-1.0: expected",
     "etastep=0.1": "has no key 'etastep'",
     "baseline_eta=0": "baseline_eta=0.0: expected",
-    "study=fast": "expected one of [optimum, power_sweep, monte_carlo]",
+    "study=fast": "expected one of [optimum, power_sweep, monte_carlo, pareto]",
     "power_sweep.powers_dbm=[61]": "power_sweep.powers_dbm: 61.0: expected",
 }
 

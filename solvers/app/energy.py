@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-
-from omegaconf import DictConfig  # noqa: F401 (the pipelines take the composed configuration)
+from dataclasses import dataclass, replace
 
 from data.fedsllm import FedsllmInputs
-from reports.export import ReportFolder
+from reports.export import ReportFolder, summary_with_versions
 from reports.fedsllm import certificate_table
 from reports.fedsllm_energy import (
     energy_allocation_table,
     energy_baselines_table,
     energy_eta_sweep_table,
     energy_summary_table,
+    front_table,
     plot_energy_over_eta,
+    plot_front,
 )
 from reports.plots import figures_table
 from solvers.fedsllm.certificate import Certificate
@@ -44,6 +44,9 @@ from solvers.fedsllm.energy.search import (
 from solvers.app.fedsllm import FedsllmModels, FedsllmOptimum, effective_eta, engine_settings, \
     refine_tolerance, solve, validate
 from solvers.app.context import RunContext, RunOutcome, read
+from solvers.app.study import cluster_settings
+from solvers.studies.cluster import run_tasks
+from solvers.studies.energy import FrontSpec, front_jobs, front_task_failure, front_tasks, run_front_task
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,10 @@ class EnergySolved:
 
 
 def delay_optimum(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> FedsllmOptimum:
-    """The delay run's eta search, baselines and global search over eta, without Problem (16)."""
-    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine_settings(run)), None)
+    """The delay run's eta search, baselines and global search over eta, without Problem (16) and, on the
+    structured engine, without Ipopt's re-solve of eta* (T* needs its bounds, not the Lemma 3 certificate)."""
+    engine = replace(engine_settings(run), certify_max_users=0)
+    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine), None)
     return solve(run, inputs, grid, models)
 
 
@@ -123,7 +128,7 @@ def solve_energy(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, delay: F
                                                          limit.max_delay_s)
         rows.append(row)
     proposed = searches["Proposed"]
-    bound = None
+    bound, started = None, time.perf_counter()
     if not proposed.result.only_point:
         if run.settings.energy.certify_eta:
             bound = EtaBranchAndBound(proposed, run.settings.energy.eta_tol).run()
@@ -131,6 +136,7 @@ def solve_energy(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, delay: F
                      bound.status, bound.lower_bound_j, bound.best_j, bound.best_eta, bound.solves)
             rows[0].update(energy=proposed.result.best.parts, eta=proposed.result.best.eta)
         proposed.finish(run.settings.solver.engine_settings().certifies_by_kkt(inputs.user_count))
+    proposed.result.seconds += time.perf_counter() - started  # the bound over eta and the final re-solve too
     return EnergySolved(delay, limit, proposed.result, proposed, rows, bound)
 
 
@@ -203,8 +209,53 @@ def energy_optimum_study(run: RunContext) -> RunOutcome:
     return report(run, inputs, grid, solved, certificate)
 
 
+def pareto_study(run: RunContext) -> RunOutcome:
+    """The delay-energy front: E*(T_max) of the four strategies from T* to pareto.max_factor x T*, on Dask."""
+    tables = read(run)
+    inputs, grid = validate(run, tables)
+    delay = delay_optimum(run, inputs, grid)
+    least = float(delay.comparison.search.best.T)
+    optima = strategy_delay_optima(inputs, delay.comparison)
+    settings = run.settings
+    spec = FrontSpec(inputs, grid, refine_tolerance(run), settings.solver.gap, settings.energy.certify_eta,
+                     settings.energy.eta_tol, front_jobs(least, settings.pareto.max_factor, settings.pareto.points,
+                                                         strategies(settings.baseline_eta), optima))
+    rows, where = run_tasks(run_front_task, spec, front_tasks(spec), front_task_failure(spec), cluster_settings(run),
+                            run.progress)
+    failed = [row for row in rows if row["status"] == "failed"]
+    worst = max((row["gap"] for row in rows if row["status"] == "ok"), default=float("nan"))
+    facts = [("study", "pareto", "-", "the delay-energy front E*(T_max) of Proposed, EB, FE and BA"),
+             ("T_star", least, "s", "least delay T* of Problem (17) (Proposed's front starts there)"),
+             *((f"least_delay_{name}", optimum.T, "s", f"{name}'s least delay, where its front starts")
+               for name, optimum in optima.items()),
+             ("max_factor", settings.pareto.max_factor, "-", "the front runs from T* to this x T*"),
+             ("points", settings.pareto.points, "-", "delay limits per strategy (and each strategy's least delay)"),
+             ("runs", len(rows), "-", "delay limit x strategy"),
+             ("runs_failed", len(failed), "-", "runs that failed (status failed in 'front')"),
+             ("worst_gap", worst, "-", "largest relative gap between a point's energy and its proven lower bound"),
+             ("dask_workers", where["workers"], "-", "workers the study ran on"),
+             ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
+             ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
+             ("input", inputs.source, "-", "input workbook")]
+    with ReportFolder(run.out) as folder:
+        folder.add_table(summary_with_versions(facts, run.provenance))
+        folder.add_table(front_table(rows))
+        figure = plot_front(rows, folder.file("pareto.png"), inputs.user_count, least)
+        folder.add_table(figures_table([figure]))
+        run.write_run_files(folder, effective_eta(grid))
+        final = folder.commit("fedsllm.xlsx")
+    ok = [row for row in rows if row["status"] == "ok" and row["strategy"] == "Proposed"]
+    lines = [f"delay-energy front over {settings.pareto.points} delay limits from T* = {least:.6g} s to "
+             f"{settings.pareto.max_factor:g} x T*: Proposed E* from {ok[0]['energies'][-1]:.6g} J to "
+             f"{ok[-1]['energies'][-1]:.6g} J; {len(failed)} of {len(rows)} runs failed; worst gap {worst:.1e}",
+             f"report: {final}"]
+    return RunOutcome(lines, final, {"runs": len(rows), "runs_failed": len(failed)}, folder.tables)
+
+
 def energy_study(settings):
     """The energy pipeline's study for these settings (objective=energy, or study=pareto), else None."""
+    if settings.study is Study.pareto:
+        return pareto_study
     if settings.objective is Objective.energy and settings.study is Study.optimum:
         return energy_optimum_study
     return None

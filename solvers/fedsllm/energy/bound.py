@@ -32,6 +32,7 @@ import numpy as np
 
 from models.fedsllm_energy import relaxed_rounds_and_log2
 from solvers.fedsllm.certificate import Check
+from solvers.fedsllm.energy.engines import EnergyStructured
 from solvers.fedsllm.energy.search import EnergyPoint, EnergySearch
 from solvers.fedsllm.structured import solve_structured
 
@@ -80,6 +81,31 @@ def feasible_domain(search: EnergySearch) -> tuple[float, float] | None:
     return (open_[0][0], open_[-1][1]) if open_ else None
 
 
+def theta(a: float, eta: float) -> tuple[float, float]:
+    """(theta1, theta2) = (I0 L, I0) at eta (theta1 -> a/ln 2 at eta = 1)."""
+    rounds = a / (1.0 - eta)
+    return (a / math.log(2.0) if eta == 1.0 else rounds * math.log2(1.0 / eta)), rounds
+
+
+def theta_slope(eta: float) -> float:
+    """d theta1 / d theta2 along the arc: log2(1/eta) - (1 - eta) / (eta ln 2)."""
+    return math.log2(1.0 / eta) - (1.0 - eta) / (eta * math.log(2.0))
+
+
+def arc_triangle(a: float, low: float, high: float) -> list[tuple[float, float]]:
+    """A triangle holding the arc theta([low, high]): theta1 is a convex, falling function of theta2 along it
+    (its second derivative is positive on (0, 1)), so the arc lies below its chord and above its end
+    tangents; the vertices are the ends and the tangents' crossing."""
+    if low <= 0.0 or high >= 1.0:  # the end pieces of (0, 1): the monotone bound's corner instead
+        return [(theta(a, high)[0], theta(a, low)[1])]
+    (t1_low, t2_low), (t1_high, t2_high) = theta(a, low), theta(a, high)
+    s_low, s_high = theta_slope(low), theta_slope(high)
+    if not s_low < s_high:  # too narrow to tell the tangents apart: the chord's ends alone
+        return [(t1_low, t2_low), (t1_high, t2_high)]
+    t2_cross = (t1_high - t1_low + s_low * t2_low - s_high * t2_high) / (s_low - s_high)
+    return [(t1_low, t2_low), (t1_high, t2_high), (t1_low + s_low * (t2_cross - t2_low), t2_cross)]
+
+
 class EtaBranchAndBound:
     """The branch and bound of the module docstring around one EnergySearch (its engine and oracle)."""
 
@@ -116,6 +142,23 @@ class EtaBranchAndBound:
                                                      value if math.isfinite(value) else math.nan, high))
         return value
 
+    def dual_bound(self, low: float, high: float) -> float:
+        """The second-order bound of the module docstring (structured engine): solve (E) at the interval's
+        midpoint, hold its multipliers, and take the dual function's least value over the triangle that holds
+        the arc theta([low, high]). Falls back to `bound` where the midpoint is infeasible."""
+        middle = 0.5 * (low + high)
+        if not self.search.feasible(middle):
+            return self.bound(low, high)
+        self.intervals += 1
+        point = self.search.solve_at(middle, "bound")
+        self.solves += 1
+        if not point.record.optimal:
+            return self.bound(low, high)
+        a = self.search.oracle.scenario.split.a
+        value = min(self.search.engine.dual_bound(*vertex) for vertex in arc_triangle(a, low, high))
+        self.search.result.points.append(EnergyPoint(low, math.nan, "relaxation", point.record, math.nan, value, high))
+        return value
+
     def midpoint(self, eta: float) -> None:
         """(E) at a split point, where feasible: a better eta becomes the search's optimum."""
         if self.search.feasible(eta):
@@ -128,8 +171,11 @@ class EtaBranchAndBound:
         best = search.result.best
         if domain is None:  # cannot happen with T_max >= T* (the search found a point); kept for clarity
             return EtaBound(math.inf, best.energy_j, best.eta, self.tol, 0, 0, "no feasible eta", (math.nan, math.nan))
-        heap = [(self.bound(*domain), *domain)]
+        second_order = isinstance(search.engine, EnergyStructured)
+        bound = self.dual_bound if second_order else self.bound
+        heap = [(bound(*domain), *domain)]
         status = "certified"
+        search.progress.start("(E) bound over every eta", None)
         while heap:
             best = search.result.best
             value, low, high = heap[0]
@@ -141,11 +187,15 @@ class EtaBranchAndBound:
                 break
             heapq.heappop(heap)
             middle = 0.5 * (low + high)
-            self.midpoint(middle)
+            if not second_order:  # the dual bound solves its midpoints itself
+                self.midpoint(middle)
             for piece in ((low, middle), (middle, high)):
-                piece_bound = self.bound(*piece)
+                piece_bound = bound(*piece)
                 if piece_bound < search.result.best.energy_j:
                     heapq.heappush(heap, (piece_bound, *piece))
+            gap = (search.result.best.energy_j - heap[0][0]) / search.result.best.energy_j if heap else 0.0
+            search.progress.advance(f"{self.solves} solves, gap {gap:.1e}")
+        search.progress.finish()
         best = search.result.best
         lowest = min(heap[0][0] if heap else best.energy_j, best.energy_j)
         return EtaBound(lowest, best.energy_j, best.eta, self.tol, self.intervals, self.solves, status, domain)

@@ -21,7 +21,7 @@ from models.fedsllm_energy import build_problem_e, fix_equal_split, relaxed_roun
     set_relaxation, set_start
 from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy, \
     energy_at_maxima
-from solvers.fedsllm.energy.structured import solve_energy_structured
+from solvers.fedsllm.energy.structured import dual_bound_at, solve_energy_structured
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as solve_log
 
 # T_max within this of T*(eta), relative: the delay optimum is the only feasible point (the feasible set
@@ -79,13 +79,19 @@ class EnergyStructured(EnergyEngine):
     def __init__(self, inputs: FedsllmInputs, max_delay_s: float, oracle, gap: float):
         super().__init__(inputs, max_delay_s, oracle)
         self.gap = gap
-        self._state = None
+        self._state = None  # the last optimal solve's multipliers and decisions (warm start, dual bounds)
+        self.last_rounds = math.nan
+
+    def dual_bound(self, theta1: float, theta2: float) -> float:
+        """The dual function at theta with the last optimal solve's multipliers (a proven lower bound)."""
+        return dual_bound_at(self.scenario, self._state, self.last_rounds, theta1, theta2, self.max_delay_s,
+                             self.oracle.equal_split)
 
     def _solve(self, rounds: float, log2_inverse: float, eta: float, label: str):
         point, state = solve_energy_structured(self.scenario, rounds, log2_inverse, self.max_delay_s, eta,
                                                self.oracle.equal_split, self._state, self.gap)
         if state is not None and point.status == "optimal":
-            self._state = state
+            self._state, self.last_rounds = state, rounds
         message = (f"E in [{point.lower_j:.12g}, {point.upper_j:.12g}] J, relative gap {point.gap:.2e} (target "
                    f"{self.gap:g}); {point.iterations} outer steps")
         record = SolveRecord(point.status == "optimal", point.status, message, point.iterations, point.seconds)

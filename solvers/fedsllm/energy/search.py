@@ -28,7 +28,6 @@ from solvers.fedsllm.structured import DEFAULT_GAP, solve_structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
 
-ENGINES = ("structured", "ipopt")
 BOUNDARY_TOLERANCE = 1e-10  # on eta, of the bisection for the end of the feasible range
 
 

@@ -36,14 +36,14 @@ class EnergyConfig:
                                             "unless max_delay_s is set")
     certify_eta: bool = _setting(True, "bound E* over every feasible eta by branch and bound on eta intervals "
                                        "(a relaxation per interval); false: the grid and Brent only")
-    eta_tol: float = _setting(1e-3, "certify_eta: relative gap between the best E and the smallest lower bound "
+    eta_tol: float = _setting(1e-6, "certify_eta: relative gap between the best E and the smallest lower bound "
                                     "at which the branch and bound stops")
 
 
 @dataclass
 class ParetoConfig:
-    max_factor: float = _setting(3.0, "study=pareto: the front runs from T* to this x T*")
-    points: int = _setting(9, "study=pareto: delay limits on the front, spaced evenly from T* (both ends included)")
+    max_factor: float = _setting(6.0, "study=pareto: the front runs from T* to this x T*")
+    points: int = _setting(11, "study=pareto: delay limits on the front, spaced evenly from T* (both ends included)")
 
 
 @dataclass

@@ -33,116 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy, user_delays_s
-from solvers.fedsllm.structured import snr_for_log_q, snr_terms
+from solvers.fedsllm.energy.links import ITERATIONS, STEP_LIMIT, Link, LinkState
+from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy
 
-LN2 = math.log(2.0)
-SERIES_BELOW = 1e-3  # x = z ln 2 below which N(x) = x e^x - (e^x - 1) comes from its series
 SHRINK = 1e-12  # R and B are shrunk by this, so the allocation is feasible after the outer residuals
 USER_TOLERANCE = 1e-14  # |ln(round time / R)| per user
 OUTER_TOLERANCE = 1e-13  # outer residuals (logarithms)
-ITERATIONS = 100
-STEP_LIMIT = 3.0  # largest Newton step of a logarithm
-LOG_Z_RANGE = (-60.0, 6.5)  # spectral efficiencies from 1e-26 to 665 bit/s/Hz (2^z finite)
-
-
-def log_n(log_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ln N(x) with N(x) = x e^x - (e^x - 1) = z^2 q'(z), x = z ln 2, and d ln N / d ln z = x^2 e^x / N."""
-    x = np.exp(log_z) * LN2
-    small = x < SERIES_BELOW
-    xs = np.where(small, x, 0.0)
-    series = 0.5 + xs * (1 / 3 + xs * (1 / 8 + xs / 30))  # N / x^2
-    xl = np.where(small, 1.0, x)
-    direct = (xl * np.exp(xl) - np.expm1(xl)) / (xl * xl)
-    log_ratio = np.log(np.where(small, series, direct))  # ln(N / x^2)
-    return 2.0 * np.log(x) + log_ratio, np.exp(x - log_ratio)  # d ln N/d ln z = x^2 e^x / N = e^x / (N/x^2)
-
-
-def solve_log_n(target: np.ndarray, start: np.ndarray, shift: float = 0.0) -> np.ndarray:
-    """ln z with ln N(z) + shift ln z = target (shift -1/2: G(z) = z^(3/2) q'(z); 0: z^2 q'(z)); both sides
-    increase with ln z, convexly for large z, so Newton is kept inside a bracket (bisection outside it).
-    A target beyond LOG_Z_RANGE gives that end."""
-    ends = np.array(LOG_Z_RANGE)
-    end_values = log_n(ends)[0] + shift * ends
-    done = (target <= end_values[0]) | (target >= end_values[1])
-    log_z = np.where(target <= end_values[0], ends[0], np.where(target >= end_values[1], ends[1],
-                                                                   np.clip(start, *LOG_Z_RANGE)))
-    low, high = np.full_like(log_z, ends[0]), np.full_like(log_z, ends[1])
-    for _ in range(ITERATIONS):
-        value, slope = log_n(log_z)
-        residual = np.where(done, 0.0, value + shift * log_z - target)
-        active = np.abs(residual) >= 1e-15 * (1.0 + np.abs(target))  # converged entries stay where they are
-        if not active.any():
-            break
-        low = np.where(residual < 0, log_z, low)
-        high = np.where(residual > 0, log_z, high)
-        step = -residual / (slope + shift)
-        # Above z ln 2 = 1 both sides are nearly linear in z, not in ln z: Newton in z there (concave: it
-        # does not overshoot from below), in ln z below
-        linear_in_z = (np.exp(log_z) * LN2 > 1.0) & (step > -0.9)
-        step = np.where(linear_in_z, np.log1p(np.maximum(step, -0.9)), step)
-        trial = log_z + np.clip(step, -STEP_LIMIT, STEP_LIMIT)
-        moved = np.where((trial <= low) | (trial >= high), 0.5 * (low + high), trial)
-        log_z = np.where(active, moved, log_z)
-        if np.max(np.where(active, high - low, 0.0), initial=0.0) < 1e-15:
-            break
-    return log_z
-
-
-@dataclass
-class LinkState:
-    """One link of every user at the current multipliers: its decisions, time and the time's slope."""
-
-    log_z: np.ndarray  # unconstrained point's spectral efficiency (ln)
-    log_s: np.ndarray  # capped point's SNR c/b (ln)
-    time_s: np.ndarray = None
-    bandwidth_hz: np.ndarray = None
-    dtime_dlog_lambda: np.ndarray = None
-    value: np.ndarray = None  # I m rho S q(z) + mu b + Lambda m t: the link's part of D
-
-
-class Link:
-    """One link's data (`bits` S, m = n or 1, rho = N0/g, c = g p^max/N0) and its minimisation."""
-
-    def __init__(self, bits: float, m: float, rho: np.ndarray, power_to_noise: np.ndarray, power_max: np.ndarray,
-                 rounds: float, fixed_bandwidth: np.ndarray | None):
-        self.bits, self.m, self.rho, self.c, self.pmax, self.rounds = bits, m, rho, power_to_noise, power_max, rounds
-        self.alpha = bits * LN2 / power_to_noise
-        self.fixed = fixed_bandwidth
-        if fixed_bandwidth is not None:  # the largest spectral efficiency the cap allows on b
-            self.log_z_cap = np.log(np.log2(1.0 + power_to_noise / fixed_bandwidth))
-
-    def solve(self, log_lambda: np.ndarray, log_mu: float, state: LinkState) -> LinkState:
-        lam = np.exp(log_lambda)
-        I, m, S = self.rounds, self.m, self.bits
-        if self.fixed is not None:
-            b = self.fixed
-            log_z = solve_log_n(log_lambda - np.log(I * self.rho * b), state.log_z)
-            capped = log_z >= self.log_z_cap
-            log_z = np.minimum(log_z, self.log_z_cap)
-            z = np.exp(log_z)
-            t = S / (z * b)
-            _, slope = log_n(log_z)
-            dt = np.where(capped, 0.0, -t / slope)
-            value = I * m * self.rho * S * np.expm1(LN2 * z) / z + lam * m * t
-            return LinkState(log_z, state.log_s, t, b, dt, value)
-        mu = math.exp(log_mu)
-        target = 0.5 * (log_lambda + log_mu - math.log(m * S)) - np.log(I * self.rho)
-        log_z = solve_log_n(target, state.log_z, shift=-0.5)
-        z = np.exp(log_z)
-        b_free = np.sqrt(lam * m * S / (mu * z))
-        capped = self.rho * b_free * np.expm1(LN2 * z) > self.pmax
-        _, slope = log_n(log_z)
-        t_free = S / (z * b_free)
-        dt_free = -0.5 * t_free * (1.0 + 1.0 / (2.0 * (slope - 0.5)))
-        log_s = snr_for_log_q(log_mu + np.log(self.c) - np.log(m * (I * self.pmax + lam) * self.alpha), state.log_s)
-        terms = snr_terms(log_s)
-        t_cap = self.alpha * terms.h
-        dt_cap = self.alpha * terms.dh_dlog_z * (-(lam / (I * self.pmax + lam)) / terms.slope_log_q)
-        b = np.where(capped, self.c * np.exp(-log_s), b_free)
-        t = np.where(capped, t_cap, t_free)
-        energy = np.where(capped, I * m * self.pmax * t_cap, I * m * self.rho * S * np.expm1(LN2 * z) / z)
-        return LinkState(log_z, log_s, t, b, np.where(capped, dt_cap, dt_free), energy + mu * b + lam * m * t)
 
 
 @dataclass(frozen=True)
@@ -263,8 +159,8 @@ class FixedTheta:
         return np.array([*values, outer[-1] - math.log(best_server)]), {**users, "outer": outer}, ok
 
     def search(self, state: dict) -> tuple[dict, int, bool]:
-        """Damped Newton on the outer values (finite-difference Jacobian), the server clock kept where every
-        user can still meet its row; returns the final state, the steps and whether it converged."""
+        """Damped Newton on the outer values (implicit Jacobian), the server clock kept where every user can
+        still meet its row; returns the final state, the steps and whether it converged."""
         split = self.scenario.split
         low = math.log(self.least_server_hz(self.round_time * (1 - SHRINK)))
         high = math.log(split.server_cpu_hz)
@@ -278,11 +174,7 @@ class FixedTheta:
             if ok and outer[-1] <= low and residual[-1] > 0 and float(np.max(np.abs(residual[:-1]), initial=0)) \
                     < OUTER_TOLERANCE:
                 return self.server_at_least(state, low), iteration, True
-            jacobian = np.empty((len(outer), len(outer)))
-            for j in range(len(outer)):
-                step = np.zeros(len(outer))
-                step[j] = 1e-7 if outer[j] + 1e-7 <= high or j < len(outer) - 1 else -1e-7
-                jacobian[:, j] = (self.residuals(outer + step, state)[0] - residual) / step[j]
+            jacobian = self.jacobian(state, outer)
             try:
                 direction = np.linalg.solve(jacobian, -residual)
             except np.linalg.LinAlgError:
@@ -299,6 +191,36 @@ class FixedTheta:
                 return state, iteration, False
             outer, residual, state, ok = trial, trial_residual, trial_state, trial_ok
         return state, ITERATIONS, False
+
+    def jacobian(self, state: dict, outer: np.ndarray) -> np.ndarray:
+        """d(residuals)/d(ln mu_s, ln mu_c, ln f_s) (ln f_s alone on the equal split): each user's ln Lambda
+        moves to keep its row tight, d ln Lambda = -(d rt / d outer) / (d rt / d ln Lambda)."""
+        main, fed = state["main"], state["fed"]
+        lam = np.exp(state["log_lambda"])
+        f = state["client_hz"]
+        server = math.exp(outer[-1])
+        client_time = self.A * self.work / f
+        d_client = np.where(f < self.scenario.split.client_cpu_hz, -client_time / 3.0, 0.0)
+        d_lambda = d_client + fed.dtime_dlog_lambda + self.n * main.dtime_dlog_lambda  # d rt / d ln Lambda
+        # d rt / d outer: the main link's mu, the fed link's mu, the server clock
+        d_outer = [-(1.0 - self.A) * self.work / server]
+        if not self.equal_split:
+            d_outer = [self.n * main.time_s * main.dlog_t_dlog_mu, fed.time_s * fed.dlog_t_dlog_mu, *d_outer]
+        moves = [-d / d_lambda for d in d_outer]  # d ln Lambda / d outer_j, per user
+        size = len(outer)
+        jacobian = np.zeros((size, size))
+        if not self.equal_split:
+            for row, (link, own) in enumerate(((main, 0), (fed, 1))):
+                used = link.bandwidth_hz.sum()
+                for j, move in enumerate(moves):
+                    dlog_b = link.dlog_b_dlog_lambda * move + (link.dlog_b_dlog_mu if j == own else 0.0)
+                    jacobian[row, j] = float(link.bandwidth_hz @ dlog_b) / used
+        free = self.server_clock(lam) < self.scenario.split.server_cpu_hz
+        weighted = lam * self.work
+        for j, move in enumerate(moves):
+            jacobian[-1, j] = (1.0 if j == size - 1 else 0.0) - (float(weighted @ move) / (3.0 * weighted.sum())
+                                                                if free else 0.0)
+        return jacobian
 
     def server_at_least(self, state: dict, log_server: float) -> dict:
         """The server clock at its least (a user at its floor: clock at f^max, power at p^max on a fixed band,
@@ -370,3 +292,14 @@ def solve_energy_structured(scenario: EnergyScenario, rounds: float, log2_invers
                                   time.perf_counter() - started)
     status = "optimal" if point.gap <= gap else ("gap not reached" if feasible else "no feasible allocation")
     return EnergyStructuredPoint(point.allocation, upper, lower, status, iterations, point.seconds), state
+
+
+def dual_bound_at(scenario: EnergyScenario, state: dict, solved_rounds: float, theta1: float, theta2: float,
+                  max_delay_s: float, equal_split: bool = False) -> float:
+    """The Lagrangian dual function at another theta = (I0 L, I0) with the multipliers of a solve at
+    `solved_rounds` held fixed: the delay rows' multipliers in the theta form (theta1 (compute + v t_s) +
+    theta2 t_c <= T_max) are Lambda / I0, the budgets' mu as they are. For fixed multipliers the Lagrangian
+    is affine in theta, so this is concave in theta and a lower bound on E*(theta) (weak duality)."""
+    problem = FixedTheta(scenario, theta2, theta1 / theta2, max_delay_s, equal_split)
+    shifted = {**state, "log_lambda": state["log_lambda"] + math.log(theta2 / solved_rounds)}
+    return problem.lower_bound(shifted)

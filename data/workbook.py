@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,31 @@ class Table:
     def column_label(self, name: str) -> str:
         letter = self.header.get(name)
         return f"'{name}' ({letter})" if letter else f"'{name}'"
+
+
+@dataclass(frozen=True)
+class WorkbookFile:
+    """An input workbook on disk, as a run reads it (data/scenario.py's Scenario is the same from memory)."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        """How messages and reports name the input."""
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def read(self) -> dict[str, "Table"]:
+        return read_tables(self.path)
+
+    def resolved(self) -> str:
+        return str(self.path.resolve())
+
+    def copy_to(self, target: Path) -> None:
+        shutil.copy2(self.path, target)
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

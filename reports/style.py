@@ -44,13 +44,14 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 @dataclass
 class FigureFiles:
-    pdf: Path
-    png: Path
+    pdf: Path | None  # None: drawn in memory only (`figure`)
+    png: Path | None
     width_in: float
     height_in: float
     smallest_font_pt: float
     labels: list[str] = field(default_factory=list)  # every axis's x and y label
     caption: str = ""
+    figure: object = None  # the matplotlib Figure, when drawn in memory
 
 
 @contextmanager
@@ -94,18 +95,21 @@ def _smallest_font(figure) -> float:
     return min(sizes) if sizes else float(FONT_PT)
 
 
-def save(figure, axes_list, png_path: Path, caption: str, legend_rows: int = 0) -> FigureFiles:
-    """Grid, tight layout leaving `legend_rows` lines of room below for a legend; write PDF and PNG; close."""
-    png_path = Path(png_path)
+def save(figure, axes_list, png_path: Path | None, caption: str, legend_rows: int = 0) -> FigureFiles:
+    """Grid, tight layout leaving `legend_rows` lines of room below for a legend; write PDF and PNG (none when
+    `png_path` is None: the figure is kept, in memory); close it in pyplot (the Figure itself stays usable)."""
     for axes in axes_list:
         axes.grid(True, which="major")
     bottom = min(0.45, 0.05 + 0.075 * legend_rows * (2.6 / figure.get_figheight()))
     figure.tight_layout(rect=(0, bottom, 1, 1), pad=0.4)
-    pdf_path = png_path.with_suffix(".pdf")
-    figure.savefig(pdf_path)
-    figure.savefig(png_path, dpi=DPI)
+    png_path = Path(png_path) if png_path is not None else None
+    pdf_path = png_path.with_suffix(".pdf") if png_path is not None else None
+    if png_path is not None:
+        figure.savefig(pdf_path)
+        figure.savefig(png_path, dpi=DPI)
     width, height = figure.get_size_inches()
     files = FigureFiles(pdf_path, png_path, float(width), float(height), _smallest_font(figure),
-                        [label for axes in axes_list for label in (axes.get_xlabel(), axes.get_ylabel())], caption)
+                        [label for axes in axes_list for label in (axes.get_xlabel(), axes.get_ylabel())], caption,
+                        None if png_path is not None else figure)
     plt.close(figure)
     return files

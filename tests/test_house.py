@@ -10,7 +10,7 @@ import pytest
 
 from data.card.inputs import load_card
 from data.card.profile import build_profile
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.card import build_p1
 from models.fedsllm import build_problem16, build_problem17
 from solvers.card.algorithm import solve_state

@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from data.generate import OutputExistsError, writable_target
+from data.fedsllm.generate import OutputExistsError, writable_target
 from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
 from data.input_style import style_workbook
 from data.workbook import append_as_data, new_workbook_with_parameters

@@ -3,10 +3,10 @@
     read -> validate -> tasks -> run on Dask -> report
 
 read/validate: the workbook as the base case, like every run; tasks: drops x sweep values (data only);
-run: `solvers.study.run_tasks` on a LocalCluster or an existing scheduler; report: the tidy table of
-runs (CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the
-benchmarks next to the papers' values, the failures, and the figures with their intervals, committed
-last so that a failure or Ctrl-C writes nothing.
+run: `solvers.studies.cluster.run_tasks` on a LocalCluster or an existing scheduler; report (a Report in
+memory, written whole by the caller, so that a failure or Ctrl-C writes nothing): the tidy table of runs
+(CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the benchmarks
+next to the papers' values, the failures, and the figures with their intervals.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 import time
 
 from data.card.inputs import card_inputs
-from data.fedsllm import fedsllm_inputs
+from data.fedsllm.inputs import fedsllm_inputs
 from data.papers import PAPER_REDUCTION_VS_BA
-from reports.export import Percent, ReportFolder, summary_with_versions
-from reports.plots import figures_table
+from reports.export import Percent, summary_with_versions
+from reports.report import Report
 from reports.study import (
     REDUCTION_FORMATS,
     card_reductions,
@@ -32,7 +32,7 @@ from reports.study import (
     worst_gap,
     write_parquet,
 )
-from solvers.app.context import RunContext, RunOutcome, read
+from solvers.app.context import RunContext, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
@@ -67,7 +67,7 @@ def common_facts(run: RunContext, frame, where: dict, runs: str) -> list[tuple]:
     ]
 
 
-def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
+def fedsllm_monte_carlo(run: RunContext) -> Report:
     """FedsLLM: drops x sweep x Proposed/EB/FE/BA."""
     inputs = fedsllm_inputs(run.data_path, read(run))
     settings = run.settings
@@ -92,14 +92,13 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
                           if spec.eta_search == "certified" else "structured duality gap at the searched eta")
          + " (Proposed), structured duality gap (FE)", "-", "what proves each run's optimum"),
     ]
-    figures = []
+    figures = {}
     if settings.sweep.name:
         name = settings.sweep.name
         label = None if name == "power_dbm" else SWEEP_LABELS.get(name, name)
         caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against "
                    f"{SWEEP_LABELS.get(name, name)}, K = {spec.users}" + ("" if name != "users" else " (swept)"))
-        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", label, caption, path,
-                                                                    spec.users)))
+        figures["fig2"] = lambda path: plot_sweep_with_ci(summary, "T_s", label, caption, path, spec.users)
     line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
             f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: {PAPER_REDUCTION_VS_BA:.2%}); "
             f"{failed_runs(frame)} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
@@ -107,7 +106,7 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
                    {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)})
 
 
-def card_monte_carlo(run: RunContext) -> RunOutcome:
+def card_monte_carlo(run: RunContext) -> Report:
     """CARD: drops x sweep (w: the Pareto curve) x channel states x CARD/server-only/device-only."""
     base = card_inputs(run.data_path, read(run))
     settings = run.settings
@@ -128,28 +127,21 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
                          f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
     first = settings.sweep.values[0] if settings.sweep.name else None
     weight = first if settings.sweep.name == "w" else base.parameter("w")
-    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path, weight))]
+    figures = {"fig4": lambda path: plot_fig4_with_ci(summary, first, path, weight)}
     if settings.sweep.name == "w":
-        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path, settings.drops)))
+        figures["pareto"] = lambda path: plot_pareto_with_ci(summary, path, settings.drops)
     return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)})
 
 
 def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, figures, lines,
-            headline) -> RunOutcome:
+            headline) -> Report:
     sweep_label = run.settings.sweep.name
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_with_versions(
-            [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
-             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
-        folder.add_table(table_from_frame("means", summary, sweep_label))
-        folder.add_table(table_from_frame("reductions", reductions, sweep_label, REDUCTION_FORMATS))
-        folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
-        folder.add_table(table_from_frame("runs", frame, sweep_label))
-        write_parquet(frame, folder.file("runs.parquet"))
-        drawn = [draw(folder.file(name)) for name, draw in figures]
-        if drawn:
-            folder.add_table(figures_table(drawn))
-        run.write_run_files(folder, {})
-        final = folder.commit(workbook)
-    return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
-
+    tables = [summary_with_versions([*facts, ("wall_time", time.perf_counter() - run.started, "s",
+                                              "wall time of the whole study"),
+                                     ("input", run.data_path, "-", "the base case's workbook")], run.provenance),
+              table_from_frame("means", summary, sweep_label),
+              table_from_frame("reductions", reductions, sweep_label, REDUCTION_FORMATS),
+              table_from_frame("failures", failures_frame(frame), sweep_label),
+              table_from_frame("runs", frame, sweep_label)]
+    return Report(workbook, tables, lines, headline, figures, {"runs.parquet": lambda path: write_parquet(frame, path)},
+                  run.run_files({}))

@@ -1,6 +1,6 @@
 """Draw a FedsLLM scenario workbook as in the paper's simulation (Section IV).
 
-    python -m data.generate users=50 seed=1 area_m=500 out=scenario.xlsx
+    python -m data.fedsllm.generate users=50 seed=1 area_m=500 out=scenario.xlsx
 
 `out` is relative to the folder the command runs in; an existing file is kept
 unless `overwrite=true`.
@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.errors import FedsplitError
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from data.input_style import style_workbook
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
 from data.workbook import append_as_data, new_workbook_with_parameters, plain_value
@@ -156,7 +156,7 @@ def writable_target(path: Path, overwrite: bool) -> Path:
 def generate(settings: ScenarioSettings) -> Path:
     writable_target(Path(settings.out), settings.overwrite)
     about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in ("out", "overwrite")}
-    about["generator"] = "python -m data.generate"
+    about["generator"] = "python -m data.fedsllm.generate"
     return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
 
 

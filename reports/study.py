@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
+from data.schema import CHANNEL_STATES
 from reports.export import ID, PERCENT, Column, ResultTable
 from reports.plots import plot_fig2, plot_fig4, plot_pareto
 
@@ -133,7 +134,7 @@ COLUMNS = {column.name: column for column in (
     Column("status", "-", "ok or failed"),
     Column("message", "-", "why a run failed"),
     Column("worker", "-", "the Dask worker that ran it"),
-    Column("channel_state", "-", "Good, Normal or Poor"),
+    Column("channel_state", "-", f"channel state ({', '.join(CHANNEL_STATES)})"),
     Column("pairs", "-", "device-rounds in range", format=ID),
     Column("out_of_range", "-", "device-rounds out of range", format=ID),
     Column("index", "-", "task number", format=ID),

@@ -278,7 +278,7 @@ def test_cross_checks_of_rounds_with_no_link_in_range_say_none_not_pass():
     from data.card.profile import build_profile
     from reports.card import crosscheck_verdict
     from solvers.card.crosscheck import crosscheck
-    from solvers.card.algorithm import solve_state
+    from solvers.card.state import solve_state
     from solvers.runtime.ipopt import IpoptSolver
 
     inputs = load_card(DEFAULT_CARD_WORKBOOK)

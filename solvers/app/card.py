@@ -38,7 +38,7 @@ from reports.report import Report
 from solvers.card.crosscheck import (
     CrossCheck, checked_pairs, crosscheck, crosscheck_estimate_seconds, per_round_crosscheck,
 )
-from solvers.card.algorithm import StateResult, solve_state
+from solvers.card.state import StateResult, solve_state
 from solvers.card.minlp import solve_per_round_by_scip
 from solvers.app.config import CardStudy, ServerClock
 from solvers.app.study import card_monte_carlo

@@ -189,3 +189,20 @@ def test_a_study_without_the_main_guard_is_refused_in_one_line(tmp_path):
     last = completed.stderr.strip().splitlines()[-1]
     assert 'if __name__ == "__main__":' in last and "script.py, line 3" in last
     assert "Nanny" not in completed.stderr and len(completed.stderr.splitlines()) < 15
+
+
+def test_a_guarded_study_from_a_plain_script_runs_and_leaves_nothing_behind(tmp_path):
+    completed = run_script(tmp_path, """
+        import os, tempfile
+        from solvers import api
+
+        if __name__ == "__main__":
+            before_tmp, before_cwd = sorted(os.listdir(tempfile.gettempdir())), sorted(os.listdir("."))
+            study = api.fedsllm(None, study="monte_carlo", drops=2, users=5, dask__workers=1)
+            assert study.solved and set(study.means["strategy"]) == {"Proposed", "EB", "FE", "BA"}
+            assert sorted(os.listdir(tempfile.gettempdir())) == before_tmp, os.listdir(tempfile.gettempdir())
+            assert sorted(os.listdir(".")) == before_cwd
+            print(study.headline["runs"])
+    """)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split()[-1] == "8"  # 2 drops x 4 strategies

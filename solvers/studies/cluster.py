@@ -19,8 +19,10 @@ import inspect
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,7 @@ def _is_main_test(test: ast.expr) -> bool:
 
 
 def _connect(settings: ClusterSettings):
+    import dask  # noqa: PLC0415
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
     _quiet_dask()
@@ -109,7 +112,13 @@ def _connect(settings: ClusterSettings):
     if unguarded:
         raise ClusterError(unguarded)
     workers = settings.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # The workers' scratch space in a folder of the run's own, removed with the cluster (Dask's default
+    # leaves an empty dask-scratch-space in the temporary directory).
+    scratch = tempfile.mkdtemp(prefix="fedsplit-dask-")
+    with dask.config.set({"temporary-directory": scratch}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               local_directory=scratch)
+    cluster.fedsplit_scratch = scratch
     return Client(cluster), cluster
 
 
@@ -151,3 +160,4 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
         client.close()
         if cluster is not None:
             cluster.close()
+            shutil.rmtree(cluster.fedsplit_scratch, ignore_errors=True)

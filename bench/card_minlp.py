@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     from data.card.inputs import load_card
     from data.card.profile import build_profile
     from solvers.card.minlp import solve_p1_by_mindtpy, solve_p1_by_scip, solve_per_round_by_scip
-    from solvers.card.algorithm import solve_state
+    from solvers.card.state import solve_state
 
     arguments = dict(a.split("=", 1) for a in argv)
     inputs = load_card()

@@ -46,7 +46,7 @@ def summary(folder: Path) -> dict[str, str]:
 
 
 def whole_runs(users: int, factor: float) -> None:
-    from data.generate import ScenarioSettings, generate  # noqa: PLC0415
+    from data.fedsllm.generate import ScenarioSettings, generate  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as folder:
         workbook = generate(ScenarioSettings(users=users, seed=3, out=str(Path(folder) / "scenario.xlsx")))
@@ -63,7 +63,7 @@ def whole_runs(users: int, factor: float) -> None:
 
 
 def engines(users: int, factor: float) -> None:
-    from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory  # noqa: PLC0415
+    from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory  # noqa: PLC0415
     from solvers.fedsllm.energy.search import EnergySearch, Strategy  # noqa: PLC0415
     from solvers.fedsllm.engines import Allocation  # noqa: PLC0415
     from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415
@@ -94,7 +94,7 @@ def engines(users: int, factor: float) -> None:
 
 
 def huge_stage(users: int, factor: float) -> dict:
-    from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory  # noqa: PLC0415
+    from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory  # noqa: PLC0415
     from models.fedsllm_energy import relaxed_rounds_and_log2  # noqa: PLC0415
     from solvers.fedsllm.energy.scenario import EnergyScenario  # noqa: PLC0415
     from solvers.fedsllm.energy.structured import solve_energy_structured  # noqa: PLC0415

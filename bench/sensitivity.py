@@ -21,7 +21,7 @@ AIM_S = 30.0
 
 
 def main(argv: list[str]) -> None:
-    from data.fedsllm import load_fedsllm
+    from data.fedsllm.inputs import load_fedsllm
     from solvers.app.cli import main as run
     from solvers.studies.fedsllm import FedsllmStudySpec
     from solvers.studies.sensitivity import SensitivitySpec, run_fedsllm_point, sample_design

@@ -16,7 +16,7 @@ import time
 
 
 def main(argv: list[str]) -> None:
-    from data.fedsllm import load_fedsllm
+    from data.fedsllm.inputs import load_fedsllm
     from data.papers import PAPER_REDUCTION_VS_BA
     from reports.study import fedsllm_reductions, runs_frame
     from solvers.runtime.progress import Progress

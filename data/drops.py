@@ -2,7 +2,7 @@
 
 A drop is everything the papers' figures average over. Each drop's seed is `seed + drop`, so a study is
 reproducible and any single drop can be redrawn on its own.
-- FedsLLM: the generator (data/generate.py) draws the users' positions, shadowing, sample counts and
+- FedsLLM: the generator (data/fedsllm/generate.py) draws the users' positions, shadowing, sample counts and
   C_k anew; the workbook's `parameters` sheet is the base case; K is the workbook's number of users
   unless swept.
 - CARD: the devices' distances, uniform in [5, 25] m as in `data.card.generate`, and the Rayleigh
@@ -20,8 +20,8 @@ from dataclasses import replace
 import numpy as np
 
 from data.card.inputs import CardInputs
-from data.fedsllm import FedsllmInputs
-from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+from data.fedsllm.inputs import FedsllmInputs
+from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from data.card.generate import CardWorkbookSettings
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, Field, Kind
 

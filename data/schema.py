@@ -145,7 +145,7 @@ FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
     Field("user", "-", "user id", kind=Kind.ID),
     Field("distance_m", "m", "distance to the base station (record only)", low=0, high=1e7, low_open=True),
     Field("shadowing_db", "dB", "log-normal shadowing drawn for this user (record only)", low=-200, high=200),
-    # Path losses beyond 250 dB are no radio link; the SNR rule (data/fedsllm.py) bounds the link budget.
+    # Path losses beyond 250 dB are no radio link; the SNR rule (data/fedsllm/inputs.py) bounds the link budget.
     Field("gain_main_db", "dB", "channel gain to the main server g_s", low=-250, high=0, high_open=True),
     Field("gain_fed_db", "dB", "channel gain to the fed server g_c", low=-250, high=0, high_open=True),
     Field("samples", "-", "local data samples D_k", kind=Kind.INTEGER, low=1, high=1e12),

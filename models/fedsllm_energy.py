@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import (
     BANDWIDTH_FLOOR_MHZ,
     CPU_FLOOR_GHZ,

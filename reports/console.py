@@ -1,8 +1,6 @@
-"""The lines a run prints when it is done, from its plain result objects."""
+"""The lines a run prints when it is done, from its plain result objects (the report's folder follows them)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.card import crosscheck_verdict, delay_reduction, energy_reduction
@@ -10,7 +8,7 @@ from reports.study import overall_reduction
 from reports.sweep_axis import POINT, SWEEP_COLUMN
 
 
-def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
+def fedsllm_optimum_lines(solved, certificate) -> list[str]:
     """`solved`: the FedsLLM pipeline's FedsllmOptimum; `certificate`: its Certificate."""
     search, comparison, optimum = solved.comparison.search, solved.comparison, solved.optimum
     lines = [f"FedsLLM optimum ({solved.source}): T* = {optimum.T:.6f} s at eta* = {optimum.eta:.6f} "
@@ -30,16 +28,15 @@ def fedsllm_optimum_lines(solved, certificate, report: Path) -> list[str]:
                  + f"; Proposed is {comparison.reduction_vs_ba('Proposed'):.2%} below BA "
                    f"(paper: {PAPER_REDUCTION_VS_BA:.2%})")
     lines.append(f"certificate: {certificate.verdict()} [{certificate.kind}]")
-    lines.append(f"report: {report}")
     return lines
 
 
-def power_sweep_lines(powers: int, mean_reduction: float, report: Path) -> list[str]:
+def power_sweep_lines(powers: int, mean_reduction: float) -> list[str]:
     return [f"power sweep over {powers} powers: Proposed is on average {mean_reduction:.2%} below BA "
-            f"(paper: {PAPER_REDUCTION_VS_BA:.2%})", f"report: {report}"]
+            f"(paper: {PAPER_REDUCTION_VS_BA:.2%})"]
 
 
-def card_lines(chosen, results, checks, report: Path) -> list[str]:
+def card_lines(chosen, results, checks) -> list[str]:
     """`chosen`, `results`: StateResults (the chosen channel state and all three); `checks`: CrossChecks."""
     lines = [f"CARD, {chosen.state} channel: mean delay {chosen.mean('card', 'delay_s'):.3f} s and server energy "
              f"{chosen.mean('card', 'energy_j'):.3f} J per round; {len(chosen.out_of_range)} device-rounds out of range"]
@@ -49,7 +46,6 @@ def card_lines(chosen, results, checks, report: Path) -> list[str]:
                      f"(paper: {PAPER_ENERGY_REDUCTION:.1%})")
     lines.append(f"cross-checks: {crosscheck_verdict(checks)} " + "; ".join(
         f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks))
-    lines.append(f"report: {report}")
     return lines
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from data.papers import PAPER_REDUCTION_VS_BA
 from data.workbook import plain_value
 from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from reports.export import Column, Provenance, ResultTable, summary_with_versions
 from reports.fedsllm import ENERGY_COLUMNS, energy_values
 from reports.style import MARKERS, SINGLE_COLUMN_IN, STRATEGY_LABELS, FigureFiles, legend_below, \
@@ -140,8 +140,7 @@ def plot_energy_over_eta(search, path: Path, users: int) -> FigureFiles:
         axes.set_ylabel("energy of a training $E$ (J)")
         legend_below(figure, [axes], columns=1)
         return save(figure, [axes], path, f"FedsLLM: least energy E*(eta) under T_max = {best.max_delay_s:.4g} s, "
-                                          f"K = {users} users, Problem (E); optimum eta* = {best.eta:.4f}",
-                    legend_rows=3 if bounds else 2)
+                                          f"K = {users} users, Problem (E); optimum eta* = {best.eta:.4f}")
 
 
 def front_table(rows: list[dict]) -> ResultTable:
@@ -191,5 +190,5 @@ def plot_front(rows: list[dict], path: Path, users: int, least_delay_s: float) -
         legend_below(figure, [axes], columns=1)
         return save(figure, [axes], path, f"FedsLLM: delay-energy front E*(T_max), K = {users} users; dashed: the "
                                           f"least delay T* = {least_delay_s:.4g} s; a strategy is drawn where its "
-                                          f"least delay is within T_max", legend_rows=len(strategies) + 1)
+                                          f"least delay is within T_max")
 

@@ -59,14 +59,14 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 @dataclass
 class FigureFiles:
-    pdf: Path
-    png: Path
+    pdf: Path | None  # None: drawn in memory only (`figure`)
+    png: Path | None
     width_in: float
     height_in: float
     smallest_font_pt: float
     labels: list[str] = field(default_factory=list)  # every axis's x and y label
     caption: str = ""
-    figure: object = None  # the matplotlib Figure as saved (closed; its axes, ticks and legend can be read)
+    figure: object = None  # the matplotlib Figure (closed in pyplot; its axes, ticks and legend can be read)
 
 
 @contextmanager
@@ -167,15 +167,17 @@ def _smallest_font(figure) -> float:
     return min(sizes) if sizes else float(FONT_PT)
 
 
-def save(figure, axes_list, png_path: Path, caption: str) -> FigureFiles:
-    """Major grid lines; write PDF and PNG at the printed size; close (the Figure stays readable)."""
-    png_path = Path(png_path)
+def save(figure, axes_list, png_path: Path | None, caption: str) -> FigureFiles:
+    """Major grid lines; write PDF and PNG at the printed size (none when `png_path` is None: the figure is
+    kept in memory); close it in pyplot (the Figure itself stays readable)."""
     for axes in axes_list:
         axes.grid(True, which="major")
         axes.set_axisbelow(True)
-    pdf_path = png_path.with_suffix(".pdf")
-    figure.savefig(pdf_path)
-    figure.savefig(png_path, dpi=DPI)
+    png_path = Path(png_path) if png_path is not None else None
+    pdf_path = png_path.with_suffix(".pdf") if png_path is not None else None
+    if png_path is not None:
+        figure.savefig(pdf_path)
+        figure.savefig(png_path, dpi=DPI)
     width, height = figure.get_size_inches()
     files = FigureFiles(pdf_path, png_path, float(width), float(height), _smallest_font(figure),
                         [label for axes in axes_list for label in (axes.get_xlabel(), axes.get_ylabel())], caption,

@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for reference_fedsllm
 
-from data.fedsllm import DEFAULT_WORKBOOK  # noqa: E402
-from data.generate import write_fedsllm_workbook  # noqa: E402
+from data.fedsllm.inputs import DEFAULT_WORKBOOK  # noqa: E402
+from data.fedsllm.generate import write_fedsllm_workbook  # noqa: E402
 from reference_fedsllm import Scenario, scenario_from_values  # noqa: E402
 
 # The pinned defaults of docs/fedsllm.md ("Values the paper leaves out"), typed here by hand.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.search import EngineSettings, EtaGrid, EtaSearch, EtaSearchResult
 from solvers.runtime.ipopt import IpoptSolver
 

@@ -21,7 +21,8 @@ from data.card.profile import build_profile, parameter_count
 from data.card.generate import CQI_TABLE, CardWorkbookSettings, write_card_workbook
 from data.issues import InputError
 from models.card import build_p1, per_round_clocks, set_choice
-from solvers.card.algorithm import best_cut_at, card_algorithm1, eq16_optimal_clock_ghz, solve_state
+from solvers.card.algorithm import best_cut_at, card_algorithm1, eq16_optimal_clock_ghz
+from solvers.card.state import solve_state
 from solvers.card.crosscheck import crosscheck
 from solvers.card.p3 import least_cost, solve_p3_every_cut_at_once
 from solvers.card.reference import per_round_optimum

@@ -15,7 +15,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from data.generate import write_fedsllm_workbook
+from data.fedsllm.generate import write_fedsllm_workbook
 from data.errors import EXIT_INPUT, EXIT_SOLVE
 from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main

@@ -7,7 +7,7 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.fedsllm import build_problem16
 from solvers.fedsllm.certificate import certify_optimum
 from solvers.fedsllm.search import eta_grid_for

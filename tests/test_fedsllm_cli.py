@@ -37,7 +37,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory):
     """One real run on a four-user workbook."""
-    from data.generate import write_fedsllm_workbook
+    from data.fedsllm.generate import write_fedsllm_workbook
 
     folder = tmp_path_factory.mktemp("run")
     workbook = write_fedsllm_workbook(folder / "small.xlsx", SMALL_USERS, {**SPEC_PARAMETERS, **SMALL_PARAMETERS})

@@ -10,8 +10,8 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
-from data.generate import fedsllm_inputs_in_memory
+from data.fedsllm.inputs import load_fedsllm
+from data.fedsllm.generate import fedsllm_inputs_in_memory
 from models.fedsllm_energy import build_problem_e, fix_equal_split, relaxed_rounds_and_log2, set_start
 from solvers.fedsllm.energy.bound import EtaBranchAndBound
 from solvers.fedsllm.energy.certificate import allocation_checks

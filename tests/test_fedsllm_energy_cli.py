@@ -30,7 +30,7 @@ def summary_of(folder) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory):
-    from data.generate import write_fedsllm_workbook
+    from data.fedsllm.generate import write_fedsllm_workbook
 
     return write_fedsllm_workbook(tmp_path_factory.mktemp("energy") / "identical.xlsx", IDENTICAL, PARAMETERS)
 
@@ -59,7 +59,7 @@ def test_the_energy_run_writes_its_report(energy_report):
 
 def test_the_energy_optimum_matches_the_closed_form_over_eta(energy_report):
     """Identical users: the reference's E*(eta) minimised over eta by scipy, at the report's T_max."""
-    from data.generate import fedsllm_inputs_in_memory
+    from data.fedsllm.generate import fedsllm_inputs_in_memory
     from solvers.fedsllm.scenario import SplitScenario
     from solvers.fedsllm.structured import solve_structured
 

@@ -9,7 +9,7 @@ import numpy as np
 import openpyxl
 import pytest
 
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
 from data.issues import InputError
 from solvers.app.cli import main
 from data.errors import EXIT_INPUT
@@ -81,7 +81,7 @@ def test_a_negative_kappa_through_the_cli_exits_2_and_writes_nothing(make_workbo
 
 @pytest.fixture(scope="module")
 def delay_report(tmp_path_factory):
-    from data.generate import write_fedsllm_workbook
+    from data.fedsllm.generate import write_fedsllm_workbook
 
     folder = tmp_path_factory.mktemp("energy-of-delay")
     workbook = write_fedsllm_workbook(folder / "in.xlsx", USERS, {**SPEC_PARAMETERS, **PARAMETERS})

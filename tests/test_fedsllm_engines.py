@@ -10,8 +10,8 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
-from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+from data.fedsllm.inputs import load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from models.fedsllm import build_problem17
 from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for
 from tests.fedsllm_search import solve_fedsllm

@@ -9,7 +9,7 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.fedsllm import build_problem17
 from solvers.fedsllm.search import EtaGrid, eta_grid_for
 from tests.fedsllm_search import solve_fedsllm
@@ -39,7 +39,7 @@ def test_every_component_documents_its_unit():
 
 @pytest.mark.parametrize("users", [1, 7, 50])
 def test_model_size(users, make_workbook):
-    from data.generate import ScenarioSettings, draw_users
+    from data.fedsllm.generate import ScenarioSettings, draw_users
 
     inputs = load_fedsllm(make_workbook(draw_users(ScenarioSettings(users=users, seed=3))))
     model = build_problem17(inputs, 0.5)

@@ -192,12 +192,13 @@ def card_w_study():
 
 def test_study_fig4s_one_per_w_each_labelled_on_one_scale(card_w_study, tmp_path):
     _, summary = card_w_study
-    figures = {name: drawn(draw(tmp_path / name)) for name, draw in fig4_figures(summary, sweep_axis("card", "w"), 0.2)}
-    assert sorted(figures) == ["fig4_w_0.2.png", "fig4_w_0.8.png"]
+    figures = {name: drawn(draw(tmp_path / f"{name}.png"))
+               for name, draw in fig4_figures(summary, sweep_axis("card", "w"), 0.2).items()}
+    assert sorted(figures) == ["fig4_w_0.2", "fig4_w_0.8"]
     for panel in (0, 1):
         assert len({figure.axes[panel].get_ylim() for figure in figures.values()}) == 1
     for name, figure in figures.items():
-        w = name.removeprefix("fig4_w_").removesuffix(".png")
+        w = name.removeprefix("fig4_w_")
         assert f"w = {w}" in setting(figure) and "mean of 3 drops" in setting(figure)
         assert "95 % CI" in setting(figure)
 

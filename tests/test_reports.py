@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from data.card.inputs import DEFAULT_CARD_WORKBOOK, load_card
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from data.issues import InputError
 from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4, plot_pareto
 from reports.style import DOUBLE_COLUMN_IN, DPI, FONT_PT, SINGLE_COLUMN_IN

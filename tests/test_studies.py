@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from data.errors import EXIT_INPUT
 from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main

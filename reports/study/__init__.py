@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
+from data.schema import CHANNEL_STATES
 from reports.export import ID, PERCENT, Column, ResultTable
 from reports.plots import fig4_tops, plot_fig2, plot_fig4, plot_pareto
 from reports.sweep_axis import POINT, SWEEP_COLUMN, WHOLE_SWEEP, SweepAxis, named_sweep
@@ -143,7 +144,7 @@ COLUMNS = {column.name: column for column in (
     Column("status", "-", "ok or failed"),
     Column("message", "-", "why a run failed"),
     Column("worker", "-", "the Dask worker that ran it"),
-    Column("channel_state", "-", "Good, Normal or Poor"),
+    Column("channel_state", "-", f"channel state ({', '.join(CHANNEL_STATES)})"),
     Column("pairs", "-", "device-rounds in range", format=ID),
     Column("out_of_range", "-", "device-rounds out of range", format=ID),
     Column("index", "-", "task number", format=ID),
@@ -231,9 +232,9 @@ def fig4_bars(summary: pd.DataFrame, sweep_value) -> tuple[dict, dict]:
     return means, errors
 
 
-def fig4_figures(summary: pd.DataFrame, axis: SweepAxis | None, w: float) -> list[tuple[str, object]]:
-    """The study's Fig. 4s as (file name, draw(path)): `fig4.png` without a sweep, else one per sweep value
-    (`fig4_w_0.2.png`), each labelled with its value and all on one scale, so that they compare."""
+def fig4_figures(summary: pd.DataFrame, axis: SweepAxis | None, w: float) -> dict[str, object]:
+    """The study's Fig. 4s as {PNG stem: draw(path)}: `fig4` without a sweep, else one per sweep value
+    (`fig4_w_0.2`), each labelled with its value and all on one scale, so that they compare."""
     values = list(dict.fromkeys(summary[SWEEP_COLUMN])) if axis is not None else [None]
     bars = {value: fig4_bars(summary, value) for value in values}
     tops = fig4_tops(*bars.values())
@@ -246,8 +247,8 @@ def fig4_figures(summary: pd.DataFrame, axis: SweepAxis | None, w: float) -> lis
                                       tops=tops, point=point)
 
     if axis is None:
-        return [("fig4.png", drawer(None))]
-    return [(f"fig4_{axis.name}_{float(value):g}.png", drawer(value)) for value in values]
+        return {"fig4": drawer(None)}
+    return {f"fig4_{axis.name}_{float(value):g}": drawer(value) for value in values}
 
 
 def plot_pareto_with_ci(summary: pd.DataFrame, path: Path):

@@ -377,9 +377,14 @@ def card_problems(settings: CardConfig) -> list[str]:
     return problems + study_problems(settings, "card") + sensitivity_problems(settings, "card")
 
 
+def settings_problems(settings: FedsllmConfig | CardConfig) -> list[str]:
+    """Every out-of-range setting: the Fields' ranges, then the rules between settings."""
+    rules = fedsllm_problems if isinstance(settings, FedsllmConfig) else card_problems
+    return range_problems(settings) + rules(settings)
+
+
 def check_settings(settings: FedsllmConfig | CardConfig) -> None:
     """A ConfigError listing every out-of-range setting, if there is any."""
-    rules = fedsllm_problems if isinstance(settings, FedsllmConfig) else card_problems
-    problems = range_problems(settings) + rules(settings)
+    problems = settings_problems(settings)
     if problems:
         raise ConfigError.listing("bad setting", problems)

@@ -13,8 +13,8 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from data.fedsllm import FedsllmInputs
-from reports.export import ReportFolder, summary_with_versions
+from data.fedsllm.inputs import FedsllmInputs
+from reports.export import summary_with_versions
 from reports.fedsllm import certificate_table
 from reports.fedsllm_energy import (
     energy_allocation_table,
@@ -25,7 +25,6 @@ from reports.fedsllm_energy import (
     plot_energy_over_eta,
     plot_front,
 )
-from reports.plots import figures_table
 from solvers.fedsllm.certificate import Certificate
 from solvers.app.config import ConfigError, Study
 from solvers.fedsllm.search import Engine, EtaGrid
@@ -43,7 +42,8 @@ from solvers.fedsllm.energy.search import (
 )
 from solvers.app.fedsllm import FedsllmModels, FedsllmOptimum, effective_eta, engine_settings, \
     refine_tolerance, solve, validate
-from solvers.app.context import RunContext, RunOutcome, read
+from reports.report import Report
+from solvers.app.context import RunContext, read
 from solvers.app.study import cluster_settings
 from solvers.studies.cluster import run_tasks
 from solvers.studies.energy import FrontSpec, front_jobs, front_task_failure, front_tasks, run_front_task
@@ -157,7 +157,7 @@ def certify(run: RunContext, inputs: FedsllmInputs, solved: EnergySolved) -> Cer
 
 
 def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: EnergySolved,
-           certificate: Certificate) -> RunOutcome:
+           certificate: Certificate) -> Report:
     scenario = EnergyScenario.from_inputs(inputs)
     best, limit = solved.search.best, solved.limit
     delays = user_delays_s(scenario, best)
@@ -172,19 +172,15 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Energy
                             ("lower_bound", solved.engine_search.final.lower_bound_j if solved.engine_search.final
                              else float("nan"), "J", "structured engine: proven lower bound on E*(eta*)"),
                             *bound_summary_rows(solved.bound)]}
-    with ReportFolder(run.out) as folder:
-        folder.add_table(energy_summary_table(inputs, facts, best, solved.search, certificate,
-                                              time.perf_counter() - run.started, run.provenance))
-        folder.add_table(energy_allocation_table(inputs.user_ids, best, delays, binding))
-        folder.add_table(energy_eta_sweep_table(solved.search))
-        checks = certificate_table(certificate)
-        checks.name = "energy_kkt"
-        folder.add_table(checks)
-        folder.add_table(energy_baselines_table(solved.baselines))
-        figure = plot_energy_over_eta(solved.search, folder.file("energy_eta.png"), inputs.user_count)
-        folder.add_table(figures_table([figure]))
-        run.write_run_files(folder, {**effective_eta(grid), "energy.max_delay_s": float(limit.max_delay_s)})
-        final = folder.commit("fedsllm.xlsx")
+    checks = certificate_table(certificate)
+    checks.name = "energy_kkt"
+    tables = [energy_summary_table(inputs, facts, best, solved.search, certificate,
+                                   time.perf_counter() - run.started, run.provenance),
+              energy_allocation_table(inputs.user_ids, best, delays, binding),
+              energy_eta_sweep_table(solved.search), checks, energy_baselines_table(solved.baselines)]
+    users = inputs.user_count
+    figures = {"energy_eta": lambda path: plot_energy_over_eta(solved.search, path, users)}
+    run_files = run.run_files({**effective_eta(grid), "energy.max_delay_s": float(limit.max_delay_s)})
     lines = [f"FedsLLM least energy (Problem (E)): E* = {best.energy_j:.6g} J at eta* = {best.eta:.6f}, server clock "
              f"{best.server_cpu_hz / 1e9:.4g} GHz, under T_max = {limit.max_delay_s:.6g} s ({limit.source}; T* = "
              f"{limit.least_delay_s:.6g} s); {1 - best.energy_j / at_least:.2%} below the delay optimum's "
@@ -193,13 +189,13 @@ def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: Energy
                  f"{row['strategy']} " + (f"E = {row['energy'].total_j:.4g} J" if row["feasible"]
                                           else f"infeasible (least delay {row['least_delay_s']:.4g} s)")
                  for row in solved.baselines),
-             f"certificate: {certificate.verdict()} [{certificate.kind}]", f"report: {final}"]
+             f"certificate: {certificate.verdict()} [{certificate.kind}]"]
     headline = {"E_star_j": best.energy_j, "eta_star": best.eta, "T_max_s": limit.max_delay_s,
                 "certificate": certificate.verdict()}
-    return RunOutcome(lines, final, headline, folder.tables)
+    return Report("fedsllm.xlsx", tables, lines, headline, figures, run_files=run_files)
 
 
-def energy_optimum_study(run: RunContext) -> RunOutcome:
+def energy_optimum_study(run: RunContext) -> Report:
     tables = read(run)
     inputs, grid = validate(run, tables)
     delay = delay_optimum(run, inputs, grid)
@@ -209,7 +205,7 @@ def energy_optimum_study(run: RunContext) -> RunOutcome:
     return report(run, inputs, grid, solved, certificate)
 
 
-def pareto_study(run: RunContext) -> RunOutcome:
+def pareto_study(run: RunContext) -> Report:
     """The delay-energy front: E*(T_max) of the four strategies from T* to pareto.max_factor x T*, on Dask."""
     tables = read(run)
     inputs, grid = validate(run, tables)
@@ -237,19 +233,15 @@ def pareto_study(run: RunContext) -> RunOutcome:
              ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran"),
              ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
              ("input", inputs.source, "-", "input workbook")]
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_with_versions(facts, run.provenance))
-        folder.add_table(front_table(rows))
-        figure = plot_front(rows, folder.file("pareto.png"), inputs.user_count, least)
-        folder.add_table(figures_table([figure]))
-        run.write_run_files(folder, effective_eta(grid))
-        final = folder.commit("fedsllm.xlsx")
+    tables = [summary_with_versions(facts, run.provenance), front_table(rows)]
+    users = inputs.user_count
+    figures = {"pareto": lambda path: plot_front(rows, path, users, least)}
     ok = [row for row in rows if row["status"] == "ok" and row["strategy"] == "Proposed"]
     lines = [f"delay-energy front over {settings.pareto.points} delay limits from T* = {least:.6g} s to "
              f"{settings.pareto.max_factor:g} x T*: Proposed E* from {ok[0]['energies'][-1]:.6g} J to "
-             f"{ok[-1]['energies'][-1]:.6g} J; {len(failed)} of {len(rows)} runs failed; worst gap {worst:.1e}",
-             f"report: {final}"]
-    return RunOutcome(lines, final, {"runs": len(rows), "runs_failed": len(failed)}, folder.tables)
+             f"{ok[-1]['energies'][-1]:.6g} J; {len(failed)} of {len(rows)} runs failed; worst gap {worst:.1e}"]
+    return Report("fedsllm.xlsx", tables, lines, {"runs": len(rows), "runs_failed": len(failed)}, figures,
+                  run_files=run.run_files(effective_eta(grid)))
 
 
 def energy_study(settings):

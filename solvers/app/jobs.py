@@ -12,18 +12,22 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.errors import FedsplitError
-from reports.export import ReportDestinationError, write_index
+from data.fedsllm.inputs import DEFAULT_WORKBOOK
+from data.workbook import WorkbookFile
+from reports.export import ReportDestinationError, check_destination, write_index
+from reports.report import Report
 from reports.run_files import default_out, write_diagnostics
 from solvers.app.card import run_card
-from solvers.app.context import RunOutcome, command_line
+from solvers.app.context import RunOutcome, command_line, prepare_context
 from solvers.app.fedsllm import run_fedsllm
 from solvers.app.overrides import Overrides, checked_config, job_overrides
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 70, 130  # and each FedsplitError's exit_code (2 input, 3 solve)
-PIPELINES = {"fedsllm": run_fedsllm, "card": run_card}
+PIPELINES = {"fedsllm": (run_fedsllm, DEFAULT_WORKBOOK), "card": (run_card, DEFAULT_CARD_WORKBOOK)}
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
 
@@ -37,14 +41,30 @@ class JobResult:
     settings: dict[str, object] = field(default_factory=dict)  # each override's key -> the value the job ran with
 
 
+def run_pipeline(settings, source=None, command: str | None = None) -> Report:
+    """The model's pipeline on typed settings, the one the command line and the notebook API run: `source` is
+    the input (default: the workbook `settings.data` names, or the model's shipped one). Call it inside
+    `capturing_run_log()`: the report's run.log is what was logged until it returned."""
+    pipeline, default_workbook = PIPELINES[settings.model_name]
+    source = source or WorkbookFile(Path(settings.data) if settings.data else default_workbook)
+    report = pipeline(prepare_context(settings, source, command or command_line()))
+    report.run_files.log_lines = run_log_lines()
+    return report
+
+
 def run_job(cfg: DictConfig) -> RunOutcome:
+    """One command-line job: its report folder refused before any work if unusable, then written whole."""
+    settings = OmegaConf.to_object(cfg)
+    out = check_destination(Path(settings.out) if settings.out else default_out(settings.report_label()))
     with capturing_run_log():
         log.info("command: %s", command_line())
         try:
-            return PIPELINES[cfg.model_name](cfg)
+            report = run_pipeline(settings)
         except SolveError as error:
-            error.diagnostics = write_diagnostics(Path(cfg.out), str(error), run_log_lines())
+            error.diagnostics = write_diagnostics(out, str(error), run_log_lines())
             raise
+        final, tables = report.write(out)
+    return RunOutcome([*report.lines, f"report: {final}"], final, report.headline, tables)
 
 
 def run_single(overrides: list[str]) -> int:

@@ -3,10 +3,10 @@
     read -> validate -> tasks -> run on Dask -> report
 
 read/validate: the workbook as the base case, like every run; tasks: drops x sweep values (data only);
-run: `solvers.study.run_tasks` on a LocalCluster or an existing scheduler; report: the tidy table of
-runs (CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the
-benchmarks next to the papers' values, the failures, and the figures with their intervals, committed
-last so that a failure or Ctrl-C writes nothing.
+run: `solvers.studies.cluster.run_tasks` on a LocalCluster or an existing scheduler; report (a Report in
+memory, written whole by the caller, so that a failure or Ctrl-C writes nothing): the tidy table of runs
+(CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the benchmarks
+next to the papers' values, the failures, and the figures with their intervals.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import time
 import pandas as pd
 
 from data.card.inputs import card_inputs
-from data.fedsllm import fedsllm_inputs
+from data.fedsllm.inputs import fedsllm_inputs
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.console import card_study_lines, fedsllm_study_lines
-from reports.export import Percent, ReportFolder, summary_with_versions
-from reports.plots import figures_table
+from reports.export import Percent, summary_with_versions
+from reports.report import Report
 from reports.study import (
     REDUCTION_FORMATS,
     card_reductions,
@@ -39,7 +39,7 @@ from reports.study import (
 from reports.study.sensitivity import indices_frame, indices_table, plot_indices, points_table, top_factor_lines
 from reports.sweep_axis import sweep_axis
 from solvers.app.config import ConfigError
-from solvers.app.context import RunContext, RunOutcome, read
+from solvers.app.context import RunContext, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
@@ -77,7 +77,7 @@ def common_facts(run: RunContext, frame, where: dict, runs: str) -> list[tuple]:
     ]
 
 
-def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
+def fedsllm_monte_carlo(run: RunContext) -> Report:
     """FedsLLM: drops x sweep x Proposed/EB/FE/BA."""
     inputs = fedsllm_inputs(run.data_path, read(run))
     settings = run.settings
@@ -103,19 +103,19 @@ def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
                           if spec.eta_search == "certified" else "structured duality gap at the searched eta")
          + " (Proposed), structured duality gap (FE)", "-", "what proves each run's optimum"),
     ]
-    figures = []
+    figures = {}
     if axis is not None:
         users = None if axis.name == "users" else spec.users
         caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against {axis.description}"
                    + (f", K = {users}" if users else ""))
-        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", axis, caption, path, users,
-                                                                    settings.baseline_eta)))
+        figures["fig2"] = lambda path: plot_sweep_with_ci(summary, "T_s", axis, caption, path, users,
+                                                         settings.baseline_eta)
     lines = fedsllm_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame), worst_gap(frame))
     return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, lines,
                    {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)}, axis)
 
 
-def card_monte_carlo(run: RunContext) -> RunOutcome:
+def card_monte_carlo(run: RunContext) -> Report:
     """CARD: drops x sweep (w: the Pareto curve) x channel states x CARD/server-only/device-only."""
     base = card_inputs(run.data_path, read(run))
     settings = run.settings
@@ -133,27 +133,21 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
     lines = card_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame))
     figures = fig4_figures(summary, axis, base.parameter("w"))
     if settings.sweep.name == "w":
-        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path)))
+        figures["pareto"] = lambda path: plot_pareto_with_ci(summary, path)
     return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)}, axis)
 
 
 def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, figures, lines,
-            headline, axis) -> RunOutcome:
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_with_versions(
-            [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
-             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
-        folder.add_table(table_from_frame("means", summary, axis))
-        folder.add_table(table_from_frame("reductions", reductions, axis, REDUCTION_FORMATS))
-        folder.add_table(table_from_frame("failures", failures_frame(frame), axis))
-        folder.add_table(table_from_frame("runs", frame, axis))
-        write_parquet(frame, folder.file("runs.parquet"), axis)
-        drawn = [draw(folder.file(name)) for name, draw in figures]
-        if drawn:
-            folder.add_table(figures_table(drawn))
-        run.write_run_files(folder, {})
-        final = folder.commit(workbook)
-    return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
+            headline, axis) -> Report:
+    tables = [summary_with_versions([*facts, ("wall_time", time.perf_counter() - run.started, "s",
+                                              "wall time of the whole study"),
+                                     ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance),
+              table_from_frame("means", summary, axis),
+              table_from_frame("reductions", reductions, axis, REDUCTION_FORMATS),
+              table_from_frame("failures", failures_frame(frame), axis),
+              table_from_frame("runs", frame, axis)]
+    return Report(workbook, tables, lines, headline, figures,
+                  {"runs.parquet": lambda path: write_parquet(frame, path, axis)}, run.run_files({}))
 
 
 # --- study=sensitivity: read -> validate the factors on the workbook -> sample -> run on Dask -> indices -> report
@@ -173,7 +167,7 @@ def _design(run: RunContext, model: str, columns_by_sheet: dict):
     return sample_design(config.method, factors, config.samples, config.levels, run.settings.seed)
 
 
-def fedsllm_sensitivity(run: RunContext) -> RunOutcome:
+def fedsllm_sensitivity(run: RunContext) -> Report:
     """FedsLLM: T*, eta* and the reduction against BA over the factors' ranges."""
     inputs = fedsllm_inputs(run.data_path, read(run))
     settings = run.settings
@@ -186,7 +180,7 @@ def fedsllm_sensitivity(run: RunContext) -> RunOutcome:
     return _study(run, "fedsllm", spec, design, run_fedsllm_point, FEDSLLM_OUTPUTS, FEDSLLM_HEADLINES, facts)
 
 
-def card_sensitivity(run: RunContext) -> RunOutcome:
+def card_sensitivity(run: RunContext) -> Report:
     """CARD: mean delay, mean server energy and both reductions under each channel state over the factors."""
     base = card_inputs(run.data_path, read(run))
     settings = run.settings
@@ -214,7 +208,7 @@ def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[l
 
 
 def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task_function, outputs: dict[str, str],
-           headlines: dict[str, float], facts: list[tuple]) -> RunOutcome:
+           headlines: dict[str, float], facts: list[tuple]) -> Report:
     settings = run.settings
     tasks = design.tasks()
     rows, where = run_tasks(task_function, spec, tasks, point_failure(spec, outputs), cluster_settings(run),
@@ -243,20 +237,15 @@ def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task_func
                   else "bars: 95 % bootstrap CI"))
     factor_fields = [(f.name, f.unit, f"{f.field.description}" + (" (factor on the column)" if f.sheet else ""))
                      for f in design.factors]
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_with_versions(
-            [*summary, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
-             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
-        folder.add_table(indices_table(indices))
-        folder.add_table(points_table(frame, factor_fields, outputs))
-        frame.to_parquet(folder.file("points.parquet"), index=False)
-        drawn = plot_indices(indices, method, setting, folder.file("sensitivity.png"))
-        folder.add_table(figures_table([drawn]))
-        run.write_run_files(folder, {})
-        final = folder.commit(f"{model}.xlsx")
+    tables = [summary_with_versions(
+                  [*summary, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
+                   ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance),
+              indices_table(indices), points_table(frame, factor_fields, outputs)]
     lines = [f"{model} sensitivity ({method}, {len(frame)} points, {failed} failed, on {where['workers']} Dask "
              f"worker{'s' if where['workers'] != 1 else ''}): the factors that move each output most",
-             *top_factor_lines(indices, method), *headline_lines, f"report: {final}"]
+             *top_factor_lines(indices, method), *headline_lines]
     headline = {"points": len(frame), "points_failed": failed}
-    return RunOutcome(lines, final, headline, folder.tables)
+    return Report(f"{model}.xlsx", tables, lines, headline,
+                  {"sensitivity": lambda path: plot_indices(indices, method, setting, path)},
+                  {"points.parquet": lambda path: frame.to_parquet(path, index=False)}, run.run_files({}))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from data.papers import FEDSLLM_STRATEGIES
 from solvers.fedsllm.search import EngineSettings, EtaGrid, EtaSearch, EtaSearchResult, refine_between_neighbours
 from solvers.runtime.ipopt import IpoptSolver

@@ -27,7 +27,7 @@ from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 from pyomo.opt import SolverResults, check_optimal_termination
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
 from solvers.runtime.stopping import native_section

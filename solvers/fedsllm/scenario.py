@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.fedsllm import FedsllmInputs, lemma_constants
+from data.fedsllm.inputs import FedsllmInputs, lemma_constants
 
 
 LN2 = math.log(2.0)

@@ -20,7 +20,7 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy.optimize import minimize_scalar
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord

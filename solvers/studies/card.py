@@ -30,7 +30,7 @@ def run_card_task(spec: CardStudySpec, task: StudyTask) -> list[dict]:
     and cost U per device-round in range."""
     from data.card.profile import build_profile  # noqa: PLC0415
     from data.schema import CHANNEL_STATES  # noqa: PLC0415
-    from solvers.card.algorithm import solve_state  # noqa: PLC0415
+    from solvers.card.state import solve_state  # noqa: PLC0415
 
     worker = worker_name()
     inputs = card_drop(spec.base, task.seed, spec.sweep_name, task.sweep_value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.energy.bound import EtaBranchAndBound
 from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN
 from solvers.fedsllm.energy.search import EnergySearch, Strategy

@@ -99,7 +99,7 @@ def _point_row(spec: SensitivitySpec, task: SensitivityTask, outputs: dict, stat
 
 def fedsllm_point_problems(inputs) -> list[str]:
     """The rules between parameters and the links' SNR floor (data/fedsllm.py) at one sample point."""
-    from data.fedsllm import FEDSLLM_CROSS_RULES, LINKS, SNR_FLOOR_DB, full_band_snr_db  # noqa: PLC0415
+    from data.fedsllm.inputs import FEDSLLM_CROSS_RULES, LINKS, SNR_FLOOR_DB, full_band_snr_db  # noqa: PLC0415
     p = inputs.parameters
     problems = [f"{rule.reported_at} = {p[rule.reported_at]:g}: expected {rule.expected(p)}"
                 for rule in FEDSLLM_CROSS_RULES if not rule.holds(p)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm_energy import build_problem_e, fix_equal_split, relaxed_rounds_and_log2, set_eta, \
     set_relaxation, set_start
 from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy, \

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.engines import Allocation
 from solvers.fedsllm.scenario import SplitScenario, rate_bps
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN, EnergyIpopt, EnergyStructured
 from solvers.fedsllm.energy.scenario import EnergyAllocation, EnergyScenario, allocation_with_energy
 from solvers.fedsllm.engines import Allocation

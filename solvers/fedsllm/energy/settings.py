@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
-from data.fedsllm import LONGEST_DELAY_S
+from data.fedsllm.inputs import LONGEST_DELAY_S
 
 
 def _setting(default: Any = None, help: str = "", factory: Any = None) -> Any:

@@ -34,7 +34,7 @@ from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
-DEFAULT_WORKBOOK = Path(__file__).with_name("fedsllm.xlsx")
+DEFAULT_WORKBOOK = Path(__file__).parents[1] / "fedsllm.xlsx"
 
 FEDSLLM_CROSS_RULES = (
     CrossRule("gamma", ("gamma", "L"), lambda p: p["gamma"] <= p["L"],

@@ -228,3 +228,9 @@ CARD_LAYER_COLUMNS: tuple[Field, ...] = (
     Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0, high=1e15),
     Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0, high=1e15),
 )
+
+
+def within(low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False,
+           whole: bool = False, unit: str = "-") -> Field:
+    """The range of a setting that no workbook cell has."""
+    return Field("", unit, "", Kind.INTEGER if whole else Kind.REAL, low, high, low_open, high_open)

@@ -10,7 +10,7 @@ from data.card.inputs import CardInputs
 from data.card.profile import Profile, parameter_count
 from data.papers import CARD_METHODS, PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION
 from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions
-from reports.provenance import Provenance
+from reports.files.provenance import Provenance
 
 
 

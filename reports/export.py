@@ -30,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from data.errors import FedsplitError
 from data.workbook import append_as_data, plain_value
 from reports.display_units import header_text as _header_for, workbook_table
-from reports.provenance import Provenance
+from reports.files.provenance import Provenance
 
 
 log = logging.getLogger(__name__)

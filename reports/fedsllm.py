@@ -12,7 +12,7 @@ from data.fedsllm.inputs import FedsllmInputs
 from data.papers import PAPER_REDUCTION_VS_BA
 from data.workbook import plain_value
 from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions
-from reports.provenance import Provenance
+from reports.files.provenance import Provenance
 
 
 
@@ -188,7 +188,7 @@ def certificate_table(certificate) -> ResultTable:
     does (empty for a check over all users), so the column has one type and joins the allocation on it."""
     table = ResultTable("lemma3_kkt", [
         Column("check", "-", "what is checked"),
-        Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users"),
+        Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users", format=ID),
         Column("value", "-", "the measured value, in `unit`"),
         Column("unit", "-", "unit of the value"),
         Column("tolerance", "-", "the condition the value must meet"),

@@ -35,7 +35,7 @@ from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.scenario import Scenario, load_scenario
 from reports.export import ResultTable
-from reports.report import Report
+from reports.files.report import Report
 from solvers.app import config
 from solvers.app.config import MODEL_CONFIGS, ConfigError, nearest_key, settings_problems
 from solvers.app.jobs import run_pipeline
@@ -128,7 +128,7 @@ def _leaf(settings, key: str):
     item = next((f for f in fields(holder) if f.name == leaf), None)
     if item is None or item.metadata.get("internal") or is_dataclass(getattr(holder, leaf)):
         return None
-    return holder, leaf, get_type_hints(type(holder), vars(config))[leaf]
+    return holder, leaf, get_type_hints(type(holder))[leaf]  # in the module that declares the field
 
 
 def _typed(value, kind) -> tuple[Any, str]:

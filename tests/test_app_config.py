@@ -20,7 +20,7 @@ RULE_CHECKED = {"sweep.values", "crosscheck.rounds", "solver.options"}
 
 
 def leaves(config_class, prefix=""):
-    hints = get_type_hints(config_class, vars(config))
+    hints = get_type_hints(config_class)
     instance = config_class()
     for item in fields(config_class):
         value = getattr(instance, item.name)

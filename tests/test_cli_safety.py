@@ -15,6 +15,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from solvers.app.config import Study
+
 from data.fedsllm.generate import write_fedsllm_workbook
 from data.errors import EXIT_INPUT, EXIT_SOLVE
 from solvers.app.jobs import EXIT_OK
@@ -156,7 +158,7 @@ def test_a_wrong_choice_lists_the_allowed_ones_and_a_mistyped_key_the_nearest(ca
     assert main(["model=card", "channel_state=Stormy"]) == EXIT_INPUT
     assert "expected one of [Good, Normal, Poor]" in capsys.readouterr().err
     assert main(["study=sweep"]) == EXIT_INPUT
-    assert "expected one of [optimum, power_sweep, monte_carlo, pareto]" in capsys.readouterr().err
+    assert f"expected one of [{', '.join(s.value for s in Study)}]" in capsys.readouterr().err
     assert main(["eta.stp=0.1", "+foo=1", "solver.maxiter=5"]) == EXIT_INPUT
     error = capsys.readouterr().err
     assert "3 bad overrides" in error

@@ -50,7 +50,7 @@ def ipopt_at(users, eta, max_delay_s, equal_split=False, parameters=PARAMETERS):
     if equal_split:
         fix_equal_split(model)
         main, fed = split.equal_split_times_s()
-        count = split.users
+        count = split.user_count
         start = (main, fed, np.full(count, split.bandwidth_main_hz / count), np.full(count, split.bandwidth_fed_hz / count))
     else:
         delay = solve_structured(split, eta)

@@ -109,10 +109,10 @@ def test_the_least_energy_at_t_star_is_the_delay_optimum_at_full_power(workbook)
 
 @pytest.mark.parametrize("overrides,words", [
     (["energy.max_delay_s=1"], "infeasible: T_max below the least delay T* = "),
-    (["energy.max_delay_factor=0.9"], "energy.max_delay_factor=0.9: expected a number >= 1"),
-    (["energy.max_delay_s=-5"], "energy.max_delay_s=-5.0: expected a number of seconds > 0"),
+    (["energy.max_delay_factor=0.9"], "energy.max_delay_factor=0.9: expected a finite number >= 1"),
+    (["energy.max_delay_s=-5"], "energy.max_delay_s=-5.0: expected a finite number > 0"),
     (["study=power_sweep"], "objective=energy with study=power_sweep: expected study=optimum"),
-    (["pareto.points=1"], "pareto.points=1: expected a whole number from 2 to 200"),
+    (["pareto.points=1"], "pareto.points=1: expected a whole number >= 2 and <= 200"),
 ])
 def test_bad_energy_settings_exit_2_and_write_nothing(workbook, tmp_path, capsys, overrides, words):
     out = tmp_path / "out"

@@ -36,7 +36,7 @@ from reports.card import (
     summary_table,
 )
 from reports.plots import plot_fig3, plot_fig4
-from reports.report import Report
+from reports.files.report import Report
 from solvers.card.crosscheck import (
     CrossCheck, checked_pairs, crosscheck, crosscheck_estimate_seconds, per_round_crosscheck,
 )

@@ -20,7 +20,7 @@ from hydra.core.config_store import ConfigStore
 
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.errors import FedsplitError
-from data.schema import CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind
+from data.schema import CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, within
 from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
@@ -43,12 +43,6 @@ def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, inte
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
-
-
-def within(low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False,
-           whole: bool = False, unit: str = "-") -> Field:
-    """The range of a setting that no workbook cell has."""
-    return Field("", unit, "", Kind.INTEGER if whole else Kind.REAL, low, high, low_open, high_open)
 
 
 def _schema_field(fields_: tuple[Field, ...], name: str) -> Field:

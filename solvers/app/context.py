@@ -14,8 +14,8 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from data.workbook import Table
-from reports.provenance import Provenance
-from reports.run_files import RunFiles
+from reports.files.provenance import Provenance
+from reports.files.run_files import RunFiles
 from solvers.app.config import check_settings
 from solvers.runtime.ipopt import IpoptSolver, check_ipopt_available, check_ipopt_options
 from solvers.runtime.progress import Progress

@@ -41,8 +41,8 @@ from solvers.fedsllm.energy.search import (
     strategies,
 )
 from solvers.app.fedsllm import FedsllmModels, FedsllmOptimum, effective_eta, engine_settings, \
-    refine_tolerance, solve, validate
-from reports.report import Report
+    refine_tolerance, run_fedsllm, solve, validate
+from reports.files.report import Report
 from solvers.app.context import RunContext, read
 from solvers.app.study import cluster_settings
 from solvers.studies.cluster import run_tasks
@@ -251,3 +251,8 @@ def energy_study(settings):
     if settings.objective is Objective.energy and settings.study is Study.optimum:
         return energy_optimum_study
     return None
+
+
+def run_fedsllm_model(run: RunContext) -> Report:
+    """FedsLLM's pipeline: the energy studies (objective=energy, study=pareto) here, the rest by delay."""
+    return (energy_study(run.settings) or run_fedsllm)(run)

@@ -36,7 +36,7 @@ from reports.fedsllm import (
     sweep_curve,
 )
 from reports.plots import plot_eta_sweep, plot_fig2
-from reports.report import Report
+from reports.files.report import Report
 from solvers.fedsllm.certificate import (
     Certificate, certify_by_duality_gap, certify_optimum, global_checks, problem16_global_checks,
     structured_bound_checks,
@@ -100,9 +100,8 @@ class FedsllmOptimum:
 
 
 def run_fedsllm(run: RunContext) -> Report:
-    """The whole run of the chosen study; returns its report, in memory."""
-    from solvers.app.energy import energy_study  # noqa: PLC0415 (it builds on this module's steps)
-    return (energy_study(run.settings) or STUDIES[run.settings.study])(run)
+    """The whole run of the chosen delay study; returns its report, in memory (energy: solvers.app.energy)."""
+    return STUDIES[run.settings.study](run)
 
 
 # --- The steps ----------------------------------------------------------------------------

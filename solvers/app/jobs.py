@@ -17,17 +17,17 @@ from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.workbook import WorkbookFile
 from reports.export import ReportDestinationError, check_destination, write_index
-from reports.report import Report
-from reports.run_files import default_out, write_diagnostics
+from reports.files.report import Report
+from reports.files.run_files import default_out, write_diagnostics
 from solvers.app.card import run_card
 from solvers.app.context import RunOutcome, command_line, prepare_context
-from solvers.app.fedsllm import run_fedsllm
+from solvers.app.energy import run_fedsllm_model
 from solvers.app.overrides import Overrides, checked_config, job_overrides
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 70, 130  # and each FedsplitError's exit_code (2 input, 3 solve)
-PIPELINES = {"fedsllm": (run_fedsllm, DEFAULT_WORKBOOK), "card": (run_card, DEFAULT_CARD_WORKBOOK)}
+PIPELINES = {"fedsllm": (run_fedsllm_model, DEFAULT_WORKBOOK), "card": (run_card, DEFAULT_CARD_WORKBOOK)}
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
 

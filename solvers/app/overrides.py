@@ -14,7 +14,7 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from reports.run_files import default_out
+from reports.files.run_files import default_out
 from solvers.app.config import MODEL_CONFIGS, ConfigError, check_settings, known_keys, nearest_key, register_configs
 
 

@@ -20,7 +20,7 @@ from data.fedsllm.inputs import fedsllm_inputs
 from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
 from reports.console import card_study_lines, fedsllm_study_lines
 from reports.export import Percent, summary_with_versions
-from reports.report import Report
+from reports.files.report import Report
 from reports.study import (
     REDUCTION_FORMATS,
     card_reductions,

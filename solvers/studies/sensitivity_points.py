@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from data.schema import (
-    CARD_DEVICE_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind,
+    CARD_DEVICE_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind, within,
 )
 
 NUMERIC = (Kind.REAL, Kind.INTEGER)
@@ -36,8 +36,8 @@ class SensitivityMethod(Enum):
     sobol = "sobol"  # variance-based S1 and ST from Saltelli's sample: (D + 2) x samples points
 
 
-def _setting(default=None, help: str = "", factory=None):
-    metadata = {"help": help, "internal": False}
+def _setting(default=None, help: str = "", factory=None, valid: Field | None = None):
+    metadata = {"help": help, "internal": False, "valid": valid}
     return field(default_factory=factory, metadata=metadata) if factory else field(default=default, metadata=metadata)
 
 
@@ -48,8 +48,9 @@ class SensitivityConfig:
     parameters: Any = _setting(
         None, help="study=sensitivity: NAME: [low, high] per factor, e.g. {server_cpu_max_hz:[5e9,4e10],"
              "users.cpu_max_hz:[0.5,2]} (a column's range is a factor on the workbook's values)")
-    samples: int = _setting(10, "trajectories (morris) or base samples (sobol, a power of 2)")
-    levels: int = _setting(4, "morris: grid levels of each factor (an even number)")
+    samples: int = _setting(10, "trajectories (morris) or base samples (sobol, a power of 2)",
+                            valid=within(1, 100_000, whole=True))
+    levels: int = _setting(4, "morris: grid levels of each factor (an even number)", valid=within(2, 1000, whole=True))
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,8 @@ def sensitivity_problems(settings, model: str) -> list[str]:
     """The sensitivity keys, each problem with what is expected (the factors only for study=sensitivity)."""
     config = settings.sensitivity
     problems = []
-    if not 1 <= config.samples <= 100_000:
-        problems.append(f"sensitivity.samples={config.samples}: expected a whole number from 1 to 100000")
-    if not (2 <= config.levels <= 1000 and config.levels % 2 == 0):
-        problems.append(f"sensitivity.levels={config.levels}: expected an even whole number from 2 to 1000")
+    if config.levels % 2:  # its range is its Field's
+        problems.append(f"sensitivity.levels={config.levels}: expected an even whole number")
     if config.method is SensitivityMethod.sobol and config.samples & (config.samples - 1):
         problems.append(f"sensitivity.samples={config.samples}: expected a power of 2 with method=sobol (its "
                         f"Sobol' sequence is balanced there), e.g. {1 << max(0, config.samples.bit_length() - 1)}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reports.export import ReportFolder, ResultTable
 from reports.plots import figures_table
-from reports.run_files import RunFiles, write_run_files
+from reports.files.run_files import RunFiles, write_run_files
 from reports.style import FigureFiles
 
 Draw = Callable[[Path | None], FigureFiles]  # draws a figure into a PNG (and its PDF), or in memory for None

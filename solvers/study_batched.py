@@ -1,0 +1,127 @@
+"""The FedsLLM Monte Carlo study on the batched engine: many tasks (drops x sweep points) per Dask task.
+
+`run_fedsllm_chunk` computes, for every task of a chunk, the rows `solvers.study.run_fedsllm_task`
+computes for one (Proposed, EB, FE, BA with eta_search=search): the drops are drawn as usual, their
+users concatenated into one `ScenarioBatch`, and every step of the per-task path runs for all of them
+at once: BA and EB's grid and Brent on the equal split in numpy, FE and Proposed's grid and Brent on the
+compiled structured kernel, each scenario warm-started from its own last solve. Each scenario keeps its
+own convergence test, duality gap and status; a drop that cannot be drawn or a solve that fails gives
+that task's failed rows and leaves the others as they are.
+
+A row's `seconds` is the chunk's time for that strategy divided by its tasks (the tasks are solved
+together, so no single one has a time of its own).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from data.drops import fedsllm_drop
+from solvers.batched import STATUS, ScenarioBatch
+from solvers.batched_search import EqualSplitDelays, SolvedPoints, StudySearch, equal_bandwidth_search, searched_proposed
+from solvers.fedsllm import EtaGrid, eta_grid_for
+from solvers.kernels import OPTIMAL
+from solvers.structured import SplitScenario
+from solvers.study import (
+    STRATEGIES,
+    STUDY_GRID_STEP,
+    STUDY_REFINE_TOLERANCE,
+    FedsllmStudySpec,
+    StudyTask,
+    _failed,
+    _row,
+    _worker_name,
+)
+
+EB_REFINE_TOLERANCE = 1e-6  # on eta, as the per-task path's EqualBandwidth.best
+
+
+def _draw(spec: FedsllmStudySpec, tasks: list[StudyTask], started: float, worker: str):
+    """Each task's scenario and EB grid, or its failed rows when its drop cannot be drawn."""
+    drawn, failed, draws = [], {}, {}
+    for task in tasks:
+        try:
+            inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value, draws)
+            drawn.append((task, SplitScenario.from_inputs(inputs), eta_grid_for(inputs)))
+        except (ValueError, ArithmeticError) as error:
+            message = f"the drop could not be drawn: {error}"
+            failed[task.index] = [_failed(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+    return drawn, failed
+
+
+def run_fedsllm_chunk(spec: FedsllmStudySpec, tasks: list[StudyTask]) -> list[dict]:
+    """The rows of every task in `tasks`, in their order, strategies in STRATEGIES order."""
+    worker = _worker_name()
+    started = time.perf_counter()
+    drawn, failed = _draw(spec, tasks, started, worker)
+    rows_of = dict(failed)
+    grids = {grid for _, _, grid in drawn}
+    if len(grids) > 1:  # eta_step is a base-case parameter, never swept (data.drops.fedsllm_sweep_names)
+        raise ValueError(f"the tasks of a chunk need one eta grid, got {len(grids)}")
+    if drawn:
+        solved = [task for task, _, _ in drawn]
+        for task, rows in zip(solved, fedsllm_batch_rows(spec, solved, [s for _, s, _ in drawn], grids.pop(),
+                                                         worker)):
+            rows_of[task.index] = rows
+    return [row for task in tasks for row in rows_of[task.index]]
+
+
+def fedsllm_batch_rows(spec: FedsllmStudySpec, tasks: list[StudyTask], scenarios: list[SplitScenario],
+                       eb_grid: EtaGrid, worker: str) -> list[list[dict]]:
+    """Proposed, EB, FE and BA of every (task, scenario), all scenarios together; `eb_grid` is EB's eta
+    grid (the workbook's eta_step)."""
+    count = len(tasks)
+    fixed = spec.baseline_eta
+    clock = time.perf_counter()
+    equal = EqualSplitDelays.of(scenarios)
+    ba = equal.delays(fixed)
+    ba_seconds = (time.perf_counter() - clock) / count
+    clock = time.perf_counter()
+    eb_T, eb_eta = equal_bandwidth_search(equal, eb_grid, fixed, EB_REFINE_TOLERANCE)
+    eb_seconds = (time.perf_counter() - clock) / count
+    clock = time.perf_counter()
+    points = SolvedPoints(ScenarioBatch.of(scenarios), spec.gap)
+    search = StudySearch(EtaGrid(STUDY_GRID_STEP, STUDY_GRID_STEP, 1.0 - STUDY_GRID_STEP), fixed,
+                         STUDY_REFINE_TOLERANCE, spec.solve_limit)
+    best = searched_proposed(points, search, eb_eta)
+    proposed_seconds = (time.perf_counter() - clock) / count
+    rows = []
+    for s, task in enumerate(tasks):
+        rows.append([
+            _row(task, "Proposed", **_proposed_values(points, s, best[s], spec.solve_limit),
+                 seconds=proposed_seconds, worker=worker),
+            _row(task, "EB", T_s=float(eb_T[s]), eta=float(eb_eta[s]), lower_bound_s=math.nan, gap=math.nan,
+                 status="ok", message="", seconds=eb_seconds, worker=worker),
+            _row(task, "FE", **_fe_values(points, s, fixed), seconds=proposed_seconds, worker=worker),
+            _row(task, "BA", T_s=float(ba[s]), eta=fixed, lower_bound_s=float(ba[s]), gap=0.0, status="ok",
+                 message="", seconds=ba_seconds, worker=worker),
+        ])
+    return rows
+
+
+def _point(points: SolvedPoints, s: int, column: int) -> tuple[float, float, float, int]:
+    T, lower = float(points.T[s, column]), float(points.lower_bound[s, column])
+    return T, lower, max(0.0, (T - lower) / T), int(points.status[s, column])
+
+
+def _fe_values(points: SolvedPoints, s: int, fixed: float) -> dict:
+    """FE: Problem (17) at the fixed eta (the scenario's first solve), with its duality gap."""
+    T, lower, gap, status = _point(points, s, 0)
+    ok = status == OPTIMAL
+    return dict(T_s=T if ok else math.nan, eta=fixed, lower_bound_s=lower, gap=gap, status="ok" if ok else "failed",
+                message="" if ok else f"structured solve at eta={fixed:g}: {STATUS[status]}")
+
+
+def _proposed_values(points: SolvedPoints, s: int, column: int, solve_limit: int) -> dict:
+    """Proposed: the best solved eta, failed when that solve failed or the solves exceeded the limit."""
+    T, lower, gap, status = _point(points, s, column)
+    eta = float(points.etas[s, column])
+    solves = int(points.count[s])
+    if status == OPTIMAL and solves <= solve_limit:
+        return dict(T_s=T, eta=eta, lower_bound_s=lower, gap=gap, status="ok", message="")
+    reason = (f"{solves} structured solves, more than monte_carlo.solve_limit={solve_limit}"
+              if solves > solve_limit else f"structured solve at eta={eta:g}: {STATUS[status]}")
+    return dict(T_s=math.nan, eta=math.nan, lower_bound_s=math.nan, gap=math.nan, status="failed", message=reason)

@@ -31,8 +31,9 @@ import pandas as pd
 
 from data.issues import InputError
 from reports.export import PARTIAL_MARK, ResultTable, refuse_existing
-from solvers.config import ConfigError
-from solvers.run import check_overrides, checked_config, job_overrides, run_job
+from solvers.app.config import ConfigError
+from solvers.app.overrides import check_overrides, checked_config, job_overrides
+from solvers.app.jobs import run_job
 
 
 class InputProblems(Exception):

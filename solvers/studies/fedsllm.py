@@ -31,7 +31,7 @@ class FedsllmStudySpec:
     eta_search: str = "search"  # "search": grid + Brent, each point's duality gap; "certified": branch and bound
 
 
-def _failed(task: StudyTask, strategy: str, message: str, seconds: float, worker: str) -> dict:
+def failed_row(task: StudyTask, strategy: str, message: str, seconds: float, worker: str) -> dict:
     return task_row(task, strategy, T_s=math.nan, eta=math.nan, lower_bound_s=math.nan, gap=math.nan,
                 status="failed", message=message, seconds=seconds, worker=worker)
 
@@ -52,7 +52,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
         scenario = SplitScenario.from_inputs(inputs)
     except (ValueError, ArithmeticError) as error:
         message = f"the drop could not be drawn: {error}"
-        return [_failed(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+        return [failed_row(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
     rows = []
     fixed = spec.baseline_eta
     # BA and EB: equal split, numpy only
@@ -119,7 +119,7 @@ def _fe_and_searched_proposed(spec: FedsllmStudySpec, task: StudyTask, scenario,
     if not point.converged or len(points) > spec.solve_limit:
         reason = (f"{len(points)} structured solves, more than monte_carlo.solve_limit={spec.solve_limit}"
                   if len(points) > spec.solve_limit else f"structured solve at eta={best:g}: {point.status}")
-        proposed = _failed(task, "Proposed", reason, time.perf_counter() - started, worker)
+        proposed = failed_row(task, "Proposed", reason, time.perf_counter() - started, worker)
     return [_fe_row(spec, task, points[spec.baseline_eta], fe_seconds, worker), proposed]
 
 
@@ -142,14 +142,14 @@ def _fe_and_global_proposed(spec: FedsllmStudySpec, task: StudyTask, scenario, e
                              gap=best.gap, status="ok", message="", seconds=time.perf_counter() - clock,
                              worker=worker))
         else:
-            rows.append(_failed(task, "Proposed", f"global search over eta: {best.status} after {best.solves} "
+            rows.append(failed_row(task, "Proposed", f"global search over eta: {best.status} after {best.solves} "
                                                   "solves (raise monte_carlo.solve_limit)",
                                 time.perf_counter() - clock, worker))
     except GlobalSearchError as error:
-        rows.append(_failed(task, "Proposed", f"global search over eta: {error}", time.perf_counter() - clock,
+        rows.append(failed_row(task, "Proposed", f"global search over eta: {error}", time.perf_counter() - clock,
                             worker))
     return rows
 
 
 def fedsllm_task_failure(task: StudyTask, message: str) -> list[dict]:
-    return [_failed(task, s, message, math.nan, "") for s in STRATEGIES]
+    return [failed_row(task, s, message, math.nan, "") for s in STRATEGIES]

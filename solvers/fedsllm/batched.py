@@ -1,4 +1,4 @@
-"""The batched structured engine: Problem (17) for many scenarios at once (solvers/kernels.py).
+"""The batched structured engine: Problem (17) for many scenarios at once (solvers/fedsllm/kernels.py).
 
 A `ScenarioBatch` holds the users of many `SplitScenario`s in one set of arrays, scenario s owning
 users offsets[s]:offsets[s+1], and its per-scenario constants in one table. A `BatchState` holds each
@@ -6,7 +6,7 @@ scenario's last point (every user's ln z, ln w and the scenario's R, ln mu, roun
 of its next eta. `solve_fixed_eta` solves every active scenario at its own eta in one compiled pass and
 returns each scenario's bounds and status; a scenario that fails is only marked failed.
 
-`solve_structured_compiled` is `solvers.structured.solve_structured` on the compiled kernel (one
+`solve_structured_compiled` is `solvers.fedsllm.structured.solve_structured` on the compiled kernel (one
 scenario, the same arguments and the same `StructuredPoint`), for callers that solve one large
 scenario at many etas.
 """
@@ -20,8 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from solvers import kernels
-from solvers.structured import (
+from solvers.fedsllm import kernels
+from solvers.fedsllm.scenario import SplitScenario
+from solvers.fedsllm.structured import (
     BACKTRACK_LIMIT,
     DEFAULT_GAP,
     OUTER_ITERATION_LIMIT,
@@ -31,7 +32,6 @@ from solvers.structured import (
     USER_STEP_LIMIT,
     USER_TOLERANCE,
     Multipliers,
-    SplitScenario,
     StructuredPoint,
     _State,
 )
@@ -41,7 +41,7 @@ STATUS = {kernels.OPTIMAL: "optimal", kernels.GAP_NOT_REACHED: "gap not reached"
 
 
 def kernel_limits() -> np.ndarray:
-    """solvers.structured's tolerances in the order solvers.kernels reads them."""
+    """solvers.fedsllm.structured's tolerances in the order solvers.fedsllm.kernels reads them."""
     limits = np.empty(7)
     limits[[kernels.SMALL_SNR, kernels.STEP_LIMIT, kernels.USER_TOL, kernels.USER_ITERS, kernels.OUTER_ITERS,
             kernels.OUTER_TOL, kernels.BACKTRACKS]] = (SMALL_SNR, USER_STEP_LIMIT, USER_TOLERANCE,
@@ -55,9 +55,9 @@ class ScenarioBatch:
     """Problem (17)'s data of many scenarios (SI units), users concatenated in scenario order."""
 
     offsets: np.ndarray  # (S + 1,) int64: scenario s owns users offsets[s]:offsets[s + 1]
-    scenarios: np.ndarray  # (S, 6): a, v, s, s_c, B_s, B_c (columns solvers.kernels.A ... BUDGET_FED)
+    scenarios: np.ndarray  # (S, 6): a, v, s, s_c, B_s, B_c (columns solvers.fedsllm.kernels.A ... BUDGET_FED)
     data: tuple[np.ndarray, ...]  # per user: c_s, c_c, alpha_s, alpha_c, E_k, tau's factor, its slope in A,
-    # 2 ln c_c - 2 ln c_s (the order solvers.kernels unpacks)
+    # 2 ln c_c - 2 ln c_s (the order solvers.fedsllm.kernels unpacks)
 
     @classmethod
     def of(cls, scenarios: Sequence[SplitScenario], client_share: float | None = None) -> "ScenarioBatch":
@@ -103,7 +103,7 @@ class BatchState:
         # Per user ln z, ln w and their derivatives in ln R and ln mu, twice: the point and a trial point.
         self.users = tuple(np.zeros(batch.users) for _ in range(6))
         self.spare = tuple(np.zeros(batch.users) for _ in range(6))
-        self.values = np.zeros((batch.count, 3))  # solvers.kernels.ROUND_TIME, LOG_MU, ROUND_FLOOR
+        self.values = np.zeros((batch.count, 3))  # solvers.fedsllm.kernels.ROUND_TIME, LOG_MU, ROUND_FLOOR
         self.solved = np.zeros(batch.count, dtype=bool)
 
     @property
@@ -122,7 +122,7 @@ class BatchPoints:
     etas: np.ndarray
     T: np.ndarray  # upper bounds: feasible allocations' delays (15)
     lower_bound: np.ndarray  # Lagrangian lower bounds on T*(eta)
-    status: np.ndarray  # solvers.kernels status codes (STATUS names them); -1: not solved
+    status: np.ndarray  # solvers.fedsllm.kernels status codes (STATUS names them); -1: not solved
     iterations: np.ndarray
     sweeps: np.ndarray
     share_slope: np.ndarray
@@ -164,7 +164,7 @@ def solve_fixed_eta(batch: ScenarioBatch, state: BatchState, etas: np.ndarray, a
 
 def solve_structured_compiled(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
                               gap: float = DEFAULT_GAP, client_share: float | None = None) -> StructuredPoint:
-    """solvers.structured.solve_structured on the compiled kernel: the same point, bounds and status."""
+    """solvers.fedsllm.structured.solve_structured on the compiled kernel: the same point, bounds and status."""
     started = time.perf_counter()
     batch = ScenarioBatch.of([scenario], client_share)
     state = BatchState(batch)

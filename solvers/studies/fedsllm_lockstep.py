@@ -1,7 +1,7 @@
 """Eta searches of many scenarios in lockstep: the grid, then bounded Brent, every scenario one step per round.
 
 `LockstepBrent` is scipy's bounded Brent method (`minimize_scalar(method="bounded")`, which the per-task
-path calls through solvers.fedsllm.refine_between_neighbours) with its state held per scenario in arrays:
+path calls through solvers.fedsllm.search.refine_between_neighbours) with its state held per scenario in arrays:
 each round asks every running scenario for its next eta, the caller evaluates them all at once, and
 each scenario takes the same branch scipy would take on its own, so it visits the same etas and stops
 at the same point.
@@ -20,10 +20,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from solvers.batched import BatchState, ScenarioBatch, solve_fixed_eta
-from solvers.fedsllm import EtaGrid
-from solvers.kernels import OPTIMAL
-from solvers.structured import SplitScenario
+from solvers.fedsllm.batched import BatchState, ScenarioBatch, solve_fixed_eta
+from solvers.fedsllm.kernels import OPTIMAL
+from solvers.fedsllm.scenario import SplitScenario
+from solvers.fedsllm.search import EtaGrid
 
 GOLDEN_MEAN = 0.5 * (3.0 - math.sqrt(5.0))
 SQRT_EPS = math.sqrt(2.2e-16)
@@ -114,7 +114,7 @@ class LockstepBrent:
 
 
 def refine_brackets(grid: EtaGrid, centres: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """solvers.fedsllm.EtaGrid.neighbours and refinable for every centre: (low, high, refinable)."""
+    """solvers.fedsllm.search.EtaGrid.neighbours and refinable for every centre: (low, high, refinable)."""
     low = np.maximum(grid.low, centres - grid.step)
     high = np.minimum(grid.high, centres + grid.step)
     return low, high, high - low > tolerance
@@ -158,7 +158,7 @@ class EqualSplitDelays:
 
 def equal_bandwidth_search(delays: EqualSplitDelays, grid: EtaGrid, fixed_eta: float,
                            tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    """EB for every scenario (solvers.fedsllm_baselines.EqualBandwidth.best): the grid and the fixed eta,
+    """EB for every scenario (solvers.fedsllm.baselines.EqualBandwidth.best): the grid and the fixed eta,
     the first best point, then Brent between its grid neighbours, kept where it is lower. Returns T, eta."""
     etas = sorted(set(grid.points()) | {fixed_eta})
     table = np.column_stack([delays.delays(eta) for eta in etas])
@@ -226,7 +226,7 @@ class SolvedPoints:
 
 @dataclass(frozen=True)
 class StudySearch:
-    """The per-task path's eta search for Proposed (solvers.study._fe_and_searched_proposed)."""
+    """The per-task path's eta search for Proposed (solvers.studies.fedsllm._fe_and_searched_proposed)."""
 
     grid: EtaGrid  # the coarse grid (STUDY_GRID_STEP)
     fixed_eta: float  # FE's eta, solved first

@@ -1,6 +1,6 @@
 """The FedsLLM Monte Carlo study on the batched engine: many tasks (drops x sweep points) per Dask task.
 
-`run_fedsllm_chunk` computes, for every task of a chunk, the rows `solvers.study.run_fedsllm_task`
+`run_fedsllm_chunk` computes, for every task of a chunk, the rows `solvers.studies.fedsllm.run_fedsllm_task`
 computes for one (Proposed, EB, FE, BA with eta_search=search): the drops are drawn as usual, their
 users concatenated into one `ScenarioBatch`, and every step of the per-task path runs for all of them
 at once: BA and EB's grid and Brent on the equal split in numpy, FE and Proposed's grid and Brent on the
@@ -20,21 +20,19 @@ import time
 import numpy as np
 
 from data.drops import fedsllm_drop
-from solvers.batched import STATUS, ScenarioBatch
-from solvers.batched_search import EqualSplitDelays, SolvedPoints, StudySearch, equal_bandwidth_search, searched_proposed
-from solvers.fedsllm import EtaGrid, eta_grid_for
-from solvers.kernels import OPTIMAL
-from solvers.structured import SplitScenario
-from solvers.study import (
-    STRATEGIES,
-    STUDY_GRID_STEP,
-    STUDY_REFINE_TOLERANCE,
-    FedsllmStudySpec,
-    StudyTask,
-    _failed,
-    _row,
-    _worker_name,
+from solvers.fedsllm.batched import STATUS, ScenarioBatch
+from solvers.fedsllm.kernels import OPTIMAL
+from solvers.fedsllm.scenario import SplitScenario
+from solvers.fedsllm.search import EtaGrid, eta_grid_for
+from solvers.studies.fedsllm import STRATEGIES, STUDY_GRID_STEP, STUDY_REFINE_TOLERANCE, FedsllmStudySpec, failed_row
+from solvers.studies.fedsllm_lockstep import (
+    EqualSplitDelays,
+    SolvedPoints,
+    StudySearch,
+    equal_bandwidth_search,
+    searched_proposed,
 )
+from solvers.studies.tasks import StudyTask, task_row, worker_name
 
 EB_REFINE_TOLERANCE = 1e-6  # on eta, as the per-task path's EqualBandwidth.best
 
@@ -48,13 +46,13 @@ def _draw(spec: FedsllmStudySpec, tasks: list[StudyTask], started: float, worker
             drawn.append((task, SplitScenario.from_inputs(inputs), eta_grid_for(inputs)))
         except (ValueError, ArithmeticError) as error:
             message = f"the drop could not be drawn: {error}"
-            failed[task.index] = [_failed(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+            failed[task.index] = [failed_row(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
     return drawn, failed
 
 
 def run_fedsllm_chunk(spec: FedsllmStudySpec, tasks: list[StudyTask]) -> list[dict]:
     """The rows of every task in `tasks`, in their order, strategies in STRATEGIES order."""
-    worker = _worker_name()
+    worker = worker_name()
     started = time.perf_counter()
     drawn, failed = _draw(spec, tasks, started, worker)
     rows_of = dict(failed)
@@ -91,12 +89,12 @@ def fedsllm_batch_rows(spec: FedsllmStudySpec, tasks: list[StudyTask], scenarios
     rows = []
     for s, task in enumerate(tasks):
         rows.append([
-            _row(task, "Proposed", **_proposed_values(points, s, best[s], spec.solve_limit),
+            task_row(task, "Proposed", **_proposed_values(points, s, best[s], spec.solve_limit),
                  seconds=proposed_seconds, worker=worker),
-            _row(task, "EB", T_s=float(eb_T[s]), eta=float(eb_eta[s]), lower_bound_s=math.nan, gap=math.nan,
+            task_row(task, "EB", T_s=float(eb_T[s]), eta=float(eb_eta[s]), lower_bound_s=math.nan, gap=math.nan,
                  status="ok", message="", seconds=eb_seconds, worker=worker),
-            _row(task, "FE", **_fe_values(points, s, fixed), seconds=proposed_seconds, worker=worker),
-            _row(task, "BA", T_s=float(ba[s]), eta=fixed, lower_bound_s=float(ba[s]), gap=0.0, status="ok",
+            task_row(task, "FE", **_fe_values(points, s, fixed), seconds=proposed_seconds, worker=worker),
+            task_row(task, "BA", T_s=float(ba[s]), eta=fixed, lower_bound_s=float(ba[s]), gap=0.0, status="ok",
                  message="", seconds=ba_seconds, worker=worker),
         ])
     return rows

@@ -1,7 +1,7 @@
-"""Compiled kernels of the batched structured engine (solvers/batched.py): Problem (17) at one eta for
+"""Compiled kernels of the batched structured engine (solvers/fedsllm/batched.py): Problem (17) at one eta for
 many scenarios at once, every user's closed forms fused into one loop.
 
-The mathematics is solvers/structured.py's, line for line (its module docstring derives it): per user
+The mathematics is solvers/fedsllm/structured.py's, line for line (its module docstring derives it): per user
 the SNR terms h(z), ln q(z), Q(z), dh/d ln z, the 2x2 Newton solve of (E1, E2) for given (R, mu), the
 fed link's stationary SNR of the Lagrangian bound; per scenario the damped Newton search on (ln(R -
 floor), ln mu) with backtracking, the scaled feasible point (upper bound) and the Lagrangian lower bound.
@@ -12,7 +12,7 @@ vectorised path iterates every user until the slowest one of its scenario conver
 move a converged user by less than the tolerance), and each scenario keeps its own convergence test,
 bounds and status, so a scenario that fails leaves the others as they were.
 
-Tolerances arrive as arguments (`limits`, built by solvers.batched from solvers.structured's
+Tolerances arrive as arguments (`limits`, built by solvers.fedsllm.batched from solvers.fedsllm.structured's
 constants), never as globals of another module: numba's on-disk cache (cache=True, so that Dask workers
 load the machine code instead of compiling it) only notices changes to this file.
 """
@@ -24,9 +24,9 @@ import math
 import numpy as np
 from numba import njit
 
-# Index of each limit in the `limits` array (solvers.batched.kernel_limits fills it).
+# Index of each limit in the `limits` array (solvers.fedsllm.batched.kernel_limits fills it).
 SMALL_SNR, STEP_LIMIT, USER_TOL, USER_ITERS, OUTER_ITERS, OUTER_TOL, BACKTRACKS = range(7)
-OPTIMAL, GAP_NOT_REACHED, NO_CONVERGENCE = 0, 1, 2  # status codes (solvers.batched.STATUS names them)
+OPTIMAL, GAP_NOT_REACHED, NO_CONVERGENCE = 0, 1, 2  # status codes (solvers.fedsllm.batched.STATUS names them)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -25,7 +25,7 @@ from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, E
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
-from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE
+from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
 
 
 class ConfigError(Exception):
@@ -149,6 +149,8 @@ class MonteCarloConfig:
     tol: float = setting(DEFAULT_STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
     solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "
                                      "is counted as failed")
+    engine: StudyEngine = setting(StudyEngine.batched, "batched (many tasks per compiled pass; eta_search=search "
+                                                       "only, certified runs per task) or per_task (the reference)")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 from data.drops import fedsllm_drop
 from solvers.studies.tasks import StudyTask, worker_name, task_row
@@ -15,6 +16,11 @@ STRATEGIES = ("Proposed", "EB", "FE", "BA")
 DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta (eta_search=certified)
 STUDY_GRID_STEP = 0.1  # eta_search=search: the coarse grid before Brent (18 structured solves per drop at K=50)
 STUDY_REFINE_TOLERANCE = 1e-5  # on eta
+
+
+class StudyEngine(Enum):
+    batched = "batched"  # chunks of tasks solved together (solvers/studies/fedsllm_batched.py)
+    per_task = "per_task"  # one Dask task per drop and sweep point, run_fedsllm_task (the reference)
 
 
 @dataclass(frozen=True)
@@ -41,18 +47,33 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     (0, 1) by branch and bound), EB (equal bandwidth, eta searched on the grid and refined), FE (Problem
     (17) at the fixed eta, structured engine, its duality gap) and BA (equal bandwidth at the fixed eta,
     closed form) on one drop."""
-    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
-    from solvers.fedsllm.baselines import EqualBandwidth  # noqa: PLC0415
-    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415
-
     worker = worker_name()
     started = time.perf_counter()
     try:
-        inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value)
-        scenario = SplitScenario.from_inputs(inputs)
+        scenario, eb_grid = drop_scenario(spec, task)
     except (ValueError, ArithmeticError) as error:
-        message = f"the drop could not be drawn: {error}"
-        return [failed_row(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+        return undrawn_rows(task, error, time.perf_counter() - started, worker)
+    return fedsllm_task_rows(spec, task, scenario, eb_grid, worker)
+
+
+def drop_scenario(spec: FedsllmStudySpec, task: StudyTask, draws: dict | None = None):
+    """The task's drop as a SplitScenario, with EB's eta grid (the workbook's eta_step); ValueError or
+    ArithmeticError when it cannot be drawn. `draws`: data.drops.fedsllm_drop's memory of drawn users."""
+    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
+    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415
+
+    inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value, draws)
+    return SplitScenario.from_inputs(inputs), eta_grid_for(inputs)
+
+
+def undrawn_rows(task: StudyTask, error: Exception, seconds: float, worker: str) -> list[dict]:
+    return [failed_row(task, s, f"the drop could not be drawn: {error}", seconds, worker) for s in STRATEGIES]
+
+
+def fedsllm_task_rows(spec: FedsllmStudySpec, task: StudyTask, scenario, eb_grid, worker: str) -> list[dict]:
+    """The four strategies' rows of one drawn scenario; `eb_grid` is EB's eta grid (the workbook's eta_step)."""
+    from solvers.fedsllm.baselines import EqualBandwidth  # noqa: PLC0415
+
     rows = []
     fixed = spec.baseline_eta
     # BA and EB: equal split, numpy only
@@ -61,7 +82,7 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     rows.append(task_row(task, "BA", T_s=ba_delay, eta=fixed, lower_bound_s=ba_delay, gap=0.0, status="ok", message="",
                      seconds=time.perf_counter() - clock, worker=worker))
     clock = time.perf_counter()
-    eb = EqualBandwidth(scenario).best(eta_grid_for(inputs), fixed, 1e-6)
+    eb = EqualBandwidth(scenario).best(eb_grid, fixed, 1e-6)
     rows.append(task_row(task, "EB", T_s=eb.T, eta=eb.eta, lower_bound_s=math.nan, gap=math.nan, status="ok",
                      message="", seconds=time.perf_counter() - clock, worker=worker))
     if spec.eta_search == "certified":

@@ -17,14 +17,19 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
-
-from data.drops import fedsllm_drop
 from solvers.fedsllm.batched import STATUS, ScenarioBatch
 from solvers.fedsllm.kernels import OPTIMAL
 from solvers.fedsllm.scenario import SplitScenario
-from solvers.fedsllm.search import EtaGrid, eta_grid_for
-from solvers.studies.fedsllm import STRATEGIES, STUDY_GRID_STEP, STUDY_REFINE_TOLERANCE, FedsllmStudySpec, failed_row
+from solvers.fedsllm.search import EtaGrid
+from solvers.studies.fedsllm import (
+    STUDY_GRID_STEP,
+    STUDY_REFINE_TOLERANCE,
+    FedsllmStudySpec,
+    drop_scenario,
+    failed_row,
+    fedsllm_task_failure,
+    undrawn_rows,
+)
 from solvers.studies.fedsllm_lockstep import (
     EqualSplitDelays,
     SolvedPoints,
@@ -32,7 +37,7 @@ from solvers.studies.fedsllm_lockstep import (
     equal_bandwidth_search,
     searched_proposed,
 )
-from solvers.studies.tasks import StudyTask, task_row, worker_name
+from solvers.studies.tasks import StudyChunk, StudyTask, task_row, worker_name
 
 EB_REFINE_TOLERANCE = 1e-6  # on eta, as the per-task path's EqualBandwidth.best
 
@@ -42,16 +47,15 @@ def _draw(spec: FedsllmStudySpec, tasks: list[StudyTask], started: float, worker
     drawn, failed, draws = [], {}, {}
     for task in tasks:
         try:
-            inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value, draws)
-            drawn.append((task, SplitScenario.from_inputs(inputs), eta_grid_for(inputs)))
+            drawn.append((task, *drop_scenario(spec, task, draws)))
         except (ValueError, ArithmeticError) as error:
-            message = f"the drop could not be drawn: {error}"
-            failed[task.index] = [failed_row(task, s, message, time.perf_counter() - started, worker) for s in STRATEGIES]
+            failed[task.index] = undrawn_rows(task, error, time.perf_counter() - started, worker)
     return drawn, failed
 
 
-def run_fedsllm_chunk(spec: FedsllmStudySpec, tasks: list[StudyTask]) -> list[dict]:
-    """The rows of every task in `tasks`, in their order, strategies in STRATEGIES order."""
+def run_fedsllm_chunk(spec: FedsllmStudySpec, chunk: StudyChunk) -> list[dict]:
+    """The rows of every task of `chunk`, in its order, strategies in STRATEGIES order."""
+    tasks = list(chunk.tasks)
     worker = worker_name()
     started = time.perf_counter()
     drawn, failed = _draw(spec, tasks, started, worker)
@@ -123,3 +127,8 @@ def _proposed_values(points: SolvedPoints, s: int, column: int, solve_limit: int
     reason = (f"{solves} structured solves, more than monte_carlo.solve_limit={solve_limit}"
               if solves > solve_limit else f"structured solve at eta={eta:g}: {STATUS[status]}")
     return dict(T_s=math.nan, eta=math.nan, lower_bound_s=math.nan, gap=math.nan, status="failed", message=reason)
+
+
+def fedsllm_chunk_failure(chunk: StudyChunk, message: str) -> list[dict]:
+    """Failed rows for every task of a chunk that crashed on its worker."""
+    return [row for task in chunk.tasks for row in fedsllm_task_failure(task, message)]

@@ -29,7 +29,7 @@ SMALL_SNR, STEP_LIMIT, USER_TOL, USER_ITERS, OUTER_ITERS, OUTER_TOL, BACKTRACKS 
 OPTIMAL, GAP_NOT_REACHED, NO_CONVERGENCE = 0, 1, 2  # status codes (solvers.fedsllm.batched.STATUS names them)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _snr(log_z, small_snr):
     """z, h(z), ln q(z), Q(z) = d ln q / d ln z and dh/d ln z = q/z (structured.snr_terms, one link):
     q = z^2 D / ln(1+z)^2 with D = ln(1+z) - z/(1+z), written with three transcendental calls."""
@@ -50,7 +50,7 @@ def _snr(log_z, small_snr):
 QUADRATIC = 1e-2  # a Newton step below sqrt(QUADRATIC * tolerance) ends a user's solve (see _user_solve)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _user_solve(round_time, log_mu, n, tau, alpha_main, alpha_fed, log_kappa, log_z, log_w, limits):
     """One user's (ln z, ln w) with E1 = E2 = 0 by damped Newton (structured._FixedEta.solve_users).
     Returns ln z, ln w, whether it converged, its Newton steps, the bandwidths c/z on both links' scale
@@ -96,10 +96,10 @@ def _user_solve(round_time, log_mu, n, tau, alpha_main, alpha_fed, log_kappa, lo
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate(lo, hi, round_time, log_mu, n, work, kappa_shift, data, source, target, predict, change_log_r,
+def _evaluate(lo, hi, round_time, log_mu, n, work, kappa_shift, data, source, target, change_log_r,
               change_log_mu, limits):
-    """Every user of one scenario solved at (R, mu), starting from `source`'s point moved by its first-
-    order change (`predict`: the source holds derivatives at that point), into `target`. Buffers hold
+    """Every user of one scenario solved at (R, mu), starting from `source`'s point moved to first order
+    by the change of (ln R, ln mu) from it (none: the source's derivatives are not read). Buffers hold
     per user ln z, ln w and their derivatives in ln R and ln mu. Returns whether all users converged,
     the most steps a user took, the bandwidth used on both links and the sums of b * d ln z / d(ln R,
     ln mu) that the budget Jacobian needs (one pass over the users)."""
@@ -109,6 +109,7 @@ def _evaluate(lo, hi, round_time, log_mu, n, work, kappa_shift, data, source, ta
     all_ok = True
     most_steps = 0
     main_hz = fed_hz = main_dr = main_dmu = fed_dr = fed_dmu = 0.0
+    predict = change_log_r != 0.0 or change_log_mu != 0.0
     for k in range(lo, hi):
         start_z, start_w = from_z[k], from_w[k]
         if predict:
@@ -260,8 +261,7 @@ def _solve_scenario(s, lo, hi, eta, warm, gap, scenarios, data, state, users, sp
         round_time, log_mu = _cold_start(lo, hi, n, work, kappa_shift, data, budget_main, budget_fed,
                                          users[0], users[1], limits)
     rho = math.log(round_time - floor)  # ln(R - floor) keeps R above the floor
-    current = _evaluate(lo, hi, round_time, log_mu, n, work, kappa_shift, data, users, spare, False, 0.0,
-                        0.0, limits)
+    current = _evaluate(lo, hi, round_time, log_mu, n, work, kappa_shift, data, users, spare, 0.0, 0.0, limits)
     at, to = spare, users  # `at`: the accepted point's buffer
     accepted_in_spare = True
     sweeps = current[1] + 1
@@ -284,7 +284,7 @@ def _solve_scenario(s, lo, hi, eta, warm, gap, scenarios, data, state, users, sp
         accepted = False
         for _ in range(int(limits[BACKTRACKS])):  # halve the step until the budget residuals shrink
             trial_round = floor + math.exp(rho + step_rho)
-            trial = _evaluate(lo, hi, trial_round, log_mu + step_mu, n, work, kappa_shift, data, at, to, True,
+            trial = _evaluate(lo, hi, trial_round, log_mu + step_mu, n, work, kappa_shift, data, at, to,
                               math.log(trial_round / round_time), step_mu, limits)
             sweeps += trial[1] + 1
             if trial[0] and max(abs(math.log(trial[2] / budget_main)), abs(math.log(trial[3] / budget_fed))) < norm:
@@ -328,11 +328,14 @@ def solve_batch(offsets, active, etas, warm, retry_cold, gap, scenarios, data, s
         if not active[s]:
             continue
         lo, hi = offsets[s], offsets[s + 1]
-        _solve_scenario(s, lo, hi, etas[s], warm[s], gap, scenarios, data, state, users, spare, limits,
-                        results, details)
-        if retry_cold and warm[s] and results[s, STATUS] != OPTIMAL:
-            first_sweeps, first_iterations = results[s, SWEEPS], results[s, ITERATIONS]
-            _solve_scenario(s, lo, hi, etas[s], False, gap, scenarios, data, state, users, spare, limits,
+        from_state = warm[s]  # one variable for both attempts: one compiled _solve_scenario
+        sweeps = iterations = 0.0
+        for _ in range(2):
+            _solve_scenario(s, lo, hi, etas[s], from_state, gap, scenarios, data, state, users, spare, limits,
                             results, details)
-            results[s, SWEEPS] += first_sweeps
-            results[s, ITERATIONS] += first_iterations
+            sweeps += results[s, SWEEPS]
+            iterations += results[s, ITERATIONS]
+            if not (retry_cold and from_state and results[s, STATUS] != OPTIMAL):
+                break
+            from_state = False
+        results[s, SWEEPS], results[s, ITERATIONS] = sweeps, iterations

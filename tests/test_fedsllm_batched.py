@@ -87,6 +87,7 @@ def test_a_failing_scenario_leaves_the_others_of_its_batch_as_they_were():
         together = solve_fixed_eta(batch, state, eta)
         assert list(together.converged) == [True, False, True, True]
         assert together.status[1] != 0 and math.isnan(together.T[1])
+        assert not solve_structured(broken, eta).converged  # the numpy engine fails it too
         for position, scenario in zip((0, 2, 3), good):
             alone = solve_structured(scenario, eta)  # the numpy engine, one scenario at a time
             assert together.T[position] == pytest.approx(alone.T, rel=1e-9)

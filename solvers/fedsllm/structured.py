@@ -345,8 +345,7 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
                                                                    - 1.0 / scenario.server_cpu_hz)))
     rounds = scenario.rounds(eta)
     upper, lower = rounds * upper_round, rounds * lower_round
-    relative_gap = max(0.0, (upper - lower) / upper)
-    if relative_gap <= gap:
+    if math.isfinite(upper) and math.isfinite(lower) and upper - lower <= gap * upper:  # nan data: not proven
         status = "optimal"
     elif users_ok:
         status = "gap not reached"

@@ -114,6 +114,7 @@ def main(argv: list[str]) -> None:
           f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %)")
     if compile_line:
         print(compile_line)
+    print(f"load average of the machine over the last 15 minutes: {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores")
     if math.isnan(overall["mean"]):
         raise SystemExit("no Proposed/BA pair succeeded")
 

@@ -133,11 +133,6 @@ class BatchPoints:
     def converged(self) -> np.ndarray:
         return self.status == kernels.OPTIMAL
 
-    @property
-    def gap(self) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            return np.maximum(0.0, (self.T - self.lower_bound) / self.T)
-
 
 _NO_DETAILS = np.empty((6, 0))
 

@@ -177,7 +177,7 @@ def equal_bandwidth_search(delays: EqualSplitDelays, grid: EtaGrid, fixed_eta: f
 
 class SolvedPoints:
     """Each scenario's structured solves in the order they were made (the per-task path's `points`
-    dict): eta, T, lower bound and status, and `solve` that reuses a point already solved."""
+    dict): eta, T, lower bound and status; `delay` reuses a point already solved."""
 
     def __init__(self, batch: ScenarioBatch, gap: float):
         self.batch, self.gap = batch, gap
@@ -186,7 +186,6 @@ class SolvedPoints:
         self.etas = np.full((batch.count, 16), math.nan)
         self.T, self.lower_bound = np.full_like(self.etas, math.nan), np.full_like(self.etas, math.nan)
         self.status = np.full(self.etas.shape, -1, dtype=int)
-        self.sweeps = 0
 
     def delay(self, etas: np.ndarray, active: np.ndarray) -> np.ndarray:
         """T*(eta) of every active scenario (inf where the solve failed), solving only the etas that
@@ -199,7 +198,6 @@ class SolvedPoints:
         new = active & ~seen
         if new.any():
             points = solve_fixed_eta(self.batch, self.state, etas, new, self.gap)
-            self.sweeps += int(np.nansum(points.sweeps))
             if self.count.max() >= self.etas.shape[1]:
                 self._grow()
             at = self.count[new]

@@ -4,6 +4,7 @@ against the per-task study (T and eta to 1e-9, failures included)."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import math
 
@@ -14,6 +15,8 @@ from scipy.optimize import minimize_scalar
 from data.drops import fedsllm_drop
 from data.fedsllm import load_fedsllm
 from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+from solvers.app.cli import main
+from solvers.app.jobs import EXIT_OK
 from solvers.fedsllm.baselines import EqualBandwidth
 from solvers.fedsllm.batched import BatchState, ScenarioBatch, solve_fixed_eta, solve_structured_compiled
 from solvers.fedsllm.scenario import SplitScenario
@@ -231,3 +234,18 @@ def test_drops_drawn_once_per_seed_are_the_drops_drawn_each_time():
         for name, column in fresh.users.items():
             np.testing.assert_array_equal(remembered.users[name], column)
     assert list(draws) == [(5, 9)]
+
+
+def test_the_study_engine_is_a_key_and_the_report_says_which_ran(tmp_path):
+    runs = {}
+    for engine, search in (("batched", "search"), ("per_task", "search"), ("batched", "certified")):
+        out = tmp_path / f"{engine}-{search}"
+        assert main(["study=monte_carlo", "drops=2", "users=4", "sweep.name=power_dbm", "sweep.values=[0,10]",
+                     "dask.workers=1", "progress=false", f"monte_carlo.engine={engine}",
+                     f"monte_carlo.eta_search={search}", f"out={out}"]) == EXIT_OK
+        summary = {r["name"]: r["value"] for r in csv.DictReader(open(out / "summary.csv"))}
+        assert summary["study_engine"] == ("batched" if (engine, search) == ("batched", "search") else "per_task")
+        runs[engine, search] = list(csv.DictReader(open(out / "runs.csv")))
+    for a, b in zip(runs["per_task", "search"], runs["batched", "search"]):
+        assert (a["strategy"], a["status"]) == (b["strategy"], b["status"])
+        assert float(b["T_s"]) == pytest.approx(float(a["T_s"]), rel=1e-9)

@@ -92,14 +92,14 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
         progress.start(f"study on {len(addresses)} Dask worker{'s' if len(addresses) != 1 else ''}", len(tasks),
                        unit="tasks")
         for future in as_completed(futures):
-            task = index_of[future.key]
+            item = index_of[future.key]
             if future.status == "error":
                 error = future.exception()
-                by_index[task.index] = failure(task, f"the task failed on its worker: {type(error).__name__}: "
+                by_index[item.index] = failure(item, f"the task failed on its worker: {type(error).__name__}: "
                                                      f"{error}")
             else:
-                by_index[task.index] = future.result()
-            progress.advance(task.label(), task.size)
+                by_index[item.index] = future.result()
+            progress.advance(item.label(), item.size)
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}

@@ -50,6 +50,8 @@ CHUNK_TASKS_MAX = 500  # tasks per chunk: enough to amortise the per-round overh
 def study_chunks(tasks: list[StudyTask], workers: int) -> list[StudyChunk]:
     """`tasks` in consecutive chunks of nearly equal size: CHUNKS_PER_WORKER per worker, more when a
     chunk would hold more than CHUNK_TASKS_MAX tasks."""
+    if not tasks:
+        return []
     count = min(len(tasks), max(CHUNKS_PER_WORKER * max(workers, 1), -(-len(tasks) // CHUNK_TASKS_MAX)))
     bounds = [round(i * len(tasks) / count) for i in range(count + 1)]
     return [StudyChunk(tuple(tasks[low:high])) for low, high in zip(bounds, bounds[1:])]

@@ -9,7 +9,7 @@ the peak resident memory printed (resource.getrusage) is that stage's own.
      (the reference) and on the compiled kernel; wall times, their ratio, T* and eta* of both.
      Aim: at most 15 s with the kernel at K = 100,000.
   2. huge K: the same search on the kernel (aim: at most 150 s and 4 GiB at K = 1,000,000). The numpy
-     solver would take about 10 minutes there, so its reference is the first `huge_reference_solves`
+     solver would take about 4 minutes of CPU there, so its reference is the first `huge_reference_solves`
      grid points of the same search, warm-started alike; the ratio is per solve.
 """
 

@@ -9,7 +9,7 @@ own convergence test, duality gap and status; a drop that cannot be drawn or a s
 that task's failed rows and leaves the others as they are.
 
 A row's `seconds` is the chunk's time for that strategy divided by its tasks (the tasks are solved
-together, so no single one has a time of its own).
+together, so no single one has a time of its own); FE's is the search's, whose first solve it is.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ close:
      `reference_drops` drops: the per-task path takes about 0.3 s per drop and power on two cores, so it
      runs on fewer drops; their ratio is on the same drops, and the per-task time for `drops` drops is
      that time scaled by the drops (an estimate, said so).
-The numbers of both paths on the reference drops are compared (statuses, T and eta), and with
+Each run also reports the workers' processor time inside the tasks (what the solving costs whatever
+else the machine runs). The numbers of both paths on the reference drops are compared (statuses, T and eta), and with
 `compile=true` the kernel's compile time in an empty cache is measured in a child process (what the
 first study after an install or a change of solvers/fedsllm/kernels.py pays on each worker; every later
 run loads the machine code from the cache).
@@ -49,21 +50,40 @@ def compile_seconds(empty_cache: bool) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def with_cpu(function, spec, item) -> list[dict]:
+    """`function(spec, item)`'s rows, the first carrying the worker's processor time for the item."""
+    started = time.process_time()
+    rows = function(spec, item)
+    rows[0] = {**rows[0], "cpu_s": time.process_time() - started}
+    return rows
+
+
+def batched_chunk(spec, chunk) -> list[dict]:
+    from solvers.studies.fedsllm_batched import run_fedsllm_chunk
+    return with_cpu(run_fedsllm_chunk, spec, chunk)
+
+
+def per_task(spec, task) -> list[dict]:
+    from solvers.studies.fedsllm import run_fedsllm_task
+    return with_cpu(run_fedsllm_task, spec, task)
+
+
 def timed_study(engine: str, spec, tasks, workers: int):
+    """Wall time from the cluster's start to its close, the workers' processor time in the tasks, rows."""
     from solvers.runtime.progress import Progress
     from solvers.studies.cluster import ClusterSettings, run_tasks
-    from solvers.studies.fedsllm import fedsllm_task_failure, run_fedsllm_task
-    from solvers.studies.fedsllm_batched import fedsllm_chunk_failure, run_fedsllm_chunk
+    from solvers.studies.fedsllm import fedsllm_task_failure
+    from solvers.studies.fedsllm_batched import fedsllm_chunk_failure
     from solvers.studies.tasks import study_chunks
 
     started = time.perf_counter()
     if engine == "batched":
-        rows, _ = run_tasks(run_fedsllm_chunk, spec, tasks, fedsllm_chunk_failure, ClusterSettings(workers=workers),
+        rows, _ = run_tasks(batched_chunk, spec, tasks, fedsllm_chunk_failure, ClusterSettings(workers=workers),
                             Progress(), study_chunks)
     else:
-        rows, _ = run_tasks(run_fedsllm_task, spec, tasks, fedsllm_task_failure, ClusterSettings(workers=workers),
-                            Progress())
-    return time.perf_counter() - started, rows
+        rows, _ = run_tasks(per_task, spec, tasks, fedsllm_task_failure, ClusterSettings(workers=workers), Progress())
+    cpu = sum(row.pop("cpu_s", 0.0) for row in rows)
+    return time.perf_counter() - started, cpu, rows
 
 
 def agreement(reference: list[dict], batched: list[dict]) -> str:
@@ -94,22 +114,23 @@ def main(argv: list[str]) -> None:
         compile_line = (f"kernel: compile in an empty cache {compile_seconds(True):.1f} s, load from the cache "
                         f"{compile_seconds(False):.1f} s (import and first solve in a fresh process)")
     tasks = study_tasks(drops, 1, powers)
-    batched_s, batched = timed_study("batched", spec, tasks, workers)
+    batched_s, batched_cpu, batched = timed_study("batched", spec, tasks, workers)
     few = study_tasks(reference_drops, 1, powers)
-    few_batched_s, few_batched = timed_study("batched", spec, few, workers)
-    per_task_s, per_task = timed_study("per_task", spec, few, workers)
+    few_batched_s, few_batched_cpu, few_batched = timed_study("batched", spec, few, workers)
+    per_task_s, per_task_cpu, per_task_rows = timed_study("per_task", spec, few, workers)
     overall = fedsllm_reductions(runs_frame(batched)).iloc[-1]
     failed = sum(r["status"] != "ok" for r in batched)
     estimate = per_task_s * drops / reference_drops
     print(f"{drops} drops x 11 powers x 4 strategies, K = {users}, {workers} workers (cluster start included), "
           f"{failed} of {len(batched)} runs failed")
-    print(f"batched, {drops} drops:            {batched_s:7.1f} s   (aim: <= 30 s at 1,000 drops on 2 workers)")
-    print(f"batched, {reference_drops} drops:             {few_batched_s:7.1f} s")
-    print(f"per-task (reference), {reference_drops} drops: {per_task_s:7.1f} s   -> ratio {per_task_s / few_batched_s:.1f}x "
-          f"on the same drops")
+    print(f"batched, {drops} drops:            {batched_s:7.1f} s   (aim: <= 30 s at 1,000 drops on 2 workers); "
+          f"the workers' CPU in the tasks {batched_cpu:.1f} s")
+    print(f"batched, {reference_drops} drops:             {few_batched_s:7.1f} s   CPU {few_batched_cpu:.1f} s")
+    print(f"per-task (reference), {reference_drops} drops: {per_task_s:7.1f} s   CPU {per_task_cpu:.1f} s -> ratio "
+          f"{per_task_s / few_batched_s:.1f}x on the same drops (CPU {per_task_cpu / few_batched_cpu:.1f}x)")
     print(f"per-task, {drops} drops, estimated:  {estimate:7.1f} s   ({reference_drops} drops scaled by "
           f"{drops / reference_drops:g}) -> ratio {estimate / batched_s:.1f}x")
-    print(f"numbers on the {reference_drops} reference drops: {agreement(per_task, few_batched)}")
+    print(f"numbers on the {reference_drops} reference drops: {agreement(per_task_rows, few_batched)}")
     print(f"Proposed vs BA over {drops} drops: {overall['mean']:.2%}, 95 % CI "
           f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %)")
     if compile_line:

@@ -11,7 +11,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from solvers.app.cli import main
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK
+from data.errors import EXIT_INPUT
+from solvers.app.jobs import EXIT_OK
 from tests.conftest import SPEC_PARAMETERS, users_table
 from tests.reference_fedsllm_energy import energy_case, identical_users
 

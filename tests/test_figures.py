@@ -19,7 +19,7 @@ from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4
 from reports.study import fig4_figures, plot_pareto_with_ci, plot_sweep_with_ci
 from reports.sweep_axis import SWEEP_COLUMN, sweep_axis
 from solvers import api
-from solvers.card.algorithm import solve_state
+from solvers.card.state import solve_state
 
 PLAIN_NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?$")
 

@@ -142,7 +142,7 @@ def run_card_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:
     against server-only) under each channel state at one sample point."""
     from data.card.profile import build_profile  # noqa: PLC0415
     from data.schema import CHANNEL_STATES  # noqa: PLC0415
-    from solvers.card.algorithm import solve_state  # noqa: PLC0415
+    from solvers.card.state import solve_state  # noqa: PLC0415
 
     worker, started = worker_name(), time.perf_counter()
     outputs = {name: math.nan for name in card_outputs()}

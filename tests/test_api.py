@@ -181,7 +181,7 @@ def test_a_failed_solve_says_so_before_its_tables_are_read():
 
 
 def test_a_study_without_the_main_guard_is_refused_in_one_line(tmp_path):
-    completed = run_script(tmp_path, f"""
+    completed = run_script(tmp_path, """
         from solvers import api
         api.fedsllm(None, study="monte_carlo", drops=2, users=5)
     """)

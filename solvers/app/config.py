@@ -26,7 +26,7 @@ from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
-from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE
+from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
 from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
 
 
@@ -176,6 +176,8 @@ class MonteCarloConfig:
                                                   "optimum over eta", valid=RELATIVE_TOLERANCE)
     solve_limit: int = setting(5000, "structured solves allowed per drop's eta search; beyond it the run "
                                      "is counted as failed", valid=within(1, whole=True))
+    engine: StudyEngine = setting(StudyEngine.batched, "batched (many tasks per compiled pass; eta_search=search "
+                                                       "only, certified runs per task) or per_task (the reference)")
 
 
 @dataclass

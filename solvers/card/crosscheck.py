@@ -5,7 +5,6 @@ SCIP (or MindtPy); the per-round variant against its independent reference.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from data.card.inputs import CardInputs

@@ -7,7 +7,8 @@
 - `ModelIpopt`: Ipopt on the Pyomo model with eta a mutable Param, writing the NL file at every solve
   (the project's first path; it solves the final point that the Lemma 3/KKT certificate reads, and the
   tests and bench compare the persistent path against it).
-- `Structured` (engine `structured`): solvers.fedsllm.structured, with its upper and lower bounds.
+- `Structured` (engine `structured`): solvers.fedsllm.structured's solver, with its upper and lower bounds,
+  on the compiled kernel (solvers.fedsllm.batched.solve_structured_compiled).
 
 Each returns an `EngineSolve`: the solve record, T, the allocation in model units (MHz, s) and a lower
 bound on T*(eta) where the engine has one.
@@ -32,7 +33,7 @@ from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
 from solvers.runtime.stopping import native_section
 from solvers.fedsllm.scenario import SplitScenario
-from solvers.fedsllm.structured import StructuredPoint, solve_structured
+from solvers.fedsllm.structured import StructuredPoint
 
 MHZ = 1e6
 
@@ -224,9 +225,14 @@ class Structured:
     name = "structured"
     solver_name = "the structured engine"
 
-    def __init__(self, inputs: FedsllmInputs, gap: float):
+    def __init__(self, inputs: FedsllmInputs, gap: float, solve=None):
+        from solvers.fedsllm.batched import solve_structured_compiled  # noqa: PLC0415 (numba, only here)
+
         self.scenario = SplitScenario.from_inputs(inputs)
         self.gap = gap
+        # The compiled kernel (solvers/fedsllm/kernels.py); `solve`: another solver with its signature, e.g.
+        # the numpy one (solvers.fedsllm.structured.solve_structured) that benches compare it with.
+        self.solve_at = solve or solve_structured_compiled
         self.last: StructuredPoint | None = None
         self.best: StructuredPoint | None = None
         self.user_sweeps = 0  # per-user Newton passes over all solves (what bounds the engine's time)
@@ -234,7 +240,7 @@ class Structured:
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         kept = [p for p in (self.last, self.best) if p is not None]
         nearest = min(kept, key=lambda p: abs(p.eta - eta), default=None)
-        point = solve_structured(self.scenario, eta, nearest, self.gap)
+        point = self.solve_at(self.scenario, eta, nearest, self.gap)
         self.user_sweeps += point.user_iterations
         message = (f"T in [{point.lower_bound:.12g}, {point.T:.12g}] s, relative gap {point.gap:.2e} "
                    f"(target {self.gap:g}); {point.iterations} budget steps, {point.user_iterations} per-user sweeps")

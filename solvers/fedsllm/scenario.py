@@ -7,7 +7,6 @@ baselines, the certificate and the studies' tasks.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np

@@ -357,8 +357,7 @@ def _solve_at(scenario: SplitScenario, eta: float, start: StructuredPoint | None
                                                                    - 1.0 / scenario.server_cpu_hz)))
     rounds = scenario.rounds(eta)
     upper, lower = rounds * upper_round, rounds * lower_round
-    relative_gap = max(0.0, (upper - lower) / upper)
-    if relative_gap <= gap:
+    if math.isfinite(upper) and math.isfinite(lower) and upper - lower <= gap * upper:  # nan data: not proven
         status = "optimal"
     elif users_ok:
         status = "gap not reached"

@@ -123,9 +123,12 @@ def _connect(settings: ClusterSettings):
 
 
 def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],
-              settings: ClusterSettings, progress: Progress | None = None) -> tuple[list[dict], dict]:
+              settings: ClusterSettings, progress: Progress | None = None,
+              group: Callable[[list[StudyTask], int], list] | None = None) -> tuple[list[dict], dict]:
     """Every task on the cluster; the rows in task order and what ran where ({"workers": n, "addresses": ...}).
-    Ctrl-C cancels the tasks, closes the cluster and re-raises."""
+    `group(tasks, workers)` makes the items each Dask task runs (chunks of tasks, solved together);
+    `function` and `failure` then take such an item. Ctrl-C cancels the tasks, closes the cluster and
+    re-raises."""
     from distributed import as_completed  # noqa: PLC0415
 
     progress = progress or Progress.silent()
@@ -134,20 +137,21 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
     try:
         addresses = sorted(client.scheduler_info()["workers"])
         shared = client.scatter(spec, broadcast=True)
-        futures = client.map(function, [shared] * len(tasks), tasks, pure=False)
-        index_of = {future.key: task for future, task in zip(futures, tasks)}
+        items = group(tasks, len(addresses)) if group is not None else tasks
+        futures = client.map(function, [shared] * len(items), items, pure=False)
+        index_of = {future.key: item for future, item in zip(futures, items)}
         by_index: dict[int, list[dict]] = {}
         progress.start(f"study on {len(addresses)} Dask worker{'s' if len(addresses) != 1 else ''}", len(tasks),
                        unit="tasks")
         for future in as_completed(futures):
-            task = index_of[future.key]
+            item = index_of[future.key]
             if future.status == "error":
                 error = future.exception()
-                by_index[task.index] = failure(task, f"the task failed on its worker: {type(error).__name__}: "
+                by_index[item.index] = failure(item, f"the task failed on its worker: {type(error).__name__}: "
                                                      f"{error}")
             else:
-                by_index[task.index] = future.result()
-            progress.advance(task.label())
+                by_index[item.index] = future.result()
+            progress.advance(item.label(), item.size)
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 from data.drops import fedsllm_drop
 from data.papers import FEDSLLM_STRATEGIES
@@ -15,6 +16,11 @@ from solvers.studies.tasks import StudyTask, worker_name, task_row
 DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta (eta_search=certified)
 STUDY_GRID_STEP = 0.1  # eta_search=search: the coarse grid before Brent (18 structured solves per drop at K=50)
 STUDY_REFINE_TOLERANCE = 1e-5  # on eta
+
+
+class StudyEngine(Enum):
+    batched = "batched"  # chunks of tasks solved together (solvers/studies/fedsllm_batched.py)
+    per_task = "per_task"  # one Dask task per drop and sweep point, run_fedsllm_task (the reference)
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class FedsllmStudySpec:
     eta_search: str = "search"  # "search": grid + Brent, each point's duality gap; "certified": branch and bound
 
 
-def _failed(task: StudyTask, strategy: str, message: str, seconds: float, worker: str) -> dict:
+def failed_row(task: StudyTask, strategy: str, message: str, seconds: float, worker: str) -> dict:
     return task_row(task, strategy, T_s=math.nan, eta=math.nan, lower_bound_s=math.nan, gap=math.nan,
                     status="failed", message=message, seconds=seconds, worker=worker)
 
@@ -41,17 +47,26 @@ def run_fedsllm_task(spec: FedsllmStudySpec, task: StudyTask) -> list[dict]:
     (0, 1) by branch and bound), EB (equal bandwidth, eta searched on the grid and refined), FE (Problem
     (17) at the fixed eta, structured engine, its duality gap) and BA (equal bandwidth at the fixed eta,
     closed form) on one drop."""
-    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415 (workers import what they run)
-
     worker = worker_name()
     started = time.perf_counter()
     try:
-        inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value)
-        scenario = SplitScenario.from_inputs(inputs)
+        inputs, scenario = drop_scenario(spec, task)
     except (ValueError, ArithmeticError) as error:
-        message = f"the drop could not be drawn: {error}"
-        return [_failed(task, s, message, time.perf_counter() - started, worker) for s in FEDSLLM_STRATEGIES]
+        return undrawn_rows(task, error, time.perf_counter() - started, worker)
     return fedsllm_strategy_rows(spec, task, inputs, scenario, worker)
+
+
+def drop_scenario(spec: FedsllmStudySpec, task: StudyTask, draws: dict | None = None):
+    """The task's drop as its inputs and SplitScenario; ValueError or ArithmeticError when it cannot be
+    drawn. `draws`: data.drops.fedsllm_drop's memory of drawn users (one draw per seed)."""
+    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415 (workers import what they run)
+
+    inputs = fedsllm_drop(spec.parameters, spec.users, task.seed, spec.sweep_name, task.sweep_value, draws)
+    return inputs, SplitScenario.from_inputs(inputs)
+
+
+def undrawn_rows(task: StudyTask, error: Exception, seconds: float, worker: str) -> list[dict]:
+    return [failed_row(task, s, f"the drop could not be drawn: {error}", seconds, worker) for s in FEDSLLM_STRATEGIES]
 
 
 def fedsllm_strategy_rows(spec: FedsllmStudySpec, task: StudyTask, inputs, scenario, worker: str) -> list[dict]:
@@ -82,7 +97,7 @@ def _fe_row(task: StudyTask, fixed: float, T: float, lower_bound: float, gap: fl
             worker: str) -> dict:
     """FE: Problem (17) at the fixed eta by the structured engine, with its duality gap."""
     if failure:
-        return _failed(task, "FE", f"structured solve at eta={fixed:g}: {failure}", seconds, worker)
+        return failed_row(task, "FE", f"structured solve at eta={fixed:g}: {failure}", seconds, worker)
     return task_row(task, "FE", T_s=T, eta=fixed, lower_bound_s=lower_bound, gap=gap, status="ok", message="",
                     seconds=seconds, worker=worker)
 
@@ -104,12 +119,12 @@ def _fe_and_searched_proposed(spec: FedsllmStudySpec, task: StudyTask, inputs, e
                             extra_etas=(fixed, eb_eta))
     except SolveError as error:
         failure = error.failures[0]
-        return [_failed(task, s, failure, time.perf_counter() - started, worker) for s in ("FE", "Proposed")]
+        return [failed_row(task, s, failure, time.perf_counter() - started, worker) for s in ("FE", "Proposed")]
     seconds = time.perf_counter() - started
     at_fixed = next(p for p in result.points if p.eta == fixed)
     fe = _fe_row(task, fixed, at_fixed.T, at_fixed.lower_bound, at_fixed.gap, "", at_fixed.record.seconds, worker)
     if result.solves > spec.solve_limit:
-        return [fe, _failed(task, "Proposed", f"{result.solves} structured solves, more than "
+        return [fe, failed_row(task, "Proposed", f"{result.solves} structured solves, more than "
                                               f"monte_carlo.solve_limit={spec.solve_limit}", seconds, worker)]
     best = result.best
     return [fe, task_row(task, "Proposed", T_s=best.T, eta=best.eta, lower_bound_s=result.best_lower_bound,
@@ -137,14 +152,14 @@ def _fe_and_global_proposed(spec: FedsllmStudySpec, task: StudyTask, scenario, e
                                  gap=best.gap, status="ok", message="", seconds=time.perf_counter() - clock,
                                  worker=worker))
         else:
-            rows.append(_failed(task, "Proposed", f"global search over eta: {best.status} after {best.solves} "
+            rows.append(failed_row(task, "Proposed", f"global search over eta: {best.status} after {best.solves} "
                                                   "solves (raise monte_carlo.solve_limit)",
                                 time.perf_counter() - clock, worker))
     except GlobalSearchError as error:
-        rows.append(_failed(task, "Proposed", f"global search over eta: {error}", time.perf_counter() - clock,
+        rows.append(failed_row(task, "Proposed", f"global search over eta: {error}", time.perf_counter() - clock,
                             worker))
     return rows
 
 
 def fedsllm_task_failure(task: StudyTask, message: str) -> list[dict]:
-    return [_failed(task, s, message, math.nan, "") for s in FEDSLLM_STRATEGIES]
+    return [failed_row(task, s, message, math.nan, "") for s in FEDSLLM_STRATEGIES]

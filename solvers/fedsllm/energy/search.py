@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyomo.environ as pyo
 
 from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN, EnergyIpopt, EnergyStructured

@@ -57,6 +57,9 @@ class Found:
 
     description: str
 
+    def __str__(self) -> str:
+        return self.description
+
 
 class InputError(Exception):
     """Raised when a workbook has problems; carries all of them."""

@@ -348,9 +348,14 @@ def _shown_width(value, style: str) -> int:
     return len(str(value))
 
 
+# An id is a number in the xlsx only when its text is a number's own digits: "7" (typed 7), never "007" or
+# the fullwidth "１２", which are other ids than 7 and 12 and stay text, as the workbook holds them.
+NUMBER_ID = re.compile(r"0|[1-9][0-9]{0,14}")
+
+
 def _cell_value(column: Column, value):
     value = plain_value(value)
-    if column.name in ID_COLUMNS and isinstance(value, str) and value.isdigit() and len(value) < 16:
+    if column.name in ID_COLUMNS and isinstance(value, str) and NUMBER_ID.fullmatch(value):
         return int(value)
     return value
 

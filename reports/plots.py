@@ -21,6 +21,7 @@ from reports.style import (
     integer_ticks,
     legend_below,
     linear_unless_decades,
+    literal_text,
     new_figure,
     paper_style,
     save,
@@ -96,8 +97,9 @@ def plot_fig3(result, path: Path, w: float | None = None) -> FigureFiles:
             marker = MARKERS[index % len(MARKERS)]
             # devices on the same cut are drawn a little apart (0.6 % of I per device), with their own marker
             offset = (index - (len(devices) - 1) / 2) * 0.012 * last_cut
-            cut_axes.plot(rounds, [d.cut + offset for d in mine], marker=marker, label=f"device {device}")
-            clock_axes.plot(rounds, [d.clock_ghz for d in mine], marker=marker, label=f"device {device}")
+            label = f"device {literal_text(device)}"
+            cut_axes.plot(rounds, [d.cut + offset for d in mine], marker=marker, label=label)
+            clock_axes.plot(rounds, [d.clock_ghz for d in mine], marker=marker, label=label)
         cut_axes.set_yticks(sorted({0, last_cut, *{d.cut for d in result.card}}))
         for axes in axes_pair:
             integer_ticks(axes)

@@ -29,6 +29,14 @@ PAPER_STYLE = {
     "grid.linewidth": 0.4, "grid.alpha": 0.35, "savefig.dpi": DPI, "pdf.fonttype": 42, "ps.fonttype": 42,
     "mathtext.fontset": "dejavusans", "legend.frameon": False,
 }
+
+
+def literal_text(text: object) -> str:
+    """Text from the data (an id) as matplotlib must show it: every `$` escaped, so `$x^$` is never read as
+    (and never fails as) math text."""
+    return str(text).replace("$", r"\$")
+
+
 # The papers' strategies, explained where they appear (legends).
 STRATEGY_LABELS = {
     "Proposed": "Proposed: bandwidth and $\\eta$ optimised",

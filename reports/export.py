@@ -36,13 +36,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from data.workbook import append_as_data, plain_value
+from reports.destination import PARTIAL_MARK, ReportExistsError, partial_prefix, refuse_existing
 
 log = logging.getLogger(__name__)
 
 # A CSV cell starting with one of these is a formula (or can start one) in Excel,
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-PARTIAL_MARK = ".partial-"
 
 
 @dataclass(frozen=True)
@@ -80,36 +80,6 @@ SUMMARY_COLUMNS = [
     Column("unit", "-", "unit of the value"),
     Column("description", "-", "what it is"),
 ]
-
-
-class ReportDestinationError(Exception):
-    """The report cannot go where it was asked to go; checked before any work."""
-
-
-class ReportExistsError(ReportDestinationError):
-    pass
-
-
-def refuse_existing(destination: Path) -> Path:
-    """The destination, if no file or folder is there yet; a report never overwrites one."""
-    destination = Path(destination)
-    if destination.exists() or destination.is_symlink():
-        raise ReportExistsError(f"the report folder {destination} already exists; choose another out=... or remove it")
-    return destination
-
-
-def check_destination(destination: Path) -> Path:
-    """Refuse, before any work, a destination that exists or whose nearest existing parent is a file
-    or a folder this user cannot write in."""
-    destination = refuse_existing(destination)
-    parent = destination.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ReportDestinationError(f"cannot write the report folder {destination}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ReportDestinationError(f"cannot write the report folder {destination}: no permission to write in {parent}")
-    return destination
 
 
 def remove_stale_partials(parent: Path) -> list[Path]:
@@ -150,8 +120,7 @@ class ReportFolder:
         self.destination = refuse_existing(destination)
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(self.destination.parent)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}{PARTIAL_MARK}{os.getpid()}-",
-                                          dir=self.destination.parent))
+        self.path = Path(tempfile.mkdtemp(prefix=partial_prefix(self.destination.name), dir=self.destination.parent))
         # mkdtemp makes the folder private (0700); a report gets a folder's ordinary permissions.
         os.chmod(self.path, 0o777 & ~_current_umask())
         self.tables: list[ResultTable] = []

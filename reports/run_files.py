@@ -8,9 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from reports.destination import DIAGNOSTICS_SUFFIX
 from reports.export import ReportFolder
-
-DIAGNOSTICS_SUFFIX = ".failed-diagnostics.log"
 
 
 def default_out(label: str) -> Path:

@@ -30,7 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from data.issues import InputError
-from reports.export import PARTIAL_MARK, ResultTable, refuse_existing
+from reports.destination import PARTIAL_MARK, refuse_existing
+from reports.export import ResultTable
 from solvers.config import ConfigError
 from solvers.run import check_overrides, checked_config, job_overrides, run_job
 

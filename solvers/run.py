@@ -38,7 +38,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from data.issues import InputError
-from reports.export import ReportDestinationError, write_index
+from reports.destination import ReportDestinationError
+from reports.export import write_index
 from reports.run_files import default_out, write_diagnostics
 from solvers.card_pipeline import run_card
 from solvers.config import (

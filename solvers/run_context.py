@@ -13,7 +13,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from data.workbook import Table, read_tables
-from reports.export import Provenance, ReportFolder, check_destination
+from reports.destination import check_destination
+from reports.export import Provenance, ReportFolder
 from reports.run_files import default_out, write_run_files
 from solvers.config import check_settings
 from solvers.ipopt import IpoptSolver, check_ipopt_available, check_ipopt_options

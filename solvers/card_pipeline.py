@@ -47,9 +47,9 @@ from solvers.card import (
     solve_per_round_by_scip,
     solve_state,
 )
-from solvers.config import CardStudy, ServerClock
+from solvers.config import CardStudy, ConfigError, ServerClock
 from solvers.study_pipeline import card_monte_carlo
-from solvers.progress import LONG_RUN_SECONDS
+from solvers.progress import LONG_RUN_SECONDS, too_long_problem
 from solvers.run_context import RunContext, RunOutcome, prepare_context, read
 
 
@@ -81,6 +81,11 @@ def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
     inputs = inputs.with_parameters(**{name: value for name, value in changes.items() if value is not None})
     check = run.settings.crosscheck
     estimate = crosscheck_estimate_seconds(inputs, check.round_count(), check.minlp.value)
+    if problem := too_long_problem(estimate, settings.solver.max_hours, f"the cross-checks of "
+                                   f"{checked_pairs(inputs, check.round_count())} device-rounds by "
+                                   f"{check.minlp.value}", "a smaller crosscheck.rounds or crosscheck.minlp=scip "
+                                   "shortens it"):
+        raise ConfigError(problem)
     if estimate > LONG_RUN_SECONDS:
         log.warning("the cross-checks solve P3 at every cut and P1 by %s over %d device-rounds: this run may take "
                     "about %.0f min (a smaller crosscheck.rounds shortens it)", check.minlp.value,

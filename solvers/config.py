@@ -25,7 +25,7 @@ from solvers.fedsllm import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSe
 from solvers.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.ipopt import DEFAULT_OPTIONS
 from solvers.structured import DEFAULT_GAP
-from solvers.study import DEFAULT_STUDY_TOLERANCE
+from solvers.study import DEFAULT_STUDY_TOLERANCE, local_workers_problem
 
 
 class ConfigError(Exception):
@@ -78,6 +78,7 @@ class SolverConfig:
     bound_relax_factor: float = setting(DEFAULT_OPTIONS["bound_relax_factor"],
                                         "Ipopt's bound relaxation (0: constraints hold exactly)")
     print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12")
+    max_hours: float = setting(24.0, "refuse, before it starts, a run whose solves are estimated to take longer (h)")
     options: dict[str, Any] = setting(factory=dict, help="any other Ipopt option: +solver.options.NAME=VALUE")
 
     def ipopt_options(self) -> dict[str, Any]:
@@ -281,13 +282,14 @@ def _number_problems(checks: list[tuple[str, object, bool, str]]) -> list[str]:
 
 def solver_problems(solver: SolverConfig) -> list[str]:
     return _number_problems([
-        ("solver.tol", solver.tol, solver.tol > 0, "a number > 0"),
+        ("solver.tol", solver.tol, 0 < solver.tol < 1, "a number in (0, 1)"),  # nan and inf fail too
         ("solver.max_iter", solver.max_iter, solver.max_iter >= 1, "a whole number >= 1"),
         ("solver.mumps_pivot_order", solver.mumps_pivot_order, solver.mumps_pivot_order in MUMPS_ORDERINGS,
          "a whole number from 0 to 7"),
-        ("solver.bound_relax_factor", solver.bound_relax_factor, solver.bound_relax_factor >= 0, "a number >= 0"),
+        ("solver.bound_relax_factor", solver.bound_relax_factor, 0 <= solver.bound_relax_factor < 1, "a number in [0, 1)"),
         ("solver.print_level", solver.print_level, solver.print_level in IPOPT_PRINT_LEVELS,
          "a whole number from 0 to 12"),
+        ("solver.max_hours", solver.max_hours, 0 < solver.max_hours < math.inf, "a number of hours > 0"),
     ])
 
 
@@ -326,8 +328,8 @@ def study_problems(settings, model: str) -> list[str]:
     dask = settings.dask
     if dask.scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(dask.scheduler)):
         problems.append(f"dask.scheduler={dask.scheduler}: expected an address like tcp://HOST:PORT")
-    if dask.workers is not None and not 1 <= dask.workers <= 4096:
-        problems.append(f"dask.workers={dask.workers}: expected a whole number from 1 to 4096, or null")
+    if dask.workers is not None and (problem := local_workers_problem(dask.workers)):
+        problems.append(problem)
     if model == "fedsllm":
         mc = settings.monte_carlo
         problems += _number_problems([

@@ -19,6 +19,8 @@ from omegaconf import DictConfig
 from data.card import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
 from data.issues import Found, InputError, InputIssue
 from data.card_profile import Profile, build_profile
+from data.card_ranges import empty_range_issues
+from data.validation import raise_issues
 from data.schema import CHANNEL_STATES
 from data.workbook import Table
 from reports import console
@@ -64,6 +66,7 @@ def run_card(cfg: DictConfig) -> RunOutcome:
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)
+    raise_issues(empty_range_issues(inputs, profile, tables))  # (12) divides by each device-round's ranges
     results = solve(run, inputs, profile)
     checks = certify(run, inputs, results)
     return report(run, inputs, profile, results, checks)

@@ -17,10 +17,10 @@ from dataclasses import replace
 
 
 def main(argv: list[str]) -> None:
-    from data.card import load_card
-    from data.card_profile import build_profile
+    from data.card.inputs import load_card
+    from data.card.profile import build_profile
     from reports.card import cut_changes, transmission_share
-    from solvers.card import solve_state
+    from solvers.card.algorithm import solve_state
 
     base = load_card()
     profile = build_profile(base)

@@ -23,9 +23,10 @@ def _sizes(arguments: dict, key: str, default: str) -> list[int]:
 
 
 def main(argv: list[str]) -> None:
-    from data.card import load_card
-    from data.card_profile import build_profile
-    from solvers.card import solve_p1_by_scip, solve_per_round_by_scip, solve_minlp, solve_state
+    from data.card.inputs import load_card
+    from data.card.profile import build_profile
+    from solvers.card.minlp import solve_p1_by_scip, solve_per_round_by_scip, solve_minlp
+    from solvers.card.algorithm import solve_state
 
     arguments = dict(a.split("=", 1) for a in argv)
     inputs = load_card()

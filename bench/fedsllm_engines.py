@@ -36,8 +36,8 @@ def _peak_mib() -> float:
 
 def search_stage(users: int, engine: str, step: float) -> dict:
     """The full eta search (grid + refinement, no final re-solve) by one engine."""
-    from solvers.fedsllm import Engine, EngineSettings, EtaSearch, eta_grid_for
-    from solvers.ipopt import IpoptSolver
+    from solvers.fedsllm.search import Engine, EngineSettings, EtaSearch, eta_grid_for
+    from solvers.runtime.ipopt import IpoptSolver
 
     inputs = _inputs(users)
     grid = eta_grid_for(inputs, step=step)
@@ -59,7 +59,8 @@ def search_stage(users: int, engine: str, step: float) -> dict:
 
 def fixed_eta_stage(users: int, eta: float) -> dict:
     """One cold fixed-eta solve by the structured engine."""
-    from solvers.structured import SplitScenario, solve_structured
+    from solvers.fedsllm.scenario import SplitScenario
+    from solvers.fedsllm.structured import solve_structured
 
     scenario = SplitScenario.from_inputs(_inputs(users))
     started = time.perf_counter()

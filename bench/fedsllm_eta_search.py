@@ -27,9 +27,9 @@ from omegaconf import OmegaConf
 from data.fedsllm import load_fedsllm
 from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from models.fedsllm import build_problem17
-from solvers.fedsllm import Engine, EngineSettings, EtaSearch, eta_grid_for
-from solvers.ipopt import IpoptSolver
-from solvers.progress import Progress
+from solvers.fedsllm.search import Engine, EngineSettings, EtaSearch, eta_grid_for
+from solvers.runtime.ipopt import IpoptSolver
+from solvers.runtime.progress import Progress
 
 
 def scenario(users: int, folder: Path):

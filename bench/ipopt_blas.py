@@ -43,8 +43,8 @@ def child(users: int, step: float) -> None:
 
     from data.fedsllm import load_fedsllm
     from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
-    from solvers.fedsllm import EtaSearch, eta_grid_for
-    from solvers.ipopt import IpoptSolver
+    from solvers.fedsllm.search import EtaSearch, eta_grid_for
+    from solvers.runtime.ipopt import IpoptSolver
 
     with tempfile.TemporaryDirectory() as folder:
         path = write_fedsllm_workbook(Path(folder) / "bench.xlsx", draw_users(ScenarioSettings(users=users, seed=1)))

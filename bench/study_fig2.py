@@ -18,9 +18,10 @@ import time
 def main(argv: list[str]) -> None:
     from data.fedsllm import load_fedsllm
     from reports.study import fedsllm_reductions, runs_frame
-    from solvers.progress import Progress
-    from solvers.study import (ClusterSettings, FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task,
-                               run_tasks, study_tasks)
+    from solvers.runtime.progress import Progress
+    from solvers.studies.cluster import ClusterSettings, run_tasks
+    from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
+    from solvers.studies.tasks import study_tasks
 
     arguments = dict(a.split("=", 1) for a in argv)
     drops, users = int(arguments.get("drops", 100)), int(arguments.get("users", 50))

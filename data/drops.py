@@ -5,7 +5,7 @@ reproducible and any single drop can be redrawn on its own.
 - FedsLLM: the generator (data/generate.py) draws the users' positions, shadowing, sample counts and
   C_k anew; the workbook's `parameters` sheet is the base case; K is the workbook's number of users
   unless swept.
-- CARD: the devices' distances, uniform in [5, 25] m as in `data.generate_card`, and the Rayleigh
+- CARD: the devices' distances, uniform in [5, 25] m as in `data.card.generate`, and the Rayleigh
   fading |h|^2 (the workbook's `seed` parameter) are redrawn; everything else is the workbook's.
 
 A sweep sets one quantity per point: FedsLLM `power_dbm` (every user's maximum power on both links,
@@ -19,10 +19,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from data.card import CardInputs
+from data.card.inputs import CardInputs
 from data.fedsllm import FedsllmInputs
 from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
-from data.generate_card import CardWorkbookSettings
+from data.card.generate import CardWorkbookSettings
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, Field, Kind
 
 FEDSLLM_SWEEPS = ("power_dbm", "users")  # besides the numeric workbook parameters

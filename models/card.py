@@ -2,7 +2,7 @@
 
 Components are named by the paper's equations (`eq<N>_<what>`, `p1_<what>`), as
 in models/fedsllm.py, and every Expression calls the one definition of its
-equation in data/card_costs.py, which Algorithm 1 evaluates too.
+equation in data/card/costs.py, which Algorithm 1 evaluates too.
 
 P1 (13) chooses, for every device and round (a "pair"), the cut layer c in 0..I
 and the server clock f in [F_min, F_max]; P2 (14) is P1 for one pair. How the
@@ -45,7 +45,7 @@ Pyomo form differs from the paper's P1, and why:
   always strictly positive, since SCIP rewrites 1/f.
 - Scaling: clock in GHz, server work in s*GHz.
 P3 (15) is P2 with the cut fixed (an NLP in the clock), P4 (17) is P2 with the
-clock fixed (the cut chosen by enumeration in solvers/card.py).
+clock fixed (the cut chosen by enumeration in solvers/card/).
 """
 
 from __future__ import annotations
@@ -54,13 +54,7 @@ import math
 
 import pyomo.environ as pyo
 
-from data.card_costs import (
-    PairCosts,
-    eq8_server_compute_s,
-    eq10_delay_s,
-    eq11_energy_j,
-    eq12_cost,
-)
+from data.card.costs import PairCosts, eq8_server_compute_s, eq10_delay_s, eq11_energy_j, eq12_cost
 
 u = pyo.units
 # Lower end of the two-sided epigraph rows (see `p1_cost_epigraph`): far below any tangent of U,
@@ -88,7 +82,7 @@ def cut_cost_maxima(pair: PairCosts, clock_min_ghz: float) -> list[float]:
     return [float(max(pair.cost(c, clock_min_ghz), pair.cost(c, pair.clock_max_ghz))) for c in pair.cuts]
 
 
-# --- Paper quantities (one Expression each; the arithmetic is data/card_costs.py's) ----------
+# --- Paper quantities (one Expression each; the arithmetic is data/card/costs.py's) ----------
 
 def pair_clock(m, p):
     """The server clock that serves pair p: its own (the paper's P1) or its round's (per-round variant)."""

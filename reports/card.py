@@ -1,14 +1,15 @@
 """CARD report tables: summary, decisions, benchmarks, profile, out-of-range links, cross-checks.
 
-Built from the plain result objects of solvers/card.py (`StateResult`, `CrossCheck`), read by their
+Built from the plain result objects of solvers/card/ (`StateResult`, `CrossCheck`), read by their
 attributes; nothing here imports `solvers/`.
 """
 
 from __future__ import annotations
 
-from data.card import CardInputs
-from data.card_profile import Profile, parameter_count
-from reports.export import Column, Provenance, ResultTable, summary_with_versions
+from data.card.inputs import CardInputs
+from data.card.profile import Profile, parameter_count
+from reports.export import Column, ResultTable, summary_with_versions
+from reports.provenance import Provenance
 
 PAPER_DELAY_REDUCTION = 0.708  # against device-only
 PAPER_ENERGY_REDUCTION = 0.531  # against server-only

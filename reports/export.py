@@ -13,32 +13,27 @@ that a spreadsheet would read as a formula are neutralised (`csv_text`).
 from __future__ import annotations
 
 import csv
-import importlib.metadata
 import logging
 import math
 import os
-import platform
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-import cyipopt
-import numpy
 import openpyxl
-import pyomo
-import scipy
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from data.workbook import append_as_data, plain_value
 from reports.destination import PARTIAL_MARK, ReportExistsError, partial_prefix, refuse_existing
+from reports.provenance import Provenance
+
 
 log = logging.getLogger(__name__)
+
 
 # A CSV cell starting with one of these is a formula (or can start one) in Excel,
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
@@ -171,66 +166,11 @@ def write_index(folder: Path, rows: list[dict[str, object]]) -> Path:
     return folder / "index.csv"
 
 
-@dataclass(frozen=True)
-class Provenance:
-    """Where a report came from: when, by which command, from which code and solver stack."""
-
-    date: str
-    command: str
-    git_commit: str
-
-    @classmethod
-    def collect(cls, command: str) -> "Provenance":
-        return cls(datetime.now().astimezone().isoformat(timespec="seconds"), command, git_commit())
-
-    def rows(self) -> list[tuple]:
-        rows = [("run_date", self.date, "-", "when the run started (local time, ISO 8601)"),
-                ("command", self.command, "-", "the command line"),
-                ("git_commit", self.git_commit, "-", "the fedsplit checkout's commit (+dirty: with uncommitted changes)")]
-        return rows + [(name, value, "-", name.replace("_", " ")) for name, value in versions().items()]
-
-
 def summary_with_versions(rows: list[tuple], provenance: Provenance | None = None) -> ResultTable:
     """The `summary` sheet (name, value, unit, description): `rows`, then the run's provenance (date, command,
     commit, the solver stack's versions)."""
     provenance = provenance or Provenance.collect("(not run from the command line)")
     return ResultTable.of("summary", SUMMARY_COLUMNS, [*rows, *provenance.rows()])
-
-
-def git_commit() -> str:
-    """The checkout's commit, with +dirty when files differ from it; "not a git checkout" otherwise."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / ".git").exists():
-        return "not a git checkout"
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (git failed)"
-    return f"{commit}+dirty" if dirty else commit
-
-
-def versions() -> dict[str, str]:
-    """The solver stack's versions, for every report's summary."""
-    return {
-        "python_version": platform.python_version(),
-        "numpy_version": numpy.__version__,
-        "scipy_version": scipy.__version__,
-        "pyomo_version": pyomo.version.version,
-        "ipopt_version": ".".join(map(str, cyipopt.IPOPT_VERSION)),
-        "cyipopt_version": cyipopt.__version__,
-        "highs_version": _package_version("highspy"),
-        "openpyxl_version": openpyxl.__version__,
-    }
-
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def csv_text(value: object) -> object:
@@ -252,8 +192,6 @@ def write_csv(path: Path, table: ResultTable) -> None:
         for row in table.rows:
             writer.writerow([csv_text(v) for v in row])
 
-
-# --- The Excel report: formats a reader needs without the README --------------------------------
 
 # Columns that hold ids or counts: an id that is all digits is written as a number, not as text.
 ID_COLUMNS = {"device", "user", "round", "drop", "seed", "index", "cut", "pairs", "out_of_range", "runs_ok",

@@ -10,7 +10,8 @@ import numpy as np
 
 from data.fedsllm import FedsllmInputs
 from data.workbook import plain_value
-from reports.export import Column, Provenance, ResultTable, summary_with_versions
+from reports.export import Column, ResultTable, summary_with_versions
+from reports.provenance import Provenance
 
 PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 

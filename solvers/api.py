@@ -32,8 +32,9 @@ import pandas as pd
 from data.issues import InputError
 from reports.destination import PARTIAL_MARK, refuse_existing
 from reports.export import ResultTable
-from solvers.config import ConfigError
-from solvers.run import check_overrides, checked_config, job_overrides, run_job
+from solvers.app.config import ConfigError
+from solvers.app.overrides import check_overrides, checked_config, job_overrides
+from solvers.app.jobs import run_job
 
 
 class InputProblems(Exception):

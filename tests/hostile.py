@@ -7,7 +7,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from data.card import DEFAULT_CARD_WORKBOOK
+from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.fedsllm import DEFAULT_WORKBOOK
 
 # The parts of the shipped workbooks that hold each sheet (openpyxl writes them in sheet order).

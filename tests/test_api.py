@@ -10,9 +10,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from data.card import DEFAULT_CARD_WORKBOOK
+from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from solvers import api
-from solvers.run import EXIT_OK, main
+from solvers.app.jobs import EXIT_OK
+from solvers.app.cli import main
 
 
 def csv_rows(path):

@@ -14,30 +14,21 @@ import pytest
 from pyomo.opt import check_optimal_termination
 from pyomo.util.check_units import assert_units_consistent
 
-from data.card import DEFAULT_CARD_WORKBOOK, load_card
-from data.card_channel import PATH_LOSS_EXPONENT, Links, cqi_efficiency, links
-from data.card_costs import PairCosts, pair_costs
-from data.card_profile import build_profile, parameter_count
-from data.generate_card import CQI_TABLE, CardWorkbookSettings, write_card_workbook
+from data.card.inputs import DEFAULT_CARD_WORKBOOK, load_card
+from data.card.channel import PATH_LOSS_EXPONENT, Links, cqi_efficiency, links
+from data.card.costs import PairCosts, pair_costs
+from data.card.profile import build_profile, parameter_count
+from data.card.generate import CQI_TABLE, CardWorkbookSettings, write_card_workbook
 from data.issues import InputError
 from models.card import build_p1, build_p2, build_p4, per_round_clocks, set_choice
-from solvers.card import (
-    best_cut_at,
-    card_algorithm1,
-    crosscheck,
-    eq16_optimal_clock_ghz,
-    least_cost,
-    per_round_optimum,
-    solve_minlp,
-    solve_p1_by_scip,
-    solve_p3,
-    solve_p3_every_cut,
-    solve_p3_every_cut_at_once,
-    solve_state,
-    solve_with_mindtpy,
-)
-from solvers.ipopt import IpoptSolver
-from solvers.run import EXIT_INPUT, EXIT_OK, EXIT_SOLVE, main
+from solvers.card.algorithm import best_cut_at, card_algorithm1, eq16_optimal_clock_ghz, solve_state
+from solvers.card.crosscheck import crosscheck
+from solvers.card.p3 import least_cost, solve_p3, solve_p3_every_cut, solve_p3_every_cut_at_once
+from solvers.card.reference import per_round_optimum
+from solvers.card.minlp import solve_minlp, solve_p1_by_scip, solve_with_mindtpy
+from solvers.runtime.ipopt import IpoptSolver
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from solvers.app.cli import main
 
 THRESHOLDS = np.array([row[4] for row in CQI_TABLE])
 EFFICIENCIES = np.array([row[3] for row in CQI_TABLE])
@@ -232,7 +223,7 @@ def with_xi(pair: PairCosts) -> PairCosts:
 
 
 def hand_cost(pair: PairCosts, cut: int, clock_ghz: float) -> float:
-    """U of (12) written out from the paper, independently of data/card_costs.py."""
+    """U of (12) written out from the paper, independently of data/card/costs.py."""
     def delay(c, f):
         return pair.device_compute_s[c] + pair.server_work[c] / f + pair.transfer_s[c]
 

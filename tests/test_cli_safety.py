@@ -15,7 +15,8 @@ import openpyxl
 import pytest
 
 from data.generate import write_fedsllm_workbook
-from solvers.run import EXIT_INPUT, EXIT_OK, EXIT_SOLVE, main
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from solvers.app.cli import main
 from tests.conftest import SPEC_PARAMETERS, users_table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,11 +9,11 @@ from pyomo.util.check_units import assert_units_consistent
 
 from data.fedsllm import load_fedsllm
 from models.fedsllm import build_problem16
-from solvers.certificate import certify_optimum
-from solvers.fedsllm import eta_grid_for, solve_fedsllm
-from solvers.fedsllm_baselines import build_strategy_models, compare_strategies, power_sweep
-from solvers.fedsllm_problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
-from solvers.ipopt import IpoptSolver
+from solvers.fedsllm.certificate import certify_optimum
+from solvers.fedsllm.search import eta_grid_for, solve_fedsllm
+from solvers.fedsllm.baselines import build_strategy_models, compare_strategies, power_sweep
+from solvers.fedsllm.problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
+from solvers.runtime.ipopt import IpoptSolver
 from tests.conftest import reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
 
@@ -81,7 +81,7 @@ def test_problem16_units_and_agreement_with_problem17(default_optimum):
 
 def test_reduction_does_not_apply_with_a_client_faster_than_the_server(make_workbook, tmp_path, capsys):
     """A client at 30 GHz against a 20 GHz server: A = A_min is no longer optimal, (16) beats (17)."""
-    from solvers.run import main
+    from solvers.app.cli import main
 
     users = users_table([-95.0, -100.0, -105.0], samples=[3000, 3000, 3000], cycles=[3e4, 3e4, 3e4])
     users["cpu_max_hz"][0] = 30e9

@@ -12,7 +12,8 @@ import numpy as np
 import openpyxl
 import pytest
 
-from solvers.run import EXIT_INPUT, EXIT_OK, EXIT_SOLVE, main
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from solvers.app.cli import main
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
 
@@ -166,7 +167,7 @@ def test_existing_report_folder_is_not_overwritten(tmp_path, capsys):
 
 
 def test_help_lists_every_key_with_its_default(capsys):
-    from solvers.config import known_keys
+    from solvers.app.config import known_keys
     assert main(["--help"]) == EXIT_OK
     text = capsys.readouterr().out
     for model in ("fedsllm", "card"):

@@ -13,9 +13,10 @@ from pyomo.util.check_units import assert_units_consistent
 from data.fedsllm import load_fedsllm
 from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from models.fedsllm import build_problem17
-from solvers.fedsllm import Engine, EngineSettings, eta_grid_for, solve_fedsllm
-from solvers.ipopt import IpoptSolver, SolveError
-from solvers.structured import SplitScenario, solve_structured
+from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for, solve_fedsllm
+from solvers.runtime.ipopt import IpoptSolver, SolveError
+from solvers.fedsllm.scenario import SplitScenario
+from solvers.fedsllm.structured import solve_structured
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
 
@@ -201,7 +202,8 @@ def test_run_with_the_structured_engine_reports_bounds_and_the_duality_gap_certi
     is the duality gap, and T* agrees with the independent reference at eta*."""
     import csv
 
-    from solvers.run import EXIT_OK, main
+    from solvers.app.jobs import EXIT_OK
+    from solvers.app.cli import main
 
     out = tmp_path / "report"
     code = main(["model=fedsllm", f"out={out}", "progress=false", "eta.step=0.1", "solver.engine=structured",
@@ -220,7 +222,8 @@ def test_run_with_the_structured_engine_reports_bounds_and_the_duality_gap_certi
 
 
 def test_unknown_engine_is_refused_with_the_choices(tmp_path, capsys):
-    from solvers.run import EXIT_INPUT, main
+    from solvers.app.jobs import EXIT_INPUT
+    from solvers.app.cli import main
 
     assert main(["model=fedsllm", f"out={tmp_path / 'out'}", "solver.engine=fast"]) == EXIT_INPUT
     error = capsys.readouterr().err

@@ -11,8 +11,8 @@ from pyomo.util.check_units import assert_units_consistent
 
 from data.fedsllm import load_fedsllm
 from models.fedsllm import build_problem17
-from solvers.fedsllm import EtaGrid, eta_grid_for, solve_fedsllm
-from solvers.ipopt import IpoptSolver, SolveError
+from solvers.fedsllm.search import EtaGrid, eta_grid_for, solve_fedsllm
+from solvers.runtime.ipopt import IpoptSolver, SolveError
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
 

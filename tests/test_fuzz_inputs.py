@@ -26,13 +26,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.card import load_card
+from data.card.inputs import load_card
 from data.fedsllm import load_fedsllm
 from data.generate import write_fedsllm_workbook
 from data.issues import InputError
 from reports.export import Column, ResultTable, write_workbook
 from reports.style import literal_text, new_figure, paper_style
-from solvers.run import EXIT_INPUT, EXIT_OK, EXIT_SOLVE, main
+from solvers.app.cli import main
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
 from tests.conftest import SPEC_PARAMETERS, users_table
 from tests.hostile import BILLION_LAUGHS, CARD_PARTS, FEDSLLM_PARTS, SOURCES
 

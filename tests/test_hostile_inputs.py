@@ -11,11 +11,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from data.card import load_card
+from data.card.inputs import load_card
 from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
 from data.generate import write_fedsllm_workbook
 from data.issues import InputError
-from solvers.run import EXIT_INPUT, EXIT_OK, main
+from solvers.app.cli import main
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK
 from tests.conftest import SPEC_PARAMETERS, users_table
 from tests.hostile import (
     BILLION_LAUGHS,

@@ -8,32 +8,98 @@ from pathlib import Path
 import pyomo.environ as pyo
 import pytest
 
-from data.card import load_card
-from data.card_profile import build_profile
+from data.card.inputs import load_card
+from data.card.profile import build_profile
 from data.fedsllm import load_fedsllm
 from models.card import build_p1
 from models.fedsllm import build_problem16, build_problem17
-from solvers.card import solve_state
+from solvers.card.algorithm import solve_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def imported_packages(folder: str) -> set[str]:
+PRODUCTION = ("data", "models", "solvers", "reports")
+# Each layer may import only layers of a lower rank: the application above the studies, the studies above
+# the two models' solve strategies (siblings: neither imports the other), those above the runtime every
+# solve runs on; solvers above models above data; reports read data and result objects, never solvers.
+LAYER_RANKS = {
+    "solvers.api": 6, "solvers.run": 6,
+    "solvers.app": 5,
+    "solvers.studies": 4,
+    "solvers.fedsllm": 3, "solvers.card": 3,
+    "solvers.runtime": 2,
+    "models": 1, "reports": 1,
+    "data": 0,
+}
+MATHS = ("solvers.fedsllm", "solvers.card", "solvers.runtime", "solvers.studies", "models")
+FRONT_END = ("hydra", "omegaconf", "solvers.app", "solvers.api", "solvers.run")
+MAX_FILE_LINES, MAX_FOLDER_FILES, MAX_FOLDER_SHARE = 400, 12, 0.35
+
+
+def production_files() -> list[Path]:
+    return sorted(path for folder in PRODUCTION for path in (ROOT / folder).rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> str | None:
+    """The longest LAYER_RANKS entry that `module` is or lies under (None: not ours)."""
+    matches = [name for name in LAYER_RANKS if module == name or module.startswith(name + ".")]
+    return max(matches, key=len, default=None)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function."""
     found = set()
-    for path in (ROOT / folder).glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                found.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Import):
-                found.update(alias.name.split(".")[0] for alias in node.names)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from data.card import generate`
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
     return found
 
 
-@pytest.mark.parametrize("folder,forbidden", [
-    ("reports", {"solvers"}), ("models", {"solvers", "reports"}), ("data", {"solvers", "models", "reports"}),
-])
-def test_imports_run_down(folder, forbidden):
-    assert not imported_packages(folder) & forbidden
+def test_imports_run_down():
+    wrong = []
+    for path in production_files():
+        own = layer(module_name(path))
+        for module in imports(path):
+            theirs = layer(module)
+            if theirs is None or theirs == own or module in ("solvers", "data"):
+                continue
+            if LAYER_RANKS[theirs] >= LAYER_RANKS[own]:
+                wrong.append(f"{path.relative_to(ROOT)} ({own}) imports {module} ({theirs})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_maths_packages_import_no_front_end():
+    wrong = [f"{path.relative_to(ROOT)} imports {module}" for path in production_files()
+             if layer(module_name(path)) in MATHS for module in imports(path)
+             if any(module == f or module.startswith(f + ".") for f in FRONT_END)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_file_and_folder_limits():
+    lines = {path: len(path.read_text().splitlines()) for path in production_files()}
+    total = sum(lines.values())
+    too_long = [f"{p.relative_to(ROOT)}: {n} lines" for p, n in lines.items() if n > MAX_FILE_LINES]
+    folders: dict[Path, list[Path]] = {}
+    for path in lines:
+        folders.setdefault(path.parent, []).append(path)
+    crowded = [f"{folder.relative_to(ROOT)}: {len(files)} files" for folder, files in folders.items()
+               if len(files) > MAX_FOLDER_FILES]
+    heavy = [f"{folder.relative_to(ROOT)}: {sum(lines[f] for f in files) / total:.0%} of the lines"
+             for folder, files in folders.items() if sum(lines[f] for f in files) > MAX_FOLDER_SHARE * total]
+    assert not (too_long or crowded or heavy), "\n".join(too_long + crowded + heavy)
+
+
+def test_every_folder_of_code_is_a_package():
+    folders = {path.parent for path in production_files()}
+    assert all((folder / "__init__.py").exists() for folder in folders)
 
 
 @pytest.mark.parametrize("build", [lambda i: build_problem17(i, 0.5), build_problem16], ids=["17", "16"])

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.card import DEFAULT_CARD_WORKBOOK
+from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.fedsllm import DEFAULT_WORKBOOK
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
-from solvers.run import EXIT_INPUT, main
+from solvers.app.jobs import EXIT_INPUT
+from solvers.app.cli import main
 
 def run_error(capsys, *args) -> tuple[int, str]:
     fast = ["progress=false"] if "model=card" in args else ["problem16=false", "progress=false"]
@@ -274,11 +275,12 @@ def test_a_card_scenario_with_every_link_out_of_range_is_named(tmp_path, capsys)
 def test_cross_checks_of_rounds_with_no_link_in_range_say_none_not_pass():
     from dataclasses import replace
 
-    from data.card import load_card
-    from data.card_profile import build_profile
+    from data.card.inputs import load_card
+    from data.card.profile import build_profile
     from reports.card import crosscheck_verdict
-    from solvers.card import crosscheck, solve_state
-    from solvers.ipopt import IpoptSolver
+    from solvers.card.crosscheck import crosscheck
+    from solvers.card.algorithm import solve_state
+    from solvers.runtime.ipopt import IpoptSolver
 
     inputs = load_card(DEFAULT_CARD_WORKBOOK)
     result = solve_state(inputs, build_profile(inputs), "Normal")

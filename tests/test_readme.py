@@ -17,7 +17,7 @@ from data.schema import (
     FEDSLLM_PARAMETERS,
     FEDSLLM_USER_COLUMNS,
 )
-from solvers.config import CardConfig, CrossCheckConfig, EtaConfig, FedsllmConfig, PowerSweepConfig, SolverConfig
+from solvers.app.config import CardConfig, CrossCheckConfig, EtaConfig, FedsllmConfig, PowerSweepConfig, SolverConfig
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -10,13 +10,14 @@ import numpy as np
 import openpyxl
 import pytest
 
-from data.card import DEFAULT_CARD_WORKBOOK, load_card
+from data.card.inputs import DEFAULT_CARD_WORKBOOK, load_card
 from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
 from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from data.issues import InputError
 from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4, plot_pareto
 from reports.style import DOUBLE_COLUMN_IN, DPI, FONT_PT, SINGLE_COLUMN_IN
-from solvers.run import EXIT_OK, main
+from solvers.app.jobs import EXIT_OK
+from solvers.app.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,11 @@ import pandas as pd
 import pytest
 
 from data.fedsllm import load_fedsllm
-from solvers.run import EXIT_INPUT, EXIT_OK, main
-from solvers.study import (
-    ClusterSettings,
-    FedsllmStudySpec,
-    fedsllm_task_failure,
-    run_fedsllm_task,
-    run_tasks,
-    study_tasks,
-)
+from solvers.app.jobs import EXIT_INPUT, EXIT_OK
+from solvers.app.cli import main
+from solvers.studies.cluster import ClusterSettings, run_tasks
+from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
+from solvers.studies.tasks import study_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).with_name("dask")

@@ -1,0 +1,113 @@
+"""The command line: flags, then the overrides, then one job or a multirun; every failure as exit code.
+
+Exit codes: 0 done, 2 bad input or configuration (nothing written), 3 a solve
+failed (nothing written but a diagnostics file), 70 an internal error (a bug:
+the traceback is saved to a file), 130 Ctrl-C, 143 SIGTERM.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from solvers.app.help import help_text, completion_script
+from solvers.app.jobs import (
+    EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED, failure_code, EXPECTED_FAILURES, failure_lines, run_single,
+    run_multirun,
+)
+from solvers.app.overrides import check_overrides, job_overrides, checked_config
+from solvers.app.config import ConfigError
+from solvers.app.context import command_line
+from solvers.runtime.stopping import StopRequested, stop_signals_handled
+from solvers.runtime.terminal import guarded_console
+
+
+@dataclass
+class CommandLine:
+    overrides: list[str] = field(default_factory=list)
+    help: bool = False
+    multirun: bool = False
+    print_config: bool = False
+    shell_completion: str | None = None
+
+
+def parse_command_line(argv: list[str]) -> CommandLine:
+    """Flags apart from overrides; an unknown flag is a ConfigError."""
+    command = CommandLine()
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            command.help = True
+        elif arg in ("-m", "--multirun"):
+            command.multirun = True
+        elif arg in ("-c", "--cfg") or arg.startswith("--cfg="):
+            what = arg.split("=", 1)[1] if "=" in arg else next(args, None)
+            if what not in ("job", "all"):
+                raise ConfigError(f"{arg} needs 'job': --cfg job prints the resolved configuration")
+            command.print_config = True
+        elif arg in ("-sc", "--shell-completion"):
+            command.shell_completion = next(args, "")
+        elif arg.startswith("-") and not arg.startswith("--") and "=" in arg:
+            command.overrides.append(arg)  # e.g. a negative number is never a key; let the parser say
+        elif arg.startswith("-"):
+            raise ConfigError(f"unknown option {arg}; the options are -h/--help, -m/--multirun, --cfg job, "
+                              f"--shell-completion install=bash; settings are key=value")
+        else:
+            command.overrides.append(arg)
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    with guarded_console(), stop_signals_handled():
+        try:
+            return _main(argv)
+        except StopRequested as stop:
+            print(f"stopped by {stop}; nothing was written", file=sys.stderr)
+            return stop.exit_code
+        except KeyboardInterrupt:
+            print("interrupted; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except EXPECTED_FAILURES as error:
+            for line in failure_lines(error):
+                print(line, file=sys.stderr)
+            return failure_code(error)
+        except Exception:  # a bug: one line for the user, the traceback in a file
+            return report_internal_error(traceback.format_exc())
+
+
+def _main(argv: list[str]) -> int:
+    command = parse_command_line(argv)
+    if command.shell_completion is not None:
+        print(completion_script(command.shell_completion))
+        return EXIT_OK
+    overrides = check_overrides(command.overrides, command.multirun)
+    if command.help:
+        print(help_text(overrides.model if any(o.startswith("model=") for o in command.overrides) else None))
+        return EXIT_OK
+    if command.print_config:
+        for job in job_overrides(overrides):
+            print(OmegaConf.to_yaml(checked_config(job)))
+        return EXIT_OK
+    if command.multirun:
+        return run_multirun(overrides)
+    return run_single(job_overrides(overrides)[0])
+
+
+def report_internal_error(trace: str) -> int:
+    crash = Path(tempfile.gettempdir()) / f"fedsplit-crash-{datetime.now():%Y%m%d-%H%M%S}.txt"
+    last = trace.strip().splitlines()[-1]
+    try:
+        crash.write_text(f"{command_line()}\n\n{trace}")
+        where = f"; the details are in {crash}"
+    except OSError:
+        where = ""
+    print(f"error: internal error ({last[:300]}). This is a bug in fedsplit; please report it{where}. "
+          f"Nothing was written.", file=sys.stderr)
+    return EXIT_INTERNAL

@@ -1,0 +1,182 @@
+"""Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.opt import check_optimal_termination
+
+from data.issues import itemised
+from solvers.runtime.stopping import native_section, stop_requested
+
+log = logging.getLogger(__name__)
+
+# mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
+# ordering on large models (seen at K = 5000).
+# bound_relax_factor 0: Ipopt's default 1e-8 relaxes every bound, constraints'
+# too, by 1e-8 in model units; on weak links (rates of kbit/s) that let (17b)
+# and (17c) be violated by 1e-6 relative and T come out 3e-6 too low.
+DEFAULT_OPTIONS = {"tol": 1e-9, "max_iter": 3000, "mumps_pivot_order": 0, "bound_relax_factor": 0.0,
+                   "print_level": 0}
+# From a neighbouring optimum (primal values and the model's `dual` suffix, which
+# must be IMPORT_EXPORT): start near the central path instead of re-centring.
+WARM_START_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-6}
+
+SOLVER_ADVICE = (
+    "What you can do: raise solver.max_iter, loosen solver.tol, or check the workbook for "
+    "extreme values (very weak channel gains, tiny bandwidths); run with solver.print_level=5 "
+    "to see Ipopt's log."
+)
+
+
+@dataclass(frozen=True)
+class SolveRecord:
+    """What one Ipopt solve returned."""
+
+    optimal: bool
+    status: str  # Pyomo's termination condition, e.g. "optimal", "maxIterations"
+    message: str  # Ipopt's own status message
+    iterations: int
+    seconds: float
+
+
+class SolveError(Exception):
+    """One or more solves did not reach an optimum; the message says where and what to do."""
+
+    def __init__(self, failures: list[str], note: str = ""):
+        self.failures = list(failures)
+        closing = f"{note}\n{SOLVER_ADVICE}" if note else SOLVER_ADVICE
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing))
+
+
+class SolverUnavailableError(Exception):
+    pass
+
+
+class SolverOptionError(Exception):
+    """An Ipopt option that Ipopt does not know or whose value it refuses."""
+
+
+class _OneVariable:
+    """The smallest problem cyipopt accepts, to try options on before any real work."""
+
+    def objective(self, x):
+        return float(x[0] ** 2)
+
+    def gradient(self, x):
+        return 2 * x
+
+
+def check_ipopt_options(options: Mapping[str, object]) -> None:
+    """Raise SolverOptionError naming every option Ipopt refuses (name or value)."""
+    import cyipopt
+
+    problem = cyipopt.Problem(n=1, m=0, problem_obj=_OneVariable(), lb=np.zeros(1), ub=np.ones(1))
+    refused = []
+    for name, value in options.items():
+        said: list[str] = []
+        with _native_stdout_captured(said):
+            try:
+                problem.add_option(name, value)
+                continue
+            except TypeError:
+                pass
+        reason = next((line.strip() for line in said if line.startswith("Tried to set")), "")
+        refused.append(f"{name}={value!r}" + (f" ({reason})" if reason else ""))
+    if refused:
+        raise SolverOptionError(itemised("Ipopt option", "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)",
+                                         refused))
+
+
+@contextmanager
+def _native_stdout_captured(lines: list[str]):
+    """Keep what C code (Ipopt) prints on file descriptor 1 meanwhile from the console; its lines go to `lines`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            captured.seek(0)
+            lines += captured.read().decode(errors="replace").splitlines()
+
+
+def check_ipopt_available() -> None:
+    """Raise a clear error when cyipopt or PyNumero's ASL library is missing."""
+    from pyomo.contrib.pynumero.asl import AmplInterface
+
+    if not pyo.SolverFactory("cyipopt").available(exception_flag=False):
+        raise SolverUnavailableError("cyipopt is not importable; run ./setup.sh")
+    if not AmplInterface.available():
+        raise SolverUnavailableError(
+            "PyNumero's ASL library was not found (PYOMO_CONFIG_DIR/lib/libpynumero_ASL.so); run ./setup.sh")
+
+
+class IpoptSolver:
+    """A cyipopt solver with fixed options that counts Ipopt's iterations per solve.
+
+    `solve(model, warm=True)` adds WARM_START_OPTIONS (user options still win)."""
+
+    def __init__(self, options: Mapping[str, object] | None = None):
+        self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        self._user_options = dict(options or {})
+        self._iterations = 0
+        self._cold = self._make_solver(self.options)
+        self._warm = self._make_solver(self.options_for(warm=True))
+
+    def options_for(self, warm: bool) -> dict[str, object]:
+        """Ipopt's options for a cold or a warm solve (user options win over WARM_START_OPTIONS)."""
+        if not warm:
+            return dict(self.options)
+        return {**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **self._user_options}
+
+    def _make_solver(self, options: Mapping[str, object]):
+        solver = pyo.SolverFactory("cyipopt", intermediate_callback=self.iteration_callback)
+        solver.config.options.update(options)
+        return solver
+
+    @property
+    def iterations(self) -> int:
+        """Ipopt's iterations in the current (or last) solve."""
+        return self._iterations
+
+    def reset_iterations(self) -> None:
+        self._iterations = 0
+
+    def iteration_callback(self, nlp, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
+                           regularization_size, alpha_du, alpha_pr, ls_trials):
+        # 13 named arguments: Pyomo >= 6.8 passes the problem object only with this signature.
+        self._iterations = iter_count
+        return not stop_requested()  # False asks Ipopt to stop (Ctrl-C or SIGTERM arrived)
+
+    def solve(self, model: pyo.ConcreteModel, warm: bool = False, label: str = "") -> SolveRecord:
+        """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
+        self._iterations = 0
+        start = time.perf_counter()
+        with native_section():
+            results = (self._warm if warm else self._cold).solve(model)
+        seconds = time.perf_counter() - start
+        message = results.solver.message
+        message = message.decode() if isinstance(message, bytes) else str(message)
+        record = SolveRecord(
+            optimal=bool(check_optimal_termination(results)),
+            status=str(results.solver.termination_condition),
+            message=message,
+            iterations=self._iterations,
+            seconds=seconds,
+        )
+        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label or model.name, " (warm)" if warm else "",
+                 record.status, record.iterations, record.seconds)
+        return record

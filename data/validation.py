@@ -41,12 +41,16 @@ def missing_column_issues(context: SheetContext, table: Table, columns: Iterable
 
 
 def repeated_header_issues(context: SheetContext, sheets: Iterable[str]) -> list[InputIssue]:
-    """A header name given twice in a sheet: which column is meant is unclear, so it is an error."""
+    """A header name given twice in a sheet: which column is meant is unclear, so it is an error; so is a
+    header cell that cannot be read."""
+    tables = [context.tables[sheet] for sheet in sheets if sheet in context.tables]
     return [
-        context.issue(sheet, cell.row, cell.column_label, cell.value,
-                      f"each header once (also in column {context.tables[sheet].header[cell.column]})")
-        for sheet in sheets if sheet in context.tables
-        for cell in context.tables[sheet].repeated_headers
+        context.issue(table.sheet, cell.row, cell.column_label, cell.value,
+                      f"each header once (also in column {table.header[cell.column]})")
+        for table in tables for cell in table.repeated_headers
+    ] + [
+        context.issue(table.sheet, cell.row, f"({cell.letter})", cell.value, "a header cell naming its column")
+        for table in tables for cell in table.unreadable_headers
     ]
 
 
@@ -142,7 +146,7 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
         if id_column is None or id_column not in table.header:
             continue
         id_cell = row[id_column]
-        if id_cell.value is None:
+        if id_cell.value is None or isinstance(id_cell.value, Found):  # reported above
             continue
         key = normalise_id(id_cell.value)
         if key in first_row_of_id:

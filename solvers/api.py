@@ -35,6 +35,7 @@ from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.scenario import Scenario, load_scenario
 from reports.export import ResultTable
+from reports.files.destination import check_destination
 from reports.files.report import Report
 from solvers.app import config
 from solvers.app.config import MODEL_CONFIGS, ConfigError, nearest_key, settings_problems
@@ -215,6 +216,8 @@ class Result:
 
     def write(self, folder: str | Path) -> Path:
         """The command line's report folder at `folder`, which must not exist (xlsx, CSVs, figures,
-        config.yaml, run.log, the input tables); built beside it and moved into place whole."""
-        written, _ = self._solved_report().write(Path(folder))
+        config.yaml, run.log, the input tables); built beside it and moved into place whole. The folder is
+        checked first (free, its names short enough, creatable), as the command line checks it before solving."""
+        report = self._solved_report()
+        written, _ = report.write(check_destination(Path(folder)))
         return written

@@ -94,7 +94,8 @@ def test_raw_nan_and_inf_cells_are_named(tmp_path, capsys, token):
     workbook = raw_number_workbook(tmp_path / "raw.xlsx", token)
     code, error = run_error(capsys, f"data={workbook}", f"out={tmp_path / 'out'}")
     assert code == EXIT_INPUT
-    assert "sheet 'users', row 3: found a cell that cannot be read" in error and "NaN or INF" in error
+    assert "sheet 'users', row 3, column 'samples' (F): found a cell that cannot be read" in error
+    assert "NaN or INF" in error
 
 
 def test_missing_header_parameter_and_formula_each_have_their_own_words(tmp_path, capsys):

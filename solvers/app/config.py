@@ -26,6 +26,7 @@ from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
+from solvers.studies.cluster import local_workers_problem
 from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
 from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
 
@@ -89,15 +90,19 @@ ChannelState = Enum("ChannelState", {state: state for state in CHANNEL_STATES}) 
 @dataclass
 class SolverConfig:
     # Defaults are Ipopt's DEFAULT_OPTIONS (solvers/runtime/ipopt.py, which says why each is chosen).
-    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance", valid=within(0, low_open=True))
+    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance",
+                       valid=within(0, 1, low_open=True, high_open=True))
     max_iter: int = setting(DEFAULT_OPTIONS["max_iter"], "Ipopt's iteration limit per solve", valid=within(1, whole=True))
     mumps_pivot_order: int = setting(DEFAULT_OPTIONS["mumps_pivot_order"],
                                      "MUMPS ordering (0 = AMD; Debian's SCOTCH ordering crashes on large models)",
                                      valid=within(0, 7, whole=True))
     bound_relax_factor: float = setting(DEFAULT_OPTIONS["bound_relax_factor"],
-                                        "Ipopt's bound relaxation (0: constraints hold exactly)", valid=within(0))
+                                        "Ipopt's bound relaxation (0: constraints hold exactly)",
+                                        valid=within(0, 1, high_open=True))
     print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12",
                                valid=within(0, 12, whole=True))
+    max_hours: float = setting(24.0, "refuse, before it starts, a run whose solves are estimated to take longer (h)",
+                               valid=within(0, low_open=True))
     options: dict[str, Any] = setting(factory=dict, help="any other Ipopt option: +solver.options.NAME=VALUE")
 
     def ipopt_options(self) -> dict[str, Any]:
@@ -353,6 +358,9 @@ def study_problems(settings, model: str) -> list[str]:
     scheduler = settings.dask.scheduler
     if scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(scheduler)):
         problems.append(f"dask.scheduler={scheduler}: expected an address like tcp://HOST:PORT")
+    workers = settings.dask.workers
+    if workers is not None and scheduler is None and (problem := local_workers_problem(workers)):
+        problems.append(problem)
     return problems
 
 

@@ -16,7 +16,8 @@ from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.workbook import WorkbookFile
-from reports.export import ReportDestinationError, check_destination, write_index
+from reports.export import write_index
+from reports.files.destination import ReportDestinationError, check_destination
 from reports.files.report import Report
 from reports.files.run_files import default_out, write_diagnostics
 from solvers.app.card import run_card

@@ -16,6 +16,14 @@ log = logging.getLogger(__name__)
 LONG_RUN_SECONDS = 120.0  # a run estimated to take longer is announced with its estimate before it starts
 
 
+def too_long_problem(estimate_s: float, max_hours: float, what: str, shorter: str) -> str | None:
+    """Why a run is refused before it starts, if it is: its estimate is above solver.max_hours."""
+    if estimate_s <= max_hours * 3600:
+        return None
+    return (f"{what}: this run would take about {estimate_s / 3600:.3g} h, more than solver.max_hours="
+            f"{max_hours:g}; {shorter}, or raise solver.max_hours")
+
+
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)

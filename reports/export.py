@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PARTIAL_MARK = ".partial-"
+_committed: list[Path] = []  # every report folder this process committed, in order
+
+
+def committed_reports() -> list[Path]:
+    """The report folders this process has committed so far (a stopped run names those it finished)."""
+    return list(_committed)
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ class ReportFolder:
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
         os.rename(self.path, self.destination)
+        _committed.append(self.destination)
         return self.destination
 
     def discard(self) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from solvers.runtime.progress import Progress
+from solvers.runtime.stopping import stops_deferred
+from solvers.studies.stopped_cluster import end_cluster_at_once, start_quiet_resource_tracker
 from solvers.studies.tasks import StudyTask
 
 
@@ -30,6 +32,9 @@ class ClusterSettings:
     scheduler: str | None = None  # tcp://host:port of an existing cluster; None: a LocalCluster
     workers: int | None = None  # LocalCluster workers; None: one per core
     connect_timeout_s: float = 30.0
+
+
+WORKERS_START_TIMEOUT_S = 300.0  # a local worker imports numpy, Pyomo and Dask: seconds, a minute on a busy machine
 
 
 class ClusterError(Exception):
@@ -65,9 +70,28 @@ def _connect(settings: ClusterSettings):
                                f"{settings.connect_timeout_s:g} s ({error}); start one with `dask scheduler` "
                                f"and at least one `dask worker`, or leave dask.scheduler unset for a local "
                                f"cluster") from None
-    workers = settings.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), cluster
+    # The scheduler alone, not cut half-way by a stop (a tenth of a second: Dask cannot close a cluster
+    # stopped inside its start); the workers are asked for at once and awaited, stoppably, in run_tasks.
+    start_quiet_resource_tracker()
+    cluster = client = None
+    try:
+        with stops_deferred():  # dashboard off; the scheduler's HTTP server on a free port (8787 may be taken)
+            cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": ":0"})
+            client = Client(cluster)
+    except KeyboardInterrupt:
+        end_cluster_at_once(client, cluster)
+        raise
+    cluster.scale(settings.workers or os.cpu_count() or 1)
+    return client, cluster
+
+
+def _await_workers(client, count: int) -> None:
+    try:
+        client.wait_for_workers(count, timeout=WORKERS_START_TIMEOUT_S)
+    except TimeoutError as error:
+        raise ClusterError(f"the local Dask cluster did not start {count} worker(s) within "
+                           f"{WORKERS_START_TIMEOUT_S:g} s ({error}); try fewer dask.workers") from None
 
 
 def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],
@@ -78,8 +102,10 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
 
     progress = progress or Progress.silent()
     client, cluster = _connect(settings)
-    futures = []
+    futures, stopped = [], False
     try:
+        if cluster is not None:
+            _await_workers(client, len(cluster.worker_spec))
         addresses = sorted(client.scheduler_info()["workers"])
         shared = client.scatter(spec, broadcast=True)
         futures = client.map(function, [shared] * len(tasks), tasks, pure=False)
@@ -100,11 +126,17 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the workers are ended at once, not waited for
+        stopped = True
+        raise
     except BaseException:
         if futures:
             client.cancel(futures)
         raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if stopped:
+            end_cluster_at_once(client, cluster)
+        else:
+            client.close()
+            if cluster is not None:
+                cluster.close()

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 STOP_SIGNALS = tuple(EXIT_CODES)
+REDELIVERY_DELAY_S = 0.01  # a swallowed stop comes again this much later: the finalizer has returned by then
 
 
 class StopRequested(KeyboardInterrupt):
@@ -62,11 +63,15 @@ def _handle(signum, frame) -> None:
 
 
 def _deliver_again(unraisable) -> None:
-    """sys.unraisablehook: a StopRequested that a finalizer swallowed is raised again from the main thread."""
+    """sys.unraisablehook: a StopRequested that a finalizer swallowed is signalled again, from a helper
+    thread, so that its handler runs once the main thread is back in the run's code (signalled from here,
+    it would run here, in the hook, and be swallowed again)."""
     global _unwinding
     if isinstance(unraisable.exc_value, StopRequested):
         _unwinding = False
-        _thread.interrupt_main(unraisable.exc_value.signum)
+        again = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main, args=(unraisable.exc_value.signum,))
+        again.daemon = True
+        again.start()
         return
     _previous_unraisablehook(unraisable)
 

@@ -2,7 +2,7 @@
 
 A drop is everything the papers' figures average over. Each drop's seed is `seed + drop`, so a study is
 reproducible and any single drop can be redrawn on its own.
-- FedsLLM: the generator (data/generate.py) draws the users' positions, shadowing, sample counts and
+- FedsLLM: the generator (data/fedsllm/generate.py) draws the users' positions, shadowing, sample counts and
   C_k anew; the workbook's `parameters` sheet is the base case; K is the workbook's number of users
   unless swept.
 - CARD: the devices' distances, uniform in [5, 25] m as in `data.card.generate`, and the Rayleigh
@@ -20,8 +20,8 @@ from dataclasses import replace
 import numpy as np
 
 from data.card.inputs import CardInputs
-from data.fedsllm import FedsllmInputs
-from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+from data.fedsllm.inputs import FedsllmInputs
+from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from data.card.generate import CardWorkbookSettings
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, Field, Kind
 
@@ -51,15 +51,23 @@ def drop_seed(seed: int, drop: int) -> int:
 
 
 def fedsllm_drop(parameters: dict[str, float], users: int, seed: int, sweep_name: str | None = None,
-                 sweep_value: float | None = None) -> FedsllmInputs:
-    """One FedsLLM drop: K users drawn with `seed`, the base case's parameters, the sweep point applied."""
+                 sweep_value: float | None = None, draws: dict | None = None) -> FedsllmInputs:
+    """One FedsLLM drop: K users drawn with `seed`, the base case's parameters, the sweep point applied.
+    `draws` (a dict the caller keeps) remembers each (K, seed)'s users, so that the sweep points of one
+    drop draw them once."""
     parameters = dict(parameters)
     if sweep_name == "users":
         users = int(sweep_value)
     elif sweep_name not in (None, "power_dbm"):
         parameters[sweep_name] = float(sweep_value)
     settings = ScenarioSettings(users=users, seed=seed)
-    inputs = fedsllm_inputs_in_memory(draw_users(settings), parameters, source=f"drop with seed {seed}")
+    if draws is None:
+        drawn = draw_users(settings)
+    else:
+        if (users, seed) not in draws:
+            draws[users, seed] = draw_users(settings)
+        drawn = {name: column.copy() for name, column in draws[users, seed].items()}
+    inputs = fedsllm_inputs_in_memory(drawn, parameters, source=f"drop with seed {seed}")
     if sweep_name == "power_dbm":
         inputs = inputs.with_power_dbm(float(sweep_value))
     return inputs

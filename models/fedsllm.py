@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs, lemma_constants
+from data.fedsllm.inputs import FedsllmInputs, lemma_constants
 
 u = pyo.units
 LOG2 = math.log(2.0)

@@ -27,8 +27,10 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from data.errors import FedsplitError
 from data.workbook import append_as_data, plain_value
-from reports.provenance import Provenance
+from reports.display_units import header_text as _header_for, workbook_table
+from reports.files.provenance import Provenance
 
 
 log = logging.getLogger(__name__)
@@ -46,11 +48,22 @@ def committed_reports() -> list[Path]:
     return list(_committed)
 
 
+# How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
+AUTO = "auto"  # whole numbers plain, fixed decimals, or scientific where the values span decades
+PERCENT = "percent"  # a share or a reduction: 0.7991 shown as 79.91 %
+ID = "id"  # an id or a count: text that is all digits is written as a number
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     unit: str
     description: str
+    format: str = AUTO
+
+
+class Percent(float):
+    """A summary row's fraction that the xlsx report shows as a percentage; a float everywhere else."""
 
 
 @dataclass
@@ -83,7 +96,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportDestinationError(Exception):
+class ReportDestinationError(FedsplitError):
     """The report cannot go where it was asked to go; checked before any work."""
 
 
@@ -178,7 +191,7 @@ class ReportFolder:
         shutil.copy2(source, self.file(name))
 
     def commit(self, workbook_name: str) -> Path:
-        write_workbook(self.file(workbook_name), self.tables)
+        write_workbook(self.file(workbook_name), [workbook_table(table) for table in self.tables])
         write_units(self.file("units.csv"), self.tables)
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
@@ -195,7 +208,9 @@ def write_index(folder: Path, rows: list[dict[str, object]]) -> Path:
     each written to a temporary name and renamed into place."""
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys(key for row in rows for key in row))
-    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " ")) for name in names],
+    percent = {name for row in rows for name, value in row.items() if isinstance(value, Percent)}
+    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " "), PERCENT if name in percent else AUTO)
+                                     for name in names],
                            [[row.get(name) for name in names] for row in rows])
     for suffix, writer in ((".csv", write_csv), (".xlsx", lambda path, t: write_workbook(path, [t]))):
         partial = folder / f".index{PARTIAL_MARK}{os.getpid()}{suffix}"
@@ -231,28 +246,18 @@ def write_csv(path: Path, table: ResultTable) -> None:
             writer.writerow([csv_text(v) for v in row])
 
 
-# Columns that hold ids or counts: an id that is all digits is written as a number, not as text.
-ID_COLUMNS = {"device", "user", "round", "drop", "seed", "index", "cut", "pairs", "out_of_range", "runs_ok",
-              "runs_failed", "drops", "devices", "rounds", "layers", "cut_differences", "solves"}
-PERCENT_TABLE_COLUMNS = {"reductions": {"mean", "std", "ci95_low", "ci95_high", "paper"}}
 PASS_FILL = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
 PASS_FONT = Font(color="006100")
 FAIL_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
 FAIL_FONT = Font(color="9C0006")
-SCIENTIFIC, DECIMAL, WHOLE, PERCENT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
+SCIENTIFIC, DECIMAL, WHOLE, PERCENT_FORMAT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
 WIDEST_COLUMN = 60
 
 
 def header_text(column: Column) -> str:
-    """The visible header: the name, and the unit in brackets when there is one."""
-    return column.name if column.unit in ("-", "") else f"{column.name} ({column.unit})"
-
-
-def is_percent(table: str, name: str, unit: str = "-") -> bool:
-    """Shares and reductions are shown as percentages (the console's 79.91 %, not 0.7991)."""
-    if unit not in ("-", ""):
-        return False
-    return any(word in name for word in ("reduction", "share")) or name in PERCENT_TABLE_COLUMNS.get(table, ())
+    """The visible header: the name, and the unit in brackets unless there is none or the name says it
+    (`delay_s`, `T (s)`)."""
+    return _header_for(column.name, column.unit)
 
 
 def _numbers(values) -> list[float]:
@@ -265,7 +270,7 @@ def number_format(values, percent: bool = False) -> str:
     magnitudes span more than four decades or leave [1e-3, 1e7)."""
     numbers = _numbers(values)
     if percent:
-        return PERCENT
+        return PERCENT_FORMAT
     if not numbers:
         return "General"
     if all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
@@ -283,7 +288,7 @@ def _shown_width(value, style: str) -> int:
     if value is None:
         return 0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if style == PERCENT:
+        if style == PERCENT_FORMAT:
             return len(f"{value:.2%}")
         if style == SCIENTIFIC:
             return 10
@@ -295,7 +300,7 @@ def _shown_width(value, style: str) -> int:
 
 def _cell_value(column: Column, value):
     value = plain_value(value)
-    if column.name in ID_COLUMNS and isinstance(value, str) and value.isdigit() and len(value) < 16:
+    if column.format == ID and isinstance(value, str) and value.isdigit() and len(value) < 16:
         return int(value)
     return value
 
@@ -324,9 +329,9 @@ def write_workbook(path: Path, tables: list[ResultTable]) -> None:
             cell.font = bold
             cell.comment = Comment(column.description, "fedsplit")
             values = [row[index - 1] for row in rows]
-            formats = ([number_format([row[1]], is_percent(table.name, str(row[0]), str(row[2]))) for row in rows]
+            formats = ([number_format([row[1]], isinstance(row[1], Percent)) for row in rows]
                        if summary and column.name == "value"
-                       else [number_format(values, is_percent(table.name, column.name, column.unit))] * len(rows))
+                       else [number_format(values, column.format == PERCENT)] * len(rows))
             for offset, (value, style) in enumerate(zip(values, formats), start=2):
                 target = sheet.cell(row=offset, column=index)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):

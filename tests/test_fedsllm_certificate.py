@@ -7,10 +7,11 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.fedsllm import build_problem16
 from solvers.fedsllm.certificate import certify_optimum
-from solvers.fedsllm.search import eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import eta_grid_for
+from tests.fedsllm_search import solve_fedsllm
 from solvers.fedsllm.baselines import build_strategy_models, compare_strategies, power_sweep
 from solvers.fedsllm.problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
 from solvers.runtime.ipopt import IpoptSolver

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from data.card.inputs import DEFAULT_CARD_WORKBOOK, load_card
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from data.issues import InputError
 from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4, plot_pareto
 from reports.style import DOUBLE_COLUMN_IN, DPI, FONT_PT, SINGLE_COLUMN_IN
@@ -51,7 +51,8 @@ def test_every_figure_is_a_paper_figure(tmp_path):
     pairs = [SimpleNamespace(last_cut=32, device=str(m)) for m in range(3)]
     card = [SimpleNamespace(device=str(m), round=n, cut=32 * (m == 0), clock_ghz=1.0 - 0.2 * m)
             for m in range(3) for n in range(1, 6)]
-    check_figure(plot_fig3(SimpleNamespace(card=card, pairs=pairs, state="Normal"), tmp_path / "fig3.png", 0.2),
+    check_figure(plot_fig3(SimpleNamespace(card=card, pairs=pairs, state="Normal", out_of_range=[]),
+                           tmp_path / "fig3.png", 0.2),
                  DOUBLE_COLUMN_IN, ["round", "cut layer", "(GHz)"])
     bars = {(s, m): (10.0 + i, 500.0 + 10 * i) for i, (s, m) in
             enumerate((s, m) for s in ("Good", "Poor") for m in ("CARD", "server-only", "device-only"))}
@@ -62,21 +63,8 @@ def test_every_figure_is_a_paper_figure(tmp_path):
 
 
 def test_fig2_axes_are_linear_within_a_decade_with_integer_dbm_ticks(tmp_path):
-    import matplotlib.pyplot as plt
     powers = list(range(0, 21, 2))
-    captured = {}
-    original = plt.close
-
-    def keep(figure=None):
-        captured["figure"] = figure
-        return original(figure)
-
-    plt.close = keep
-    try:
-        plot_fig2(powers, {"Proposed": [50.0 + p for p in powers]}, tmp_path / "fig2.png")
-    finally:
-        plt.close = original
-    axes = captured["figure"].axes[0]
+    axes = plot_fig2(powers, {"Proposed": [50.0 + p for p in powers]}, tmp_path / "fig2.png").figure.axes[0]
     assert axes.get_yscale() == "linear"
     ticks = [t for t in axes.get_xticks() if 0 <= t <= 20]
     assert all(float(t).is_integer() for t in ticks) and set(ticks) <= set(range(0, 21, 2))
@@ -100,10 +88,10 @@ def test_excel_formats_widths_filters_colours_and_ids(card_report):
     assert rows["devices"].number_format == "#,##0" and rows["devices"].value == 5
     decisions = book["decisions"]
     header = [c.value for c in decisions[1]]
-    assert "server_clock_hz (Hz)" in header and "delay_s (s)" in header and "cut" in header
+    assert "server_clock_ghz" in header and "delay_s" in header and "cut" in header  # the name says the unit
     device = decisions.cell(2, header.index("device") + 1)
     assert isinstance(device.value, int)  # the workbook's ids are numbers: no "number stored as text"
-    assert decisions.cell(2, header.index("delay_s (s)") + 1).number_format == "#,##0.000"
+    assert decisions.cell(2, header.index("delay_s") + 1).number_format == "#,##0.000"
     assert decisions.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{decisions.max_row}"
     crosscheck = book["crosscheck"]
     verdicts = [row for row in crosscheck.iter_rows(min_row=2) for cell in row if cell.value == "PASS"]

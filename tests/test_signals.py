@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings, strategies as st
 
 from data.card.generate import DEVICES, SERVER, write_card_workbook
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from solvers.runtime.stopping import StopRequested, stop_signals_handled
 from tests.test_cli_safety import cli_env, hidden_entries, tiny_workbook
 

@@ -1,7 +1,7 @@
 """The `fedsplit` console script of the installed package (pyproject's [project.scripts]).
 
     fedsplit run model=fedsllm [key=value ...]      the main job (solvers.run)
-    fedsplit generate users=50 out=scenario.xlsx    draw a FedsLLM workbook (data.generate)
+    fedsplit generate users=50 out=scenario.xlsx    draw a FedsLLM workbook (data.fedsllm.generate)
     fedsplit generate-card out=card.xlsx            write a CARD workbook (data.card.generate)
 
 The repository's `./fedsplit` script does the same after its set-up, and adds `test` and `bench`.
@@ -14,7 +14,7 @@ import sys
 
 from solvers.runtime.entry import run_entry_point
 
-COMMANDS = {"run": "solvers.app.cli", "generate": "data.generate", "generate-card": "data.card.generate"}
+COMMANDS = {"run": "solvers.app.cli", "generate": "data.fedsllm.generate", "generate-card": "data.card.generate"}
 
 
 def main(argv: list[str] | None = None) -> int:

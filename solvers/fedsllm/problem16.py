@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import set_equal_split_start
 from solvers.fedsllm.search import Allocation
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
-from data.issues import itemised
+from data.errors import EXIT_SOLVE, FedsplitError, itemised
 from solvers.runtime.cyipopt_nlp import solve_model_by_cyipopt
 from solvers.runtime.native import native_output_to_file
 from solvers.runtime.stopping import stop_requested
 
 log = logging.getLogger(__name__)
+Outcome = TypeVar("Outcome")
 
 # mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
 # ordering on large models (seen at K = 5000).
@@ -47,20 +49,39 @@ class SolveRecord:
     seconds: float
 
 
-class SolveError(Exception):
-    """One or more solves did not reach an optimum; the message says where and what to do."""
+def warm_then_cold(attempt: Callable[[bool], Outcome], warm_start_given: bool,
+                   succeeded: Callable[[Outcome], bool] = lambda record: record.optimal) -> list[Outcome]:
+    """The one retry of every engine: `attempt(True)` when a warm start is given; if that fails (or none is
+    given), `attempt(False)`, once. Every outcome, the last one last (callers sum their work)."""
+    outcomes = [attempt(True)] if warm_start_given else []
+    if not outcomes or not succeeded(outcomes[-1]):
+        outcomes.append(attempt(False))
+    return outcomes
+
+
+class SolveError(FedsplitError):
+    """One or more solves did not reach an optimum; the message says where and what to do. The command line
+    sets `diagnostics` to the file it wrote the run log to."""
+
+    exit_code = EXIT_SOLVE
 
     def __init__(self, failures: list[str], note: str = ""):
         self.failures = list(failures)
+        self.diagnostics = None
         closing = f"{note}\n{SOLVER_ADVICE}" if note else SOLVER_ADVICE
-        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing))
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing), self.failures)
+
+    @property
+    def after(self) -> str:
+        return (f"No report was written; the solves so far are in {self.diagnostics}." if self.diagnostics
+                else "Nothing was written.")
 
 
-class SolverUnavailableError(Exception):
-    pass
+class SolverUnavailableError(FedsplitError):
+    """cyipopt or PyNumero's library is missing."""
 
 
-class SolverOptionError(Exception):
+class SolverOptionError(FedsplitError):
     """An Ipopt option that Ipopt does not know or whose value it refuses."""
 
 
@@ -91,8 +112,8 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
         reason = next((line.strip() for line in said if line.startswith("Tried to set")), "")
         refused.append(f"{name}={value!r}" + (f" ({reason})" if reason else ""))
     if refused:
-        raise SolverOptionError(itemised("Ipopt option", "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)",
-                                         refused))
+        raise SolverOptionError.listing("Ipopt option", refused,
+                                        "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)")
 
 
 def check_ipopt_available() -> None:

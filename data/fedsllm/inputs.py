@@ -34,7 +34,7 @@ from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
-DEFAULT_WORKBOOK = Path(__file__).with_name("fedsllm.xlsx")
+DEFAULT_WORKBOOK = Path(__file__).parents[1] / "fedsllm.xlsx"
 
 FEDSLLM_CROSS_RULES = (
     CrossRule("gamma", ("gamma", "L"), lambda p: p["gamma"] <= p["L"],
@@ -217,7 +217,8 @@ def fedsllm_inputs(path: Path | str, tables: dict[str, Table]) -> FedsllmInputs:
     tables = parameters_in_schema_units(tables, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     raise_issues(validate_fedsllm(str(path), tables))
     cells = parameter_cells(tables[PARAMETERS_SHEET])
-    parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}
+    parameters = {spec.name: float(cells[spec.name].value if spec.name in cells else spec.default)
+                  for spec in FEDSLLM_PARAMETERS}  # a row left out is an optional one (Field.required)
     rows = tables[USERS_SHEET].rows
     user_ids = tuple(normalise_id(row["user"].value) for row in rows)
     users = {

@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 # A CSV cell starting with one of these is a formula (or can start one) in Excel,
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_committed: list[Path] = []  # every report folder this process committed, in order
+
+
+def committed_reports() -> list[Path]:
+    """The report folders this process has committed so far (a stopped run names those it finished)."""
+    return list(_committed)
 
 
 # How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
@@ -158,6 +164,7 @@ class ReportFolder:
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
         os.rename(self.path, self.destination)
+        _committed.append(self.destination)
         return self.destination
 
     def discard(self) -> None:

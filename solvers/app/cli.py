@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from data.errors import FedsplitError
 from solvers.app.config import ConfigError
 from solvers.app.context import command_line
+from reports.export import committed_reports
 from solvers.app.help import completion_script, help_text
 from solvers.app.jobs import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, run_multirun, run_single
 from solvers.app.overrides import check_overrides, checked_config, job_overrides
@@ -61,13 +62,23 @@ def parse_command_line(argv: list[str]) -> CommandLine:
     return command
 
 
+def stop_line(stop: StopRequested, reports_before: int = 0) -> str:
+    """The stopped run's line: nothing was written, or which report folders were complete before the stop."""
+    finished = committed_reports()[reports_before:]
+    if not finished:
+        return stop.line()
+    return stop.line(f"finished before the stop (complete): {', '.join(str(path) for path in finished)}; "
+                     f"nothing else was written")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    reports_before = len(committed_reports())
     with guarded_console(), stop_signals_handled():
         try:
             return _main(argv)
         except StopRequested as stop:
-            print(f"stopped by {stop}; nothing was written", file=sys.stderr)
+            print(stop_line(stop, reports_before), file=sys.stderr)
             return stop.exit_code
         except KeyboardInterrupt:
             print("interrupted; nothing was written", file=sys.stderr)

@@ -5,17 +5,16 @@
     fedsplit generate-card out=card.xlsx            write a CARD workbook (data.card.generate)
 
 The repository's `./fedsplit` script does the same after its set-up, and adds `test` and `bench`.
+Each command's module is imported once the stop handlers are installed (solvers/runtime/entry.py).
 """
 
 from __future__ import annotations
 
 import sys
 
-from data.card import generate as generate_card
-from data.fedsllm import generate
-from solvers.app import cli
+from solvers.runtime.entry import run_entry_point
 
-COMMANDS = {"run": cli.main, "generate": generate.main, "generate-card": generate_card.main}
+COMMANDS = {"run": "solvers.app.cli", "generate": "data.fedsllm.generate", "generate-card": "data.card.generate"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    return COMMANDS[argv[0]](argv[1:])
+    return run_entry_point(COMMANDS[argv[0]], argv[1:])
 
 
 if __name__ == "__main__":

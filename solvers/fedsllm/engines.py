@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.tee import capture_output
 from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import _cyipopt_status_enum, _ipopt_term_cond
 from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
@@ -30,8 +29,8 @@ from pyomo.opt import SolverResults, check_optimal_termination
 
 from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
+from solvers.runtime.cyipopt_nlp import run_ipopt
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
-from solvers.runtime.stopping import native_section
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.structured import StructuredPoint
 
@@ -178,8 +177,7 @@ class PersistentIpopt:
         multipliers = self._multipliers if warm and self._multipliers is not None else ([], [], [])
         self.solver.reset_iterations()
         started = time.perf_counter()
-        with native_section(), capture_output(None, capture_fd=True):
-            x, info = problem.solve(x0, lagrange=multipliers[0], zl=multipliers[1], zu=multipliers[2])
+        x, info = run_ipopt(problem, x0, *multipliers)
         seconds = time.perf_counter() - started
         problem.close()
         results = SolverResults()

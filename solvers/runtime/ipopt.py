@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -17,7 +13,9 @@ import pyomo.environ as pyo
 from pyomo.opt import check_optimal_termination
 
 from data.errors import EXIT_SOLVE, FedsplitError, itemised
-from solvers.runtime.stopping import native_section, stop_requested
+from solvers.runtime.cyipopt_nlp import solve_model_by_cyipopt
+from solvers.runtime.native import native_output_to_file
+from solvers.runtime.stopping import stop_requested
 
 log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
@@ -105,7 +103,7 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
     refused = []
     for name, value in options.items():
         said: list[str] = []
-        with _native_stdout_captured(said):
+        with native_output_to_file(said):
             try:
                 problem.add_option(name, value)
                 continue
@@ -116,22 +114,6 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
     if refused:
         raise SolverOptionError.listing("Ipopt option", refused,
                                         "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)")
-
-
-@contextmanager
-def _native_stdout_captured(lines: list[str]):
-    """Keep what C code (Ipopt) prints on file descriptor 1 meanwhile from the console; its lines go to `lines`."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            captured.seek(0)
-            lines += captured.read().decode(errors="replace").splitlines()
 
 
 def check_ipopt_available() -> None:
@@ -146,27 +128,22 @@ def check_ipopt_available() -> None:
 
 
 class IpoptSolver:
-    """A cyipopt solver with fixed options that counts Ipopt's iterations per solve.
+    """Ipopt (cyipopt on PyNumero's NLP of a Pyomo model) with fixed options; counts its iterations per solve.
 
-    `solve(model, warm=True)` adds WARM_START_OPTIONS (user options still win)."""
+    `solve(model, warm=True)` adds WARM_START_OPTIONS (user options still win). Pyomo's `cyipopt` solver,
+    step for step (solvers.runtime.cyipopt_nlp), except that Ipopt's output goes to a file, never a pipe that
+    could fill, and only the call into Ipopt defers a stop (building the NLP and loading the point do not)."""
 
     def __init__(self, options: Mapping[str, object] | None = None):
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self._user_options = dict(options or {})
         self._iterations = 0
-        self._cold = self._make_solver(self.options)
-        self._warm = self._make_solver(self.options_for(warm=True))
 
     def options_for(self, warm: bool) -> dict[str, object]:
         """Ipopt's options for a cold or a warm solve (user options win over WARM_START_OPTIONS)."""
         if not warm:
             return dict(self.options)
         return {**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **self._user_options}
-
-    def _make_solver(self, options: Mapping[str, object]):
-        solver = pyo.SolverFactory("cyipopt", intermediate_callback=self.iteration_callback)
-        solver.config.options.update(options)
-        return solver
 
     @property
     def iterations(self) -> int:
@@ -186,8 +163,7 @@ class IpoptSolver:
         """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
         self._iterations = 0
         start = time.perf_counter()
-        with native_section():
-            results = (self._warm if warm else self._cold).solve(model)
+        results = solve_model_by_cyipopt(model, self.options_for(warm), self.iteration_callback)
         seconds = time.perf_counter() - start
         message = results.solver.message
         message = message.decode() if isinstance(message, bytes) else str(message)

@@ -32,7 +32,7 @@ import pandas as pd
 from data.issues import InputError
 from reports.export import PARTIAL_MARK, ResultTable, refuse_existing
 from solvers.app.config import ConfigError
-from solvers.app.overrides import check_overrides, checked_config, job_overrides
+from solvers.app.overrides import SettingsProblems, check_run
 from solvers.app.jobs import run_job
 
 
@@ -105,12 +105,13 @@ def run(model: str, data: str | Path | None = None, progress: bool = False, **ov
     scratch = Path(tempfile.mkdtemp(prefix="fedsplit-api-"))
     texts.append(f"out={scratch / 'report'}")
     try:
-        checked = check_overrides(texts, multirun=False)
-        cfg = checked_config(job_overrides(checked)[0])
-        outcome = run_job(cfg)
+        outcome = run_job(check_run(texts).configs[0])
     except InputError as error:
         shutil.rmtree(scratch, ignore_errors=True)
         raise InputProblems([str(issue) for issue in error.issues], error.issues) from None
+    except SettingsProblems as error:  # the settings' problems and, beside them, the workbook's
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise InputProblems([*error.problems, *map(str, error.issues)], error.issues) from None
     except ConfigError as error:
         shutil.rmtree(scratch, ignore_errors=True)
         lines = [line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")]

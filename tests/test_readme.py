@@ -33,7 +33,7 @@ def test_workbook_field_is_documented(field):
 
 @pytest.mark.parametrize("key", sorted(
     {f.name for config in (FedsllmConfig, CardConfig) for f in fields(config)}
-    - {"model_name", "solver", "eta", "power_sweep", "crosscheck"}
+    - {"model", "solver", "eta", "power_sweep", "crosscheck"}
     | {f"eta.{f.name}" for f in fields(EtaConfig)} | {f"solver.{f.name}" for f in fields(SolverConfig)}
     | {f"power_sweep.{f.name}" for f in fields(PowerSweepConfig)}
     | {f"crosscheck.{f.name}" for f in fields(CrossCheckConfig)}))

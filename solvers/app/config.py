@@ -13,14 +13,14 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
-from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
+from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, field_named
 from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
@@ -32,10 +32,11 @@ class ConfigError(Exception):
     """A bad command-line setting; the message names it and what is allowed."""
 
 
-def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False) -> Any:
+def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False,
+            study: str | None = None) -> Any:
     """A configuration field with its one-line help (shown by --help); `internal` ones are set by fedsplit
-    itself, not on the command line."""
-    metadata = {"help": help, "internal": internal}
+    itself, not on the command line; `study`: the one study that reads it (refused with any other)."""
+    metadata = {"help": help, "internal": internal, "study": study}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -153,8 +154,9 @@ class MonteCarloConfig:
 
 @dataclass
 class FedsllmConfig:
-    model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
-    study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
+    model: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
+    study: Study = setting(Study.optimum, "what to compute: the optimum with its certificate, the Fig. 2 power "
+                                          "study, or a Monte Carlo study on Dask")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
     progress: bool = setting(True, "progress bars on stderr")
@@ -162,14 +164,15 @@ class FedsllmConfig:
     problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
-    power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
+    power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study", study="power_sweep")
     global_eta: GlobalEtaConfig = setting(factory=GlobalEtaConfig, help="the certified optimum over (0, 1)")
-    drops: int = setting(100, "monte_carlo: random drops (users redrawn from seed + drop)")
-    seed: int = setting(1, "monte_carlo: the first drop's seed")
-    users: Optional[int] = setting(None, "monte_carlo: users K per drop; null: the workbook's number of users")
-    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity")
-    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
-    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="monte_carlo: per-drop solves")
+    drops: int = setting(100, "random drops (users redrawn from seed + drop)", study="monte_carlo")
+    seed: int = setting(1, "the first drop's seed", study="monte_carlo")
+    users: Optional[int] = setting(None, "users K per drop; null: the workbook's number of users",
+                                   study="monte_carlo")
+    sweep: SweepConfig = setting(factory=SweepConfig, help="the swept quantity", study="monte_carlo")
+    dask: DaskConfig = setting(factory=DaskConfig, help="where the tasks run", study="monte_carlo")
+    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="per-drop solves", study="monte_carlo")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -178,34 +181,38 @@ class FedsllmConfig:
 @dataclass
 class CrossCheckConfig:
     rounds: str = setting("all", "rounds whose device-rounds are cross-checked (P3 by Ipopt, enumeration, P1 by "
-                                 "the MINLP solver): all, or the first N rounds")
-    minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: scip or mindtpy")
+                                 "the MINLP solver): all, the first N rounds, or 0 (no cross-check)")
+    minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: SCIP, or MindtPy's outer approximation")
     time_limit: float = setting(600.0, "time limit of each SCIP solve (s); reaching it stops the run (exit 3) "
                                        "with the bounds reached")
 
     def round_count(self) -> int | None:
-        """The first N rounds, or None for all (after `card_problems` accepted the value)."""
+        """The first N rounds (0: none), or None for all (after `card_problems` accepted the value)."""
         return None if str(self.rounds).strip().lower() == "all" else int(self.rounds)
 
 
 @dataclass
 class CardConfig:
-    model_name: str = setting("card", "the model (set by model=card)", internal=True)
-    study: CardStudy = setting(CardStudy.decisions, "decisions (the default run) or monte_carlo")
+    model: str = setting("card", "the model (set by model=card)", internal=True)
+    study: CardStudy = setting(CardStudy.decisions, "what to compute: CARD's decisions with their cross-checks, "
+                                                    "or a Monte Carlo study on Dask")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
     progress: bool = setting(True, "progress bars on stderr")
-    channel_state: Optional[ChannelState] = setting(None, "Good, Normal or Poor; null: the workbook's")
-    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's")
-    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's")
+    channel_state: Optional[ChannelState] = setting(None, "channel state of the decisions and Fig. 3; null: "
+                                                          "the workbook's channel_state")
+    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's w")
+    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's rounds")
     server_clock: ServerClock = setting(ServerClock.per_device, "per_device (the paper: a clock per device-round) "
                                                                 "or per_round (one clock per round, by SCIP)")
     solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
     crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
-    drops: int = setting(100, "monte_carlo: random drops (distances and fading redrawn from seed + drop)")
-    seed: int = setting(1, "monte_carlo: the first drop's seed")
-    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity (w: the Pareto curve)")
-    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
+    drops: int = setting(100, "random drops (distances and fading redrawn from seed + drop)",
+                         study="monte_carlo")
+    seed: int = setting(1, "the first drop's seed", study="monte_carlo")
+    sweep: SweepConfig = setting(factory=SweepConfig, help="the swept quantity (w: the Pareto curve)",
+                                 study="monte_carlo")
+    dask: DaskConfig = setting(factory=DaskConfig, help="where the tasks run", study="monte_carlo")
 
     def report_label(self) -> str:
         return "card" if self.study is CardStudy.decisions else f"card-{self.study.value}"
@@ -222,55 +229,11 @@ def register_configs() -> None:
         store.store(group="model", name=name, node=node, package="_global_")
 
 
-# --- What the keys are ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KeyHelp:
-    key: str  # dotted path, e.g. "eta.step"
-    default: Any
-    help: str
-
-
-def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
-    """Every leaf key of a configuration dataclass, with its default and help, in declaration order."""
-    keys = []
-    instance = config_class()
-    for item in fields(config_class):
-        if item.metadata.get("internal"):
-            continue
-        value = getattr(instance, item.name)
-        path = f"{prefix}{item.name}"
-        if is_dataclass(value):
-            keys += key_help(type(value), f"{path}.")
-        else:
-            keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
-                                item.metadata.get("help", "")))
-    return keys
-
-
-def known_keys(model: str) -> list[str]:
-    return [k.key for k in key_help(MODEL_CONFIGS[model])]
-
-
-def nearest_key(key: str, model: str) -> str | None:
-    """The known key closest to a mistyped one, if any is close."""
-    candidates = known_keys(model) + ["model"]
-    matches = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-    if not matches:  # a right last word under a wrong or missing group: eta_step -> eta.step
-        last_word = re.split(r"[._]", key)[-1]
-        matches = [c for c in candidates if c.rsplit(".", 1)[-1] == last_word][:1]
-    return matches[0] if matches else None
-
-
 # --- Ranges: every setting like the workbook value it replaces -----------------------------
 
-def _field(fields_: tuple[Field, ...], name: str) -> Field:
-    return next(f for f in fields_ if f.name == name)
-
-
-ETA_STEP_FIELD = _field(FEDSLLM_PARAMETERS, "eta_step")
-POWER_FIELD = _field(FEDSLLM_USER_COLUMNS, "power_main_max_dbm")
-CARD_OVERRIDE_FIELDS = {name: _field(CARD_PARAMETERS, name) for name in ("w", "rounds")}
+ETA_STEP_FIELD = field_named(FEDSLLM_PARAMETERS, "eta_step")
+POWER_FIELD = field_named(FEDSLLM_USER_COLUMNS, "power_main_max_dbm")
+CARD_OVERRIDE_FIELDS = {name: field_named(CARD_PARAMETERS, name) for name in ("w", "rounds")}
 IPOPT_PRINT_LEVELS = range(0, 13)
 MUMPS_ORDERINGS = range(0, 8)
 
@@ -381,18 +344,24 @@ def card_problems(settings: CardConfig) -> list[str]:
     rounds = str(settings.crosscheck.rounds).strip()
     if rounds.lower() != "all":
         whole = re.fullmatch(r"[0-9]+", rounds) is not None
-        if not whole or int(rounds) < 1 or (settings.rounds is not None and int(rounds) > settings.rounds):
+        if not whole or (settings.rounds is not None and int(rounds) > settings.rounds):
             upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
-            problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 1{upper}")
+            problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 0{upper} (0: no "
+                            f"cross-check)")
     limit = settings.crosscheck.time_limit
     if not (limit > 0 and math.isfinite(limit)):
         problems.append(f"crosscheck.time_limit={limit}: expected a number of seconds > 0")
     return problems + study_problems(settings, "card") + solver_problems(settings.solver)
 
 
+def settings_problems(settings: FedsllmConfig | CardConfig) -> list[str]:
+    """Every out-of-range setting, in words."""
+    return fedsllm_problems(settings) if isinstance(settings, FedsllmConfig) else card_problems(settings)
+
+
 def check_settings(settings: FedsllmConfig | CardConfig) -> None:
     """A ConfigError listing every out-of-range setting, if there is any."""
-    problems = fedsllm_problems(settings) if isinstance(settings, FedsllmConfig) else card_problems(settings)
+    problems = settings_problems(settings)
     if problems:
         raise ConfigError(f"{len(problems)} bad setting{'s' if len(problems) != 1 else ''}:\n"
                           + "\n".join(f"  - {p}" for p in problems))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from data.issues import InputError
 from reports.export import ReportDestinationError, write_index
 from reports.run_files import default_out, write_diagnostics
-from solvers.app.overrides import Overrides, job_overrides, checked_config
+from solvers.app.overrides import CheckedRun, SettingsProblems
 from solvers.app.card import run_card
 from solvers.app.config import ConfigError
 from solvers.app.fedsllm import run_fedsllm
@@ -42,7 +42,7 @@ def run_job(cfg: DictConfig) -> RunOutcome:
     with capturing_run_log():
         log.info("command: %s", command_line())
         try:
-            return PIPELINES[cfg.model_name](cfg)
+            return PIPELINES[cfg.model](cfg)
         except SolveError as error:
             error.diagnostics = write_diagnostics(Path(cfg.out), str(error), run_log_lines())
             raise
@@ -62,6 +62,9 @@ def failure_lines(error: BaseException) -> list[str]:
     lines = [f"error: {error}"]
     if isinstance(error, InputError):
         lines.append("Nothing was written. Fix the workbook and run again.")
+    elif isinstance(error, SettingsProblems):
+        lines.append("Nothing was written. Fix " + ("them" if error.issues else "the settings") +
+                     " and run again (--help lists every key).")
     elif isinstance(error, SolveError):
         diagnostics = getattr(error, "diagnostics", None)
         lines.append(f"No report was written; the solves so far are in {diagnostics}." if diagnostics
@@ -69,22 +72,24 @@ def failure_lines(error: BaseException) -> list[str]:
     return lines
 
 
-def run_single(overrides: list[str]) -> int:
-    cfg = checked_config(overrides)
-    outcome = run_job(cfg)
+def run_single(checked: CheckedRun) -> int:
+    outcome = run_job(checked.configs[0])
     for line in outcome.lines:
         print(line)
     return EXIT_OK
 
 
-def run_multirun(overrides: Overrides) -> int:
+def run_multirun(checked: CheckedRun) -> int:
     """Every job in order; a failed job is recorded and the next one runs; then the index."""
+    overrides = checked.overrides
     outs = [o for o in overrides.hydra if o.key_or_group == "out" and not o.is_sweep_override()]
     sweep_dir = Path(str(outs[-1].value()) if outs else overrides.sweep_dir or default_out("multirun"))
-    jobs = job_overrides(replace(overrides, hydra=[o for o in overrides.hydra if o not in outs]))
     if sweep_dir.exists():
         raise ReportDestinationError(f"the multirun folder {sweep_dir} already exists; choose another out=...")
-    configs = [checked_config([*job, f"out={sweep_dir / str(number)}"]) for number, job in enumerate(jobs)]
+    jobs = [[text for text in job if not text.startswith("out=")] for job in checked.jobs]
+    configs = checked.configs
+    for number, cfg in enumerate(configs):
+        cfg.out = str(sweep_dir / str(number))
     print(f"multirun: {len(jobs)} jobs into {sweep_dir}", file=sys.stderr)
     results = []
     for number, (job, cfg) in enumerate(zip(jobs, configs)):

@@ -78,7 +78,8 @@ def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
     estimate = crosscheck_estimate_seconds(inputs, check.round_count(), check.minlp.value)
     if estimate > LONG_RUN_SECONDS:
         log.warning("the cross-checks solve P3 at every cut and P1 by %s over %d device-rounds: this run may take "
-                    "about %.0f min (a smaller crosscheck.rounds shortens it)", check.minlp.value,
+                    "about %.0f min (a smaller crosscheck.rounds shortens it; crosscheck.rounds=0 turns them off)",
+                    check.minlp.value,
                     checked_pairs(inputs, check.round_count()), estimate / 60)
     return inputs
 
@@ -128,7 +129,8 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
            checks: list[CrossCheck]) -> RunOutcome:
     """Write the report folder (atomically) and return the console lines."""
     chosen = chosen_state(inputs, results)
-    verdict = crosscheck_verdict(checks)
+    off = run.settings.crosscheck.round_count() == 0
+    verdict = crosscheck_verdict(checks, off)
     with ReportFolder(run.out) as folder:
         folder.add_table(summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
                                        run.provenance))
@@ -150,4 +152,4 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
         final = folder.commit("card.xlsx")
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
                 "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}
-    return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline, folder.tables)
+    return RunOutcome(console.card_lines(chosen, results, checks, final, off), final, headline, folder.tables)

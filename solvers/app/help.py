@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from data.card.generate import CardWorkbookSettings
 from data.generate import ScenarioSettings
 from solvers.app.config import MODEL_CONFIGS, ConfigError
-from solvers.app.keys import KeyHelp, choice_values, key_help
+from solvers.app.keys import KeyHelp, choice_values, key_help, shown
 
 GENERATOR_SETTINGS = {"generate": ScenarioSettings, "generate-card": CardWorkbookSettings}
 
@@ -74,21 +74,6 @@ def key_lines(keys: list[KeyHelp]) -> list[str]:
             text, HELP_WIDTH, initial_indent=f"  {k.key:<{width}}  ", subsequent_indent=" " * (width + 4),
             break_on_hyphens=False)]
     return lines
-
-
-def shown(value: object) -> str:
-    """A default as it is typed on the command line."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ",".join(shown(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{shown(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 # --- --cfg job ------------------------------------------------------------------------------

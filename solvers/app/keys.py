@@ -57,6 +57,21 @@ def nearest(key: str, candidates: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def shown(value: object) -> str:
+    """A value as it is typed on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ",".join(shown(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 # --- Types in words ---------------------------------------------------------------------------
 
 def _optional_inner(annotation: Any) -> Any | None:

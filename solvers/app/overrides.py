@@ -27,7 +27,7 @@ from data.issues import InputError, InputIssue, itemised
 from data.workbook import read_tables
 from reports.run_files import default_out
 from solvers.app.config import MODEL_CONFIGS, ConfigError, register_configs, settings_problems
-from solvers.app.keys import KeyHelp, choice_hint, expected_value, key_help, known_keys, nearest
+from solvers.app.keys import KeyHelp, choice_hint, expected_value, key_help, known_keys, nearest, shown
 
 
 SOLVER_OPTIONS_PREFIX = "solver.options."
@@ -205,8 +205,8 @@ def value_problems(config_class: type, keys: dict[str, KeyHelp], overrides: list
             problems.append(str(error))
             continue
         if bad:
-            shown = override.input_line if not override.is_sweep_override() else f"{key}={_shown(bad[0])}"
-            problems.append(f"{shown}: expected {expected_value(known.type)}{choice_hint(known.type, bad[0])}")
+            text = override.input_line if not override.is_sweep_override() else f"{key}={shown(bad[0])}"
+            problems.append(f"{text}: expected {expected_value(known.type)}{choice_hint(known.type, bad[0])}")
         else:
             fitting.append(override)
     return fitting, problems
@@ -218,14 +218,6 @@ def _fits(schema: DictConfig, key: str, value: object) -> bool:
     except (OmegaConfBaseException, ValueError, TypeError):
         return False
     return True
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 # --- Keys of another study ------------------------------------------------------------------

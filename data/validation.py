@@ -94,7 +94,8 @@ def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field
         problem = field.problem(value_cell.value)
         # a number in a unit we cannot read has no range to be judged by: the unit cell says what is wrong
         if problem and not (unit_issues and isinstance(value_cell.value, (int, float))):
-            issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'", value_cell.value, problem))
+            issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'",
+                                        value_cell.value, problem))
         issues += unit_issues
     issues += [
         context.issue(sheet, None, "'name'", Found(f"no row named '{field.name}'"),

@@ -11,8 +11,8 @@ is validated too and its problems are listed with the settings', so a user fixes
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from hydra import compose, initialize
 from hydra.core.override_parser.overrides_parser import OverridesParser

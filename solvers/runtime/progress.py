@@ -90,7 +90,7 @@ class Progress:
         self._timed, self._loop_stream = True, stream or self.stream  # sys.stderr may be replaced meanwhile
         if self.enabled and self._out.isatty():
             self._bar = tqdm(total=limit_s, desc=label, file=self._out, leave=False, dynamic_ncols=True,
-                             mininterval=0.5, bar_format="{desc}: {bar} {n:.0f} of {total:.0f} s (time limit) "
+                             mininterval=0.5, bar_format="{desc}: {bar} {n:.0f} of {total:.0f} s (time limit)"
                                                          "{postfix}")
 
     def tick(self, elapsed_s: float, detail: str = "") -> None:

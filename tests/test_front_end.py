@@ -270,6 +270,20 @@ def test_a_scip_solve_shows_its_seconds_and_bounds(monkeypatch):
     assert ticks and all("of 10:00 time limit]" in line for line in ticks)
 
 
+def test_a_scip_log_larger_than_a_pipe_does_not_block_the_run(tmp_path):
+    """A device given the server's clock, cores and FLOPs per cycle makes SCIP print more than the 64 KiB pipe
+    Pyomo captures it through over the 20 rounds: with the GIL held during the solve nothing drained the pipe
+    and the run blocked in write() for ever, deaf to SIGTERM (seen: 5 minutes, then SIGKILL); it now ends."""
+    workbook = tmp_path / "fast_device.xlsx"
+    shutil.copy(DEFAULT_CARD_WORKBOOK, workbook)
+    book = openpyxl.load_workbook(workbook)
+    book["devices"]["C2"], book["devices"]["D2"], book["devices"]["E2"] = 2.46e9, 3072, 2  # the server's
+    book.save(workbook)
+    done = front_end(["model=card", f"data={workbook}", "progress=false", f"out={tmp_path / 'r'}"], tmp_path)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert (tmp_path / "r" / "crosscheck.csv").is_file()
+
+
 # --- A near-miss unit ------------------------------------------------------------------------------
 
 def test_a_near_miss_unit_is_named(tmp_path):

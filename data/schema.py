@@ -116,6 +116,11 @@ class Field:
         return value
 
 
+def field_named(fields: tuple[Field, ...], name: str) -> Field:
+    """The field of `fields` called `name`."""
+    return next(f for f in fields if f.name == name)
+
+
 # --- FedsLLM (docs/fedsllm.md) -------------------------------------------------
 
 FEDSLLM_PARAMETERS: tuple[Field, ...] = (

@@ -214,14 +214,18 @@ class OutputExistsError(FedsplitError):
 
 
 def writable_target(path: Path, overwrite: bool) -> Path:
-    """`path`, checked before any work: refuse an existing file unless `overwrite`, and a folder."""
+    """`path`, checked before any work: refuse an existing file unless `overwrite`, a folder, and a file
+    whose folder does not exist (a mistyped folder is not created)."""
     path = Path(path)
     if path.is_dir():
         raise OutputExistsError(f"out={path} is a folder; give a file name ending in .xlsx")
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another out=... or add overwrite=true")
+        raise OutputExistsError(f"out={path} already exists; choose another out=... or add overwrite=true")
     if path.suffix.lower() != ".xlsx":
         raise OutputExistsError(f"out={path} must end in .xlsx")
+    if not path.parent.is_dir():
+        raise OutputExistsError(f"out={path}: the folder {path.parent} does not exist; create it first or "
+                                f"choose another out=...")
     return path
 
 

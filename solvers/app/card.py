@@ -87,7 +87,8 @@ def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
         raise ConfigError(problem)
     if estimate > LONG_RUN_SECONDS:
         log.warning("the cross-checks solve P3 at every cut and P1 by %s over %d device-rounds: this run may take "
-                    "about %.0f min (a smaller crosscheck.rounds shortens it)", check.minlp.value,
+                    "about %.0f min (a smaller crosscheck.rounds shortens it; crosscheck.rounds=0 turns them off)",
+                    check.minlp.value,
                     checked_pairs(inputs, check.round_count()), estimate / 60)
     return inputs
 
@@ -137,7 +138,8 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
            checks: list[CrossCheck]) -> Report:
     """The report's tables, figures, run files and console lines (written by whoever asked for the run)."""
     chosen = chosen_state(inputs, results)
-    verdict = crosscheck_verdict(checks)
+    off = run.settings.crosscheck.round_count() == 0
+    verdict = crosscheck_verdict(checks, off)
     tables = [summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
                             run.provenance),
               decisions_table(chosen), benchmarks_table(results), profile_table(profile), out_of_range_table(results),
@@ -155,5 +157,5 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
                 "delay_reduction_vs_device_only": delay_reduction(chosen),
                 "energy_reduction_vs_server_only": energy_reduction(chosen), "crosschecks": verdict}
     effective = {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")}
-    return Report("card.xlsx", tables, console.card_lines(chosen, results, checks), headline, figures,
+    return Report("card.xlsx", tables, console.card_lines(chosen, results, checks, off), headline, figures,
                   run_files=run.run_files(effective))

@@ -188,7 +188,9 @@ def bad_values(field) -> st.SearchStrategy:
         choices.append(st.floats(min_value=field.high * 10 + 1e-300 if field.high > 0 else field.high + 1,
                                  max_value=1e300, allow_nan=False).filter(lambda v: v > field.high))
     if field.low is not None:
-        choices.append(st.floats(min_value=-1e300, max_value=field.low, allow_nan=False, exclude_max=True))
+        # past the bound by more than a workbook's 15 significant digits keep (a value a hair below it is saved as it)
+        choices.append(st.floats(min_value=-1e300, max_value=field.low - max(1.0, abs(field.low)) * 1e-9,
+                                 allow_nan=False))
     return st.one_of(choices)
 
 

@@ -37,7 +37,6 @@ from data.scenario import Scenario, load_scenario
 from reports.export import ResultTable
 from reports.files.destination import check_destination
 from reports.files.report import Report
-from solvers.app import config
 from solvers.app.config import MODEL_CONFIGS, ConfigError, settings_problems
 from solvers.app.help import KeyHelp, key_help, nearest_key, shown
 from solvers.app.jobs import run_pipeline

@@ -10,7 +10,6 @@ import pytest
 
 from data.schema import CHANNEL_STATES, Field
 from solvers import api
-from solvers.app import config
 from solvers.app.config import MODEL_CONFIGS
 from solvers.app.help import completion_script, help_text, key_help
 

@@ -232,7 +232,7 @@ def test_degenerate_card_scenarios_are_solved(tmp_path, capsys, broken_copy, dev
 def test_more_dask_workers_than_the_machine_holds_are_refused(capsys):
     code, error = run(capsys, "study=monte_carlo", "dask.workers=1000", "--cfg", "job")
     cores = len(os.sched_getaffinity(0))
-    assert code == EXIT_INPUT and f"dask.workers=1000: expected a whole number from 1 to" in error
+    assert code == EXIT_INPUT and "dask.workers=1000: expected a whole number from 1 to" in error
     assert f"on this machine ({cores} cores" in error
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 from enum import Enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf

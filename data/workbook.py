@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell as WorkbookCell
 from openpyxl.utils import get_column_letter
 
 from data.issues import Found, InputError, InputIssue
@@ -60,8 +60,10 @@ def read_tables(path: Path) -> dict[str, Table]:
         tables = {name: _read_table(workbook[name], path) for name in workbook.sheetnames}
     finally:
         workbook.close()
-    if any(cell.value is None for table in tables.values() for row in table.rows for cell in row.values()):
-        tables = _formulas_marked(path, tables)
+    with_empty_cells = [name for name, table in tables.items()
+                        if any(cell.value is None for row in table.rows for cell in row.values())]
+    if with_empty_cells:
+        tables = _formulas_marked(path, tables, with_empty_cells)
     return tables
 
 
@@ -118,12 +120,14 @@ def _check_file(path: Path) -> None:
                           "an .xlsx workbook saved by Excel, LibreOffice or openpyxl")
 
 
-def _formulas_marked(path: Path, tables: dict[str, Table]) -> dict[str, Table]:
-    """Empty cells that hold a formula with no saved result say so (such a formula is never evaluated)."""
+def _formulas_marked(path: Path, tables: dict[str, Table], names: list[str]) -> dict[str, Table]:
+    """Empty cells of the sheets `names` that hold a formula with no saved result say so (such a formula is
+    never evaluated); only those sheets are read again."""
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
-        marked = {}
-        for name, table in tables.items():
+        marked = dict(tables)
+        for name in names:
+            table = tables[name]
             formulas = {(row_number, letter): value
                         for row_number, values in enumerate(workbook[name].iter_rows(values_only=True), start=1)
                         for letter, value in ((get_column_letter(i), v) for i, v in enumerate(values, start=1))
@@ -192,12 +196,15 @@ def append_as_data(sheet, values) -> None:
     from a user's workbook (an id, a name) must never run in a reader's Excel.
     Characters XML cannot hold (control characters) are shown as \\xNN instead of
     making the whole save fail."""
-    values = [_xml_safe(value) if isinstance(value, str) else value for value in values]
-    sheet.append(values)
-    row = sheet.max_row
-    for column, value in enumerate(values, start=1):
-        if isinstance(value, str):
-            sheet.cell(row=row, column=column).data_type = "s"
+    sheet.append([_text_cell(sheet, value) if isinstance(value, str) else value for value in values])
+
+
+def _text_cell(sheet, text: str) -> WorkbookCell:
+    # Typed before it is appended: asking the sheet for its last row (max_row) scans every cell,
+    # which made writing a sheet quadratic in its rows.
+    cell = WorkbookCell(sheet, value=_xml_safe(text))
+    cell.data_type = "s"
+    return cell
 
 
 def _xml_safe(text: str) -> str:

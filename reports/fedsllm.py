@@ -78,23 +78,20 @@ ALLOCATION_COLUMNS = [
 
 
 def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
-    """Per user, at the optimum (an OptimumAllocation)."""
-    table = ResultTable("allocation", ALLOCATION_COLUMNS)
-    for index, user in enumerate(optimum.user_ids):
-        table.add(
-            user,
-            *(plain_value(inputs.column(name)[index], whole_numbers_as_int=True) for name in (
-                "gain_main_db", "gain_fed_db", "samples", "cycles_per_sample", "cpu_max_hz",
-                "power_main_max_dbm", "power_fed_max_dbm")),
-            optimum.bandwidth_main_mhz[index], optimum.bandwidth_fed_mhz[index],
-            optimum.time_main_s[index], optimum.time_fed_s[index],
-            optimum.rate_main_mbps[index], optimum.rate_fed_mbps[index],
-            optimum.compute_s[index], optimum.delay_s[index],
-            optimum.bandwidth_main_mhz[index] / optimum.bandwidth_main_budget_mhz,
-            optimum.bandwidth_fed_mhz[index] / optimum.bandwidth_fed_budget_mhz,
-            optimum.delay_s[index] / optimum.T,
-        )
-    return table
+    """Per user, at the optimum (an OptimumAllocation), as whole columns."""
+    def input_column(name: str) -> list:
+        return [plain_value(v, whole_numbers_as_int=True) for v in inputs.column(name).tolist()]
+
+    return ResultTable.from_columns("allocation", ALLOCATION_COLUMNS, [
+        list(optimum.user_ids),
+        *(input_column(name) for name in ("gain_main_db", "gain_fed_db", "samples", "cycles_per_sample",
+                                          "cpu_max_hz", "power_main_max_dbm", "power_fed_max_dbm")),
+        optimum.bandwidth_main_mhz, optimum.bandwidth_fed_mhz, optimum.time_main_s, optimum.time_fed_s,
+        optimum.rate_main_mbps, optimum.rate_fed_mbps, optimum.compute_s, optimum.delay_s,
+        optimum.bandwidth_main_mhz / optimum.bandwidth_main_budget_mhz,
+        optimum.bandwidth_fed_mhz / optimum.bandwidth_fed_budget_mhz,
+        optimum.delay_s / optimum.T,
+    ])
 
 
 def eta_sweep_table(result) -> ResultTable:
@@ -133,6 +130,8 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
              "f_s^max > f_k^max for every client (Section III-E's A* = A_min needs it)"),
             ("reduction_holds", "yes" if solved.reduction_holds else "no", "-",
              "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
+            ("problem16_crosscheck", solved.problem16_crosscheck, "-",
+             "what answered Problem (16); Ipopt's starts only up to problem16_multistart_max_users users"),
         ]
     found = solved.global_eta
     if found is not None:
@@ -163,20 +162,35 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
     return rows
 
 
+CERTIFICATE_COLUMNS = [
+    Column("check", "-", "what is checked"),
+    Column("scope", "-", "user id, or all"),
+    Column("value", "-", "the measured value, in `unit`"),
+    Column("unit", "-", "unit of the value"),
+    Column("tolerance", "-", "the condition the value must meet"),
+    Column("verdict", "-", "PASS or FAIL"),
+    Column("description", "-", "meaning"),
+]
+
+
 def certificate_table(certificate) -> ResultTable:
-    """The Lemma 3 / KKT checks of a Certificate, one row each."""
-    table = ResultTable("lemma3_kkt", [
-        Column("check", "-", "what is checked"),
-        Column("scope", "-", "user id, or all"),
-        Column("value", "-", "the measured value, in `unit`"),
-        Column("unit", "-", "unit of the value"),
-        Column("tolerance", "-", "the condition the value must meet"),
-        Column("verdict", "-", "PASS or FAIL"),
-        Column("description", "-", "meaning"),
-    ])
-    for c in certificate.checks:
-        table.add(c.check, c.scope, c.value, c.unit, c.tolerance, "PASS" if c.passed else "FAIL", c.description)
-    return table
+    """The checks of a Certificate, one row each: the per-user checks user by user (built as whole
+    columns from its arrays), then the overall ones."""
+    per_user, users, overall = certificate.per_user, certificate.users, certificate.checks
+    repeated = len(users)
+
+    def column(attribute: str) -> list:
+        return np.tile([getattr(c, attribute) for c in per_user], repeated).tolist() + [getattr(c, attribute)
+                                                                                          for c in overall]
+
+    values = np.stack([c.values for c in per_user], axis=1).ravel() if per_user else np.empty(0)
+    passed = np.stack([c.passed for c in per_user], axis=1).ravel() if per_user else np.empty(0, bool)
+    return ResultTable.from_columns("lemma3_kkt", CERTIFICATE_COLUMNS, [
+        column("check"), np.repeat(np.asarray(users, dtype=object), len(per_user)).tolist() + [c.scope for c in overall],
+        np.concatenate([values, np.array([c.value for c in overall], dtype=float)]), column("unit"),
+        column("tolerance"),
+        np.where(passed, "PASS", "FAIL").tolist() + ["PASS" if c.passed else "FAIL" for c in overall],
+        column("description")])
 
 
 def baselines_table(comparison) -> ResultTable:

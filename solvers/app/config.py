@@ -21,7 +21,7 @@ from hydra.core.config_store import ConfigStore
 
 from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
-from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
+from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
@@ -159,7 +159,8 @@ class FedsllmConfig:
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
     progress: bool = setting(True, "progress bars on stderr")
     baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)")
-    problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
+    problem16: bool = setting(True, "also answer Problem (16): cross-checked against (17), or its certified optimum")
+    problem16_multistart_max_users: int = setting(MULTISTART_MAX_USERS, "(16) by Ipopt from 4 starts up to this many users")
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
@@ -361,10 +362,11 @@ def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
                  f"power_main_max_dbm)" for power in powers if POWER_FIELD.problem(power)]
     solver = settings.solver
     problems += _number_problems([
-        ("solver.gap", solver.gap, 1e-14 <= solver.gap < 1, "a number in [1e-14, 1) (the bounds are exact to "
-                                                            "about 1e-15)"),
+        ("solver.gap", solver.gap, 1e-14 <= solver.gap < 1, "a number in [1e-14, 1) (bounds exact to about 1e-15)"),
         ("solver.ipopt_max_users", solver.ipopt_max_users, solver.ipopt_max_users >= 0, "a whole number >= 0"),
         ("solver.certify_max_users", solver.certify_max_users, solver.certify_max_users >= 0, "a whole number >= 0"),
+        ("problem16_multistart_max_users", settings.problem16_multistart_max_users,
+         settings.problem16_multistart_max_users >= 0, "a whole number >= 0"),
         ("global_eta.tol", settings.global_eta.tol, 1e-12 <= settings.global_eta.tol < 1, "a number in [1e-12, 1)"),
         ("global_eta.problem16_tol", settings.global_eta.problem16_tol, 1e-12 <= settings.global_eta.problem16_tol < 1,
          "a number in [1e-12, 1)"),

@@ -22,6 +22,7 @@ from scipy.optimize import minimize_scalar
 
 from data.fedsllm import FedsllmInputs
 from models.fedsllm import build_problem17
+from models.fedsllm_values import DelayModelValues
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
@@ -111,15 +112,12 @@ class OptimumAllocation:
 
     @classmethod
     def from_model(cls, model: pyo.ConcreteModel) -> "OptimumAllocation":
-        def values(component) -> np.ndarray:
-            return np.array([pyo.value(component[k]) for k in model.users])
-
-        return cls(tuple(str(k) for k in model.users), pyo.value(model.T), pyo.value(model.eta),
-                   pyo.value(model.a), pyo.value(model.v), pyo.value(model.eq8_rounds),
-                   pyo.value(model.lemma2_local_iterations), pyo.value(model.bandwidth_main_budget),
-                   pyo.value(model.bandwidth_fed_budget), values(model.bandwidth_main), values(model.bandwidth_fed),
-                   values(model.time_main), values(model.time_fed), values(model.eq11_rate_main),
-                   values(model.eq11_rate_fed), values(model.eq10_compute_time), values(model.eq15_user_delay))
+        """The optimum a (17) or (16) model holds, its quantities evaluated in numpy (fedsllm_values)."""
+        values = DelayModelValues.read(model)
+        return cls(values.users, values.T, values.eta, values.a, values.v, values.rounds, values.local_iterations,
+                   values.bandwidth_main_budget_mhz, values.bandwidth_fed_budget_mhz, values.bandwidth_main_mhz,
+                   values.bandwidth_fed_mhz, values.time_main_s, values.time_fed_s, values.rate_main_mbps,
+                   values.rate_fed_mbps, values.compute_s, values.delays_s())
 
 
 class Engine(Enum):
@@ -132,6 +130,9 @@ class Engine(Enum):
 # Chosen from `./fedsplit bench fedsllm_engines` (README): Ipopt's search passes ~10 s near K = 200.
 IPOPT_MAX_USERS = 200
 CERTIFY_MAX_USERS = 20_000
+# Problem (16) by Ipopt from several starts (a cross-check) up to here: 4 solves of the non-convex NLP cost
+# about 25 s at K = 5,000 each; the structured engine cross-checks (16) at any K.
+MULTISTART_MAX_USERS = 200
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,12 @@ class EngineSettings:
         return self.chosen(users) is not Engine.structured or users <= self.certify_max_users
 
 
-def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation) -> OptimumAllocation:
+def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation,
+                            client_share: float | None = None) -> OptimumAllocation:
     """The OptimumAllocation of an allocation found without a Pyomo model (the structured engine above
-    solver.certify_max_users), every quantity from the same formulas in numpy."""
-    scenario = SplitScenario.from_inputs(inputs)
+    solver.certify_max_users), every quantity from the same formulas in numpy (at the client share A;
+    None: A_min)."""
+    scenario = SplitScenario.from_inputs(inputs, client_share)
     eta = allocation.eta
     main_mhz, fed_mhz = allocation.bandwidth_main_mhz, allocation.bandwidth_fed_mhz
     return OptimumAllocation(inputs.user_ids, allocation.T, eta, scenario.a, scenario.v, scenario.rounds(eta),
@@ -223,6 +226,7 @@ class EtaSearch:
         self.solver = solver
         self.progress = progress or Progress.silent()
         self._model: pyo.ConcreteModel | None = None
+        self.final_nlp = None  # the PyomoNLP of the final re-solve, whose derivatives the certificate reuses
         chosen = self.settings.chosen(inputs.user_count)
         if chosen is Engine.ipopt:
             self.engine = PersistentIpopt(inputs, solver)
@@ -251,6 +255,8 @@ class EtaSearch:
         Ipopt's on the Pyomo model the certificate reads; every other one the search engine's."""
         engine = ModelIpopt(self.inputs, self.solver, self.model) if stage == "final" else self.engine
         solved = engine.solve(eta, start, f"(17) eta={eta:.9g} {stage}")
+        if stage == "final":
+            self.final_nlp = engine.nlp
         point = EtaPoint(eta, solved.T, stage, solved.record, solved.lower_bound)
         self.result.points.append(point)
         if not solved.record.optimal:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.opt import check_optimal_termination
+from pyomo.common.tee import capture_output
+from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import _cyipopt_status_enum, _ipopt_term_cond
+from pyomo.opt import SolverResults, check_optimal_termination
 
 from data.issues import itemised
 from solvers.runtime.stopping import native_section, stop_requested
@@ -180,3 +182,41 @@ class IpoptSolver:
         log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label or model.name, " (warm)" if warm else "",
                  record.status, record.iterations, record.seconds)
         return record
+
+    def solve_nlp(self, nlp, start, warm: bool, label: str, multipliers=([], [], [])) -> tuple[SolveRecord, dict]:
+        """One solve of a cyipopt problem (a PyNumero CyIpoptNLP) from the primal point `start` and the
+        multipliers (constraints, lower and upper bounds; empty: Ipopt's defaults); returns the record and
+        cyipopt's answer (`x`, `mult_g`, `mult_x_L`, `mult_x_U`, `status_msg`)."""
+        for name, value in self.options_for(warm).items():
+            nlp.add_option(name, value)
+        self.reset_iterations()
+        started = time.perf_counter()
+        with native_section(), capture_output(None, capture_fd=True):
+            x, info = nlp.solve(start, lagrange=multipliers[0], zl=multipliers[1], zu=multipliers[2])
+        seconds = time.perf_counter() - started
+        results = SolverResults()
+        results.solver.termination_condition = _ipopt_term_cond[_cyipopt_status_enum[info["status_msg"]]]
+        message = info["status_msg"]
+        record = SolveRecord(optimal=bool(check_optimal_termination(results)),
+                             status=str(results.solver.termination_condition),
+                             message=message.decode() if isinstance(message, bytes) else str(message),
+                             iterations=self.iterations, seconds=seconds)
+        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label, " (warm)" if warm else "", record.status,
+                 record.iterations, record.seconds)
+        return record, {**info, "x": x}
+
+    def solve_holding_nlp(self, model: pyo.ConcreteModel, warm: bool = False, label: str = ""):
+        """`solve` through PyNumero directly, as SolverFactory('cyipopt') does (from the model's values, the
+        solution and multipliers loaded back into it), also returning the model's PyomoNLP so that the
+        certificate evaluates its derivatives without writing the model again."""
+        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+        nlp = PyomoNLP(model)
+        problem = CyIpoptNLP(nlp, intermediate_callback=self.iteration_callback)
+        record, answer = self.solve_nlp(problem, problem.x_init(), warm, label or model.name)
+        problem.close()
+        nlp.set_primals(answer["x"])
+        nlp.set_duals(answer["mult_g"])
+        nlp.load_state_into_pyomo(bound_multipliers=(answer["mult_x_L"], answer["mult_x_U"]))
+        return record, nlp

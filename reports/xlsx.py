@@ -82,7 +82,11 @@ def column_width(column: SheetColumn) -> float:
     A column's numbers are shown widest at its largest and its smallest value (formatting is monotone
     in the magnitude on either side of zero), so only those two are formatted."""
     widest = len(column.header)
-    if isinstance(column.formats, str):
+    if isinstance(column.formats, str) and set(map(type, column.values)) <= {float, int}:
+        numbers = [v for v in column.values if math.isfinite(v)]
+        if numbers:
+            widest = max(widest, shown_width(max(numbers), column.formats), shown_width(min(numbers), column.formats))
+    elif isinstance(column.formats, str):
         numbers = [v for v in column.values if _is_number(v) and math.isfinite(v)]
         if numbers:
             widest = max(widest, shown_width(max(numbers), column.formats), shown_width(min(numbers), column.formats))

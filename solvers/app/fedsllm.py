@@ -130,7 +130,7 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Strateg
         # Proposed is the search's optimum, which the global search may have moved
         best = models.search.result.best
         comparison.results["Proposed"] = StrategyResult("Proposed", best.T, best.eta)
-        certify_eb_globally(run, inputs, grid, comparison)
+        certify_eb_globally(run, inputs, comparison)
     search = models.search
     solved = FedsllmOptimum(comparison, None, search.model, "Problem (17)", None, None, reduction_applies(inputs),
                             False, global_result, optimum_nlp=search.final_nlp)
@@ -159,12 +159,13 @@ def answer_problem16(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, sear
         model = build_problem16(inputs)
         solutions = solve_problem16(model, run.solver, search.result.best, run.progress)
         solved.multistart_best = best_solution(solutions)
-        done = f"Ipopt from {len(solutions)} starts and "
+        multistart = f"; Ipopt from {len(solutions)} starts as a cross-check"
     else:
-        done = f"(Ipopt's starts skipped: {users} users > problem16_multistart_max_users={limit}) "
+        multistart = f"; Ipopt's starts skipped: {users} users > problem16_multistart_max_users={limit}"
     if solved.reduction_applies:
         solutions.append(structured_crosscheck(scenario, search.result.best.eta, share_range, gap))
-        solved.problem16_crosscheck = done + "the structured engine at eta* with A searched"
+        solved.best16 = best_solution(solutions)
+        solved.problem16_crosscheck = "the structured engine at eta* with A searched" + multistart
     else:
         solved.global16 = certify_problem16_globally(run, inputs, grid)
         certified = certified_point(scenario, solved.global16.eta, solved.global16.client_share, gap)
@@ -176,12 +177,15 @@ def answer_problem16(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, sear
             model = model or build_problem16(inputs)
             reported, solved.optimum_nlp = polish_certified(model, run.solver, certified)
             if not reported.record.optimal:
-                raise SolveError([f"Problem (16) by Ipopt from its certified optimum: status '{reported.record.status}'"])
+                raise SolveError([f"Problem (16) by Ipopt from its certified optimum (eta = {certified.eta:.9g}, "
+                                  f"A = {certified.client_share:.9g}): status '{reported.record.status}'"])
         solutions.append(reported)
+        solved.best16 = reported
         solved.optimum_model, solved.source = (model if reported is not certified else None), "Problem (16)"
-        solved.problem16_crosscheck = done + "its certified global search (A searched at every eta), which decides"
+        solved.problem16_crosscheck = ("its certified global search (A searched at every eta) decides"
+                                       + (", its point polished by Ipopt" if reported is not certified else "")
+                                       + multistart)
     solved.problem16 = solutions
-    solved.best16 = reported if not solved.reduction_applies else best_solution(solutions)
     solved.reduction_holds = solved.best16 is not None and reduction_holds(solved.best16, search.result.best.T, inputs)
 
 
@@ -220,11 +224,11 @@ def certify_globally(run: RunContext, inputs: FedsllmInputs, search: EtaSearch) 
     return result
 
 
-def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, comparison: Comparison) -> None:
-    """EB (equal split, eta optimised) over every eta in (0, 1) too; a better eta than the grid's replaces
-    EB's result."""
+def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, comparison: Comparison) -> None:
+    """EB (equal split, eta optimised) over every eta in (0, 1) too, from its eta; a better eta than the
+    grid's replaces EB's result."""
     eb = comparison.results["EB"]
-    result = global_search(run, inputs, [*grid.points(), eb.eta], run.settings.global_eta.tol, equal_split=True)
+    result = global_search(run, inputs, [eb.eta], run.settings.global_eta.tol, equal_split=True)
     log.info("global search of EB over (0, 1): T = %.12g s at eta = %.9g, %s", result.T, result.eta, result.status)
     if result.T < eb.T:
         comparison.results["EB"] = StrategyResult("EB", result.T, result.eta)

@@ -194,3 +194,35 @@ def test_optimum_over_eta_matches_the_reference(make_workbook, name):
     # ... and the reference is not lower next to it: T is at a minimum over eta there
     for eta in (found_eta - ETA_NEIGHBOURHOOD, found_eta + ETA_NEIGHBOURHOOD):
         assert solve_reference(scenario, eta).T >= found_T * (1 - 1e-8)
+
+
+def test_problem16_cross_checked_on_the_structured_engine_at_scale(make_workbook, tmp_path):
+    """Every client slower than the server: (16) at eta* with A searched by the structured engine gives
+    A = A_min and the reference's T*(eta*) (independent of the engine); end to end with Ipopt's starts
+    skipped by the user count, the summary says so and the reduction still holds."""
+    import csv
+
+    from data.generate import fedsllm_inputs_in_memory
+    from solvers.app.cli import main
+    from solvers.fedsllm.problem16 import structured_crosscheck
+    from solvers.fedsllm.scenario import SplitScenario
+    from tests.conftest import SPEC_PARAMETERS
+
+    users = users_table([-98.0, -107.0, -116.0, -121.0], samples=[900, 1400, 1100, 700],
+                        cycles=[1.5e4, 2.5e4, 2e4, 1.2e4])
+    scenario = SplitScenario.from_inputs(fedsllm_inputs_in_memory(users, SPEC_PARAMETERS))
+    eta = 0.8
+    found = structured_crosscheck(scenario, eta, (0.1, 0.9), 1e-12)
+    assert found.record.optimal and found.client_share == 0.1
+    assert found.T == pytest.approx(solve_reference(reference_scenario(users), eta).T, rel=1e-8)
+
+    out = tmp_path / "out"
+    workbook = make_workbook(users, {"eta_step": 0.05})
+    assert main(["model=fedsllm", f"data={workbook}", f"out={out}", "progress=false",
+                 "problem16_multistart_max_users=2"]) == 0
+    summary = {row["name"]: row["value"] for row in csv.DictReader(open(out / "summary.csv"))}
+    assert summary["reduction_holds"] == "yes" and summary["optimum_from"] == "Problem (17)"
+    assert "skipped: 4 users > problem16_multistart_max_users=2" in summary["problem16_crosscheck"]
+    rows = list(csv.DictReader(open(out / "reduction.csv")))
+    assert [r["start"] for r in rows] == ["structured engine: A searched at eta*", "reduction: Problem (17) optimum"]
+    assert abs(float(rows[0]["T_vs_problem17"])) <= 1e-8

@@ -188,3 +188,31 @@ def test_eb_bounds_are_below_the_equal_split_everywhere(seed):
     assert result.lower_bound <= found.fun * (1 + 1e-12)
     assert result.T == pytest.approx(found.fun, rel=1e-6)
     assert result.T == pytest.approx(scenario.equal_split_delay_s(result.eta), rel=1e-14)
+
+
+def test_problem16_decided_by_its_certified_search_above_certify_max_users(make_workbook, tmp_path):
+    """Some client faster than the server and no Ipopt at all (structured engine, certify_max_users=0, no
+    starts): the certified (16) point is the reported optimum, certified by its gap and a feasibility check,
+    and its T is the reference's at the certified eta and A."""
+    import csv
+
+    from solvers.app.jobs import EXIT_OK
+    from solvers.app.cli import main
+
+    users, parameters = mixed_clients()
+    workbook = make_workbook(users, {**parameters, "eta_step": 0.05})
+    out = tmp_path / "report"
+    assert main(["model=fedsllm", f"data={workbook}", f"out={out}", "progress=false", "solver.engine=structured",
+                 "solver.certify_max_users=0", "problem16_multistart_max_users=0",
+                 "global_eta.problem16_tol=1e-2"]) == EXIT_OK
+    with open(out / "summary.csv", newline="") as handle:
+        summary = {row["name"]: row["value"] for row in csv.DictReader(handle)}
+    assert summary["optimum_from"] == "Problem (16)" and summary["certificate"] == "PASS"
+    assert summary["certified_by"] == "duality gap" and "decides" in summary["problem16_crosscheck"]
+    T, eta, share = float(summary["T"]), float(summary["eta"]), float(summary["A_problem16_certified"])
+    assert T == pytest.approx(float(summary["T_problem16_certified"]), rel=1e-12)
+    reference = reference_scenario(users, {**parameters, "client_share_min": share})
+    assert T == pytest.approx(solve_reference(reference, eta).T, rel=1e-8)
+    with open(out / "lemma3_kkt.csv", newline="") as handle:
+        checks = {row["check"]: row["verdict"] for row in csv.DictReader(handle)}
+    assert checks["problem16_reported_vs_global"] == "PASS" and checks["delay_within_T"] == "PASS"

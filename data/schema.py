@@ -221,3 +221,26 @@ CARD_LAYER_COLUMNS: tuple[Field, ...] = (
     Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0, high=1e15),
     Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0, high=1e15),
 )
+
+
+# --- What a study may sweep (data/drops.py applies it) ------------------------------------------
+
+FEDSLLM_SWEEPS = ("power_dbm", "users")  # besides the numeric workbook parameters
+
+
+def _numeric(fields: tuple[Field, ...], excluded: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(f.name for f in fields if f.kind in (Kind.REAL, Kind.INTEGER) and f.name not in excluded)
+
+
+def fedsllm_sweep_names() -> tuple[str, ...]:
+    return (*FEDSLLM_SWEEPS, *_numeric(FEDSLLM_PARAMETERS, ("eta_step",)))
+
+
+def card_sweep_names() -> tuple[str, ...]:
+    return _numeric(CARD_PARAMETERS, ("seed",))
+
+
+def sweep_field(model: str, name: str) -> Field | None:
+    """The schema field a swept value replaces (None for power_dbm and users, checked by the caller)."""
+    fields = FEDSLLM_PARAMETERS if model == "fedsllm" else CARD_PARAMETERS
+    return next((f for f in fields if f.name == name), None)

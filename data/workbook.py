@@ -1,15 +1,16 @@
-"""Reading Excel sheets into plain tables that remember where each cell came from."""
+"""Reading Excel sheets into plain tables that remember where each cell came from.
+
+openpyxl is imported by the functions that read or write a workbook, so that what only needs this
+module's tables, values and letters (the command line, the reports) starts without it."""
 
 from __future__ import annotations
 
 import math
+import re
 import zipfile
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
-
-import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell as WorkbookCell
-from openpyxl.utils import get_column_letter
 
 from data.issues import Found, InputError, InputIssue
 
@@ -47,6 +48,8 @@ OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # encrypted .xlsx and old .xl
 def read_tables(path: Path) -> dict[str, Table]:
     """All sheets of a workbook as tables (values only, never evaluated), or an InputError that says
     why the file cannot be read."""
+    import openpyxl  # noqa: PLC0415
+
     path = Path(path)
     _check_file(path)
     try:
@@ -123,6 +126,8 @@ def _check_file(path: Path) -> None:
 def _formulas_marked(path: Path, tables: dict[str, Table], names: list[str]) -> dict[str, Table]:
     """Empty cells of the sheets `names` that hold a formula with no saved result say so (such a formula is
     never evaluated); only those sheets are read again."""
+    import openpyxl  # noqa: PLC0415
+
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
         marked = dict(tables)
@@ -130,7 +135,7 @@ def _formulas_marked(path: Path, tables: dict[str, Table], names: list[str]) -> 
             table = tables[name]
             formulas = {(row_number, letter): value
                         for row_number, values in enumerate(workbook[name].iter_rows(values_only=True), start=1)
-                        for letter, value in ((get_column_letter(i), v) for i, v in enumerate(values, start=1))
+                        for letter, value in ((column_letter(i), v) for i, v in enumerate(values, start=1))
                         if isinstance(value, str) and value.startswith("=")}
             rows = [{key: (replace(cell, value=Found(f"the formula {_cut(formulas[(cell.row, cell.letter)])} with "
                                                      f"no saved result (fedsplit never evaluates formulas: type "
@@ -158,9 +163,9 @@ def _read_table(worksheet, path: Path) -> Table:
             continue
         name = str(name).strip()
         if name in header:  # reported by validation; the first column of a name is the one read
-            repeated.append(Cell(1, name, get_column_letter(index), name))
+            repeated.append(Cell(1, name, column_letter(index), name))
             continue
-        header[name] = get_column_letter(index)
+        header[name] = column_letter(index)
         positions.append((index - 1, name))
     rows = []
     for row_number, values in enumerate(row_iter, start=2):
@@ -177,8 +182,11 @@ def _read_table(worksheet, path: Path) -> Table:
     return Table(worksheet.title, header, rows, tuple(repeated))
 
 
-def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.Workbook:
-    """A workbook whose first sheet is `parameters` (name, value, unit, description), one row per field."""
+def new_workbook_with_parameters(fields, values: dict[str, object]):
+    """An openpyxl workbook whose first sheet is `parameters` (name, value, unit, description), one row per
+    field."""
+    import openpyxl  # noqa: PLC0415
+
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "parameters"
@@ -199,16 +207,33 @@ def append_as_data(sheet, values) -> None:
     sheet.append([_text_cell(sheet, value) if isinstance(value, str) else value for value in values])
 
 
-def _text_cell(sheet, text: str) -> WorkbookCell:
+def _text_cell(sheet, text: str):
     # Typed before it is appended: asking the sheet for its last row (max_row) scans every cell,
     # which made writing a sheet quadratic in its rows.
-    cell = WorkbookCell(sheet, value=_xml_safe(text))
+    from openpyxl.cell.cell import Cell as WorkbookCell  # noqa: PLC0415
+
+    cell = WorkbookCell(sheet, value=xml_safe(text))
     cell.data_type = "s"
     return cell
 
 
-def _xml_safe(text: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+# The control characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE).
+ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+@lru_cache(maxsize=None)
+def column_letter(index: int) -> str:
+    """Excel's letters of the 1-based column `index` (1 -> A, 27 -> AA)."""
+    letters = ""
+    while index > 0:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def xml_safe(text: str) -> str:
+    """`text` with the characters XML cannot hold shown as \\xNN (a save would fail on them)."""
+    return ILLEGAL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def plain_value(value: object, whole_numbers_as_int: bool = False) -> object:

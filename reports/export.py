@@ -22,8 +22,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from data.workbook import plain_value
 from reports.provenance import Provenance
 from reports.xlsx import DECIMAL, GENERAL, PERCENT, SCIENTIFIC, WHOLE, Sheet, SheetColumn, write_sheets
@@ -94,6 +92,8 @@ class ResultTable:
 
     def column_values(self, index: int) -> list:
         """Column `index` as plain Python values (numpy unwrapped, NaN as None: an empty cell)."""
+        import numpy as np  # noqa: PLC0415 (the command line's checks import this module and need no numpy)
+
         values = self._data[index]
         if isinstance(values, np.ndarray):
             plain = values.tolist()
@@ -106,6 +106,8 @@ class ResultTable:
 
 
 def _is_single(value) -> bool:
+    import numpy as np  # noqa: PLC0415
+
     return isinstance(value, (str, bytes, int, float, bool, type(None))) or np.ndim(value) == 0
 
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter, quote_sheetname
+from data.workbook import column_letter, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def _is_number(value) -> bool:
 
 def _text(value) -> str:
     """A text cell's text, with characters XML cannot hold shown as \\xNN."""
-    return ILLEGAL_CHARACTERS_RE.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
+    return xml_safe(str(value))
 
 
 class _SharedStrings:
@@ -172,7 +171,7 @@ def _column_cells(letter: str, column: SheetColumn, first_row: int, count: int, 
 
 def _sheet_rows(sheet: Sheet, strings: _SharedStrings, kept_rows: int):
     """The sheet's <row> elements in blocks: the header, then ROWS_PER_BLOCK data rows at a time."""
-    letters = [get_column_letter(index) for index in range(1, len(sheet.columns) + 1)]
+    letters = [column_letter(index) for index in range(1, len(sheet.columns) + 1)]
     header = "".join(f'<c r="{letter}1" s="{HEADER_STYLE}" t="s"><v>{strings.add(column.header)}</v></c>'
                      for letter, column in zip(letters, sheet.columns))
     yield f'<row r="1">{header}</row>'
@@ -183,7 +182,7 @@ def _sheet_rows(sheet: Sheet, strings: _SharedStrings, kept_rows: int):
 
 
 def _sheet_xml_parts(sheet: Sheet, strings: _SharedStrings, kept_rows: int):
-    last = f"{get_column_letter(max(1, len(sheet.columns)))}{kept_rows + 1}"
+    last = f"{column_letter(max(1, len(sheet.columns)))}{kept_rows + 1}"
     widths = "".join(f'<col min="{i}" max="{i}" width="{column_width(c)}" customWidth="1"/>'
                      for i, c in enumerate(sheet.columns, start=1))
     yield (f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><dimension ref="A1:{last}"/>'
@@ -272,7 +271,7 @@ STYLES_XML = _styles_xml()
 
 def _comments_xml(sheet: Sheet) -> str:
     comments = "".join(
-        f'<comment ref="{get_column_letter(i)}1" authorId="0"><text><r><rPr><sz val="8"/><color indexed="81"/>'
+        f'<comment ref="{column_letter(i)}1" authorId="0"><text><r><rPr><sz val="8"/><color indexed="81"/>'
         f'<rFont val="Tahoma"/><family val="2"/></rPr><t xml:space="preserve">{escape(_text(c.comment))}</t></r>'
         '</text></comment>' for i, c in enumerate(sheet.columns, start=1))
     return (f'{XML_HEAD}<comments xmlns="{MAIN_NS}"><authors><author>fedsplit</author></authors>'
@@ -303,13 +302,18 @@ def _sheet_rels(number: int) -> str:
             f'<Relationship Id="rId2" Type="{REL_NS}/comments" Target="../comments{number}.xml"/></Relationships>')
 
 
+def _quoted(sheet_name: str) -> str:
+    """A sheet name as a formula refers to it: in quotes, any quote doubled (always allowed)."""
+    return "'" + sheet_name.replace("'", "''") + "'"
+
+
 def _workbook_xml(sheets: list[Sheet]) -> str:
     entries = "".join(f'<sheet name="{escape(s.name)}" sheetId="{i}" r:id="rId{i}"/>'
                       for i, s in enumerate(sheets, start=1))
     # Excel's own name for each autofilter's range (it repairs a file whose filter lacks it).
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        f'{escape(quote_sheetname(s.name))}!$A$1:${get_column_letter(len(s.columns))}'
+        f"{escape(_quoted(s.name))}!$A$1:${column_letter(len(s.columns))}"
         f'${min(s.rows, SHEET_ROW_LIMIT - 1) + 1}</definedName>'
         for i, s in enumerate(sheets) if s.columns)
     return (f'{XML_HEAD}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/><bookViews>'

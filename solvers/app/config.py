@@ -19,13 +19,12 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
-from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
-from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field
-from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings
-from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
+from data.schema import (
+    CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, card_sweep_names, fedsllm_sweep_names, sweep_field)
+from solvers.fedsllm.settings import (
+    CERTIFY_MAX_USERS, DEFAULT_GAP, GLOBAL_TOLERANCE, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, STUDY_TOLERANCE, Engine,
+    EngineSettings)
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
-from solvers.fedsllm.structured import DEFAULT_GAP
-from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE
 
 
 class ConfigError(Exception):
@@ -146,7 +145,7 @@ class EtaSearch(Enum):
 class MonteCarloConfig:
     eta_search: EtaSearch = setting(EtaSearch.search, "Proposed per drop: search (grid step 0.1 + Brent, "
                                                       "structured engine) or certified (over (0, 1) by branch and bound)")
-    tol: float = setting(DEFAULT_STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
+    tol: float = setting(STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
     solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "
                                      "is counted as failed")
 

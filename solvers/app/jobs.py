@@ -15,9 +15,7 @@ from data.issues import InputError
 from reports.export import ReportDestinationError, write_index
 from reports.run_files import default_out, write_diagnostics
 from solvers.app.overrides import Overrides, job_overrides, checked_config
-from solvers.app.card import run_card
 from solvers.app.config import ConfigError
-from solvers.app.fedsllm import run_fedsllm
 from solvers.runtime.ipopt import SolveError, SolverOptionError, SolverUnavailableError
 from solvers.app.context import RunOutcome, command_line
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
@@ -25,7 +23,6 @@ from solvers.studies.cluster import ClusterError
 
 
 EXIT_OK, EXIT_INPUT, EXIT_SOLVE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 70, 130
-PIPELINES = {"fedsllm": run_fedsllm, "card": run_card}
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
 
@@ -38,11 +35,23 @@ class JobResult:
     message: str
 
 
+def pipeline(model: str):
+    """The model's pipeline, imported when a job runs: it loads Pyomo, matplotlib and pandas, which --help,
+    --cfg job and the checks of the command line do not need."""
+    if model == "card":
+        from solvers.app.card import run_card  # noqa: PLC0415
+
+        return run_card
+    from solvers.app.fedsllm import run_fedsllm  # noqa: PLC0415
+
+    return run_fedsllm
+
+
 def run_job(cfg: DictConfig) -> RunOutcome:
     with capturing_run_log():
         log.info("command: %s", command_line())
         try:
-            return PIPELINES[cfg.model_name](cfg)
+            return pipeline(cfg.model_name)(cfg)
         except SolveError as error:
             error.diagnostics = write_diagnostics(Path(cfg.out), str(error), run_log_lines())
             raise

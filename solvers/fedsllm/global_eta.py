@@ -29,10 +29,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from solvers.fedsllm.settings import GLOBAL_TOLERANCE
 from solvers.fedsllm.structured import DEFAULT_GAP, dual_round_bound, solve_structured
 from solvers.fedsllm.scenario import SplitScenario
 
-DEFAULT_TOLERANCE = 1e-6
+DEFAULT_TOLERANCE = GLOBAL_TOLERANCE
 SOLVE_LIMIT = 50_000
 
 

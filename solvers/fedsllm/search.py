@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 import pyomo.environ as pyo
@@ -26,7 +25,9 @@ from models.fedsllm_values import DelayModelValues
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
-from solvers.fedsllm.structured import DEFAULT_GAP
+from solvers.fedsllm.settings import (  # noqa: F401 (where the engines' settings were, and are still read)
+    CERTIFY_MAX_USERS, DEFAULT_GAP, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings,
+)
 from solvers.fedsllm.scenario import SplitScenario, rate_bps
 
 
@@ -118,40 +119,6 @@ class OptimumAllocation:
                    values.bandwidth_main_budget_mhz, values.bandwidth_fed_budget_mhz, values.bandwidth_main_mhz,
                    values.bandwidth_fed_mhz, values.time_main_s, values.time_fed_s, values.rate_main_mbps,
                    values.rate_fed_mbps, values.compute_s, values.delays_s())
-
-
-class Engine(Enum):
-    auto = "auto"  # ipopt up to ipopt_max_users users, structured above
-    ipopt = "ipopt"  # Ipopt on an NLP built once, re-solved at each eta
-    structured = "structured"  # per-user closed forms and a dual search, with certified bounds
-    ipopt_rewrite = "ipopt_rewrite"  # Ipopt writing the NL file at every solve (the first path; for comparisons)
-
-
-# Chosen from `./fedsplit bench fedsllm_engines` (README): Ipopt's search passes ~10 s near K = 200.
-IPOPT_MAX_USERS = 200
-CERTIFY_MAX_USERS = 20_000
-# Problem (16) by Ipopt from several starts (a cross-check) up to here: 4 solves of the non-convex NLP cost
-# about 25 s at K = 5,000 each; the structured engine cross-checks (16) at any K.
-MULTISTART_MAX_USERS = 200
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Which engine solves (17) at each eta, and how far its answers are certified."""
-
-    engine: Engine = Engine.auto
-    gap: float = DEFAULT_GAP  # the structured engine's relative gap between its bounds
-    ipopt_max_users: int = IPOPT_MAX_USERS  # `auto` uses Ipopt up to this many users
-    certify_max_users: int = CERTIFY_MAX_USERS  # the final Ipopt re-solve and KKT certificate up to here
-
-    def chosen(self, users: int) -> Engine:
-        if self.engine is Engine.auto:
-            return Engine.ipopt if users <= self.ipopt_max_users else Engine.structured
-        return self.engine
-
-    def certifies_by_kkt(self, users: int) -> bool:
-        """Whether the final point is re-solved by Ipopt for the Lemma 3/KKT certificate."""
-        return self.chosen(users) is not Engine.structured or users <= self.certify_max_users
 
 
 def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation,

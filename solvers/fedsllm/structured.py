@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.fedsllm.scenario import SplitScenario
+from solvers.fedsllm.settings import DEFAULT_GAP
 
 
 SMALL_SNR = 1e-3  # below it ln(1 + z) - z/(1 + z) comes from its series (no cancellation)
@@ -51,7 +52,6 @@ USER_ITERATION_LIMIT = 80
 OUTER_ITERATION_LIMIT = 100
 OUTER_TOLERANCE = 1e-13  # budget residuals ln(used / budget); a sum over 1e6 users rounds at about 1e-15
 BACKTRACK_LIMIT = 12
-DEFAULT_GAP = 1e-9
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,7 @@
-"""Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures."""
+"""Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures.
+
+Pyomo is imported where a solve or a check needs it, so that the command line's --help, --cfg job and a
+refused override, which only need the options and the errors, start without it."""
 
 from __future__ import annotations
 
@@ -10,15 +13,13 @@ import time
 from contextlib import contextmanager
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
-import pyomo.environ as pyo
-from pyomo.common.tee import capture_output
-from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import _cyipopt_status_enum, _ipopt_term_cond
-from pyomo.opt import SolverResults, check_optimal_termination
+from typing import TYPE_CHECKING
 
 from data.issues import itemised
 from solvers.runtime.stopping import native_section, stop_requested
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class _OneVariable:
 def check_ipopt_options(options: Mapping[str, object]) -> None:
     """Raise SolverOptionError naming every option Ipopt refuses (name or value)."""
     import cyipopt
+    import numpy as np  # noqa: PLC0415
 
     problem = cyipopt.Problem(n=1, m=0, problem_obj=_OneVariable(), lb=np.zeros(1), ub=np.ones(1))
     refused = []
@@ -117,7 +119,8 @@ def _native_stdout_captured(lines: list[str]):
 
 def check_ipopt_available() -> None:
     """Raise a clear error when cyipopt or PyNumero's ASL library is missing."""
-    from pyomo.contrib.pynumero.asl import AmplInterface
+    import pyomo.environ as pyo  # noqa: PLC0415
+    from pyomo.contrib.pynumero.asl import AmplInterface  # noqa: PLC0415
 
     if not pyo.SolverFactory("cyipopt").available(exception_flag=False):
         raise SolverUnavailableError("cyipopt is not importable; run ./setup.sh")
@@ -145,6 +148,8 @@ class IpoptSolver:
         return {**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **self._user_options}
 
     def _make_solver(self, options: Mapping[str, object]):
+        import pyomo.environ as pyo  # noqa: PLC0415
+
         solver = pyo.SolverFactory("cyipopt", intermediate_callback=self.iteration_callback)
         solver.config.options.update(options)
         return solver
@@ -165,6 +170,8 @@ class IpoptSolver:
 
     def solve(self, model: pyo.ConcreteModel, warm: bool = False, label: str = "") -> SolveRecord:
         """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
+        from pyomo.opt import check_optimal_termination  # noqa: PLC0415
+
         self._iterations = 0
         start = time.perf_counter()
         with native_section():
@@ -187,6 +194,11 @@ class IpoptSolver:
         """One solve of a cyipopt problem (a PyNumero CyIpoptNLP) from the primal point `start` and the
         multipliers (constraints, lower and upper bounds; empty: Ipopt's defaults); returns the record and
         cyipopt's answer (`x`, `mult_g`, `mult_x_L`, `mult_x_U`, `status_msg`)."""
+        from pyomo.common.tee import capture_output  # noqa: PLC0415
+        from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import (  # noqa: PLC0415
+            _cyipopt_status_enum, _ipopt_term_cond)
+        from pyomo.opt import SolverResults, check_optimal_termination  # noqa: PLC0415
+
         for name, value in self.options_for(warm).items():
             nlp.add_option(name, value)
         self.reset_iterations()
@@ -209,8 +221,8 @@ class IpoptSolver:
         """`solve` through PyNumero directly, as SolverFactory('cyipopt') does (from the model's values, the
         solution and multipliers loaded back into it), also returning the model's PyomoNLP so that the
         certificate evaluates its derivatives without writing the model again."""
-        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
-        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP  # noqa: PLC0415
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP  # noqa: PLC0415
 
         nlp = PyomoNLP(model)
         problem = CyIpoptNLP(nlp, intermediate_callback=self.iteration_callback)

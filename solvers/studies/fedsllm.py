@@ -12,7 +12,6 @@ from solvers.studies.tasks import StudyTask, worker_name, task_row
 
 
 STRATEGIES = ("Proposed", "EB", "FE", "BA")
-DEFAULT_STUDY_TOLERANCE = 1e-4  # relative gap of each drop's certified optimum over eta (eta_search=certified)
 STUDY_GRID_STEP = 0.1  # eta_search=search: the coarse grid before Brent (18 structured solves per drop at K=50)
 STUDY_REFINE_TOLERANCE = 1e-5  # on eta
 

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
     from data.card.inputs import load_card
     from data.card.profile import build_profile
     from reports.card import cut_changes, transmission_share
-    from solvers.card.algorithm import solve_state
+    from solvers.card.state import solve_state
 
     base = load_card()
     profile = build_profile(base)

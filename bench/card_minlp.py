@@ -25,8 +25,8 @@ def _sizes(arguments: dict, key: str, default: str) -> list[int]:
 def main(argv: list[str]) -> None:
     from data.card.inputs import load_card
     from data.card.profile import build_profile
-    from solvers.card.minlp import solve_p1_by_scip, solve_per_round_by_scip, solve_minlp
-    from solvers.card.algorithm import solve_state
+    from solvers.card.minlp import solve_p1_by_mindtpy, solve_p1_by_scip, solve_per_round_by_scip
+    from solvers.card.state import solve_state
 
     arguments = dict(a.split("=", 1) for a in argv)
     inputs = load_card()
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> None:
     for n in _sizes(arguments, "mindtpy", "5,20"):
         pairs = state.pairs[:n]
         started = time.perf_counter()
-        decisions = solve_minlp(pairs)
+        decisions = solve_p1_by_mindtpy(pairs, 600).decisions
         seconds = time.perf_counter() - started
         mindtpy_seconds[n] = seconds
         print(f"{'MindtPy OA (reference)':<34}{n:>6}{seconds:>10.2f}{seconds / n:>8.3f}{'-':>10}"

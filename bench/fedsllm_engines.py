@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 
 def _inputs(users: int):
-    from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+    from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 
     return fedsllm_inputs_in_memory(draw_users(ScenarioSettings(users=users, seed=1)))
 

@@ -2,7 +2,7 @@
 
     ./fedsplit bench fedsllm_eta_search [users=50,500] [step=0.01]
 
-For each scenario size K (drawn by data.generate with seed 1) it runs over the
+For each scenario size K (drawn by data.fedsllm.generate with seed 1) it runs over the
 same eta grid:
   - search: Ipopt on one NLP built once, eta moved by its bounds, warm starts with
     multipliers (solver.engine=ipopt, what solvers.run uses up to ipopt_max_users),
@@ -24,8 +24,8 @@ import numpy as np
 import pyomo.environ as pyo
 from omegaconf import OmegaConf
 
-from data.fedsllm import load_fedsllm
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.inputs import load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from models.fedsllm import build_problem17
 from solvers.fedsllm.search import Engine, EngineSettings, EtaSearch, eta_grid_for
 from solvers.runtime.ipopt import IpoptSolver

@@ -2,8 +2,8 @@
 
     ./fedsplit bench fedsllm_scale [users=500,5000,20000] [large=false] [writer=true]
 
-For each K a scenario is drawn (data.generate, seed 1) into a temporary workbook, then, in this process:
-  - eta search: the structured eta search as the main job runs it (`solve_fedsllm`: the 0.01 grid, the
+For each K a scenario is drawn (data.fedsllm.generate, seed 1) into a temporary workbook, then, in this process:
+  - eta search: the structured eta search as the main job runs it (`EtaSearch.run`: the 0.01 grid, the
     Brent refinement and, up to solver.certify_max_users, Ipopt's re-solve of eta* that the Lemma 3/KKT
     certificate reads), on the workbook's inputs;
   - structured only: the same search with no Ipopt re-solve (solver.certify_max_users=0);
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
 from solvers.app.cli import main as fedsplit_run
-from solvers.fedsllm.search import EngineSettings, eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import EngineSettings, EtaSearch, eta_grid_for
 from solvers.runtime.ipopt import IpoptSolver
 
 LARGE = 100_000
@@ -53,7 +53,7 @@ def eta_search(data: Path, certify_max_users: int | None = None) -> float:
     inputs = load_fedsllm(data)
     settings = EngineSettings() if certify_max_users is None else EngineSettings(certify_max_users=certify_max_users)
     started = time.perf_counter()
-    result, _ = solve_fedsllm(inputs, eta_grid_for(inputs), IpoptSolver(), 1e-6, engine=settings)
+    result = EtaSearch(inputs, IpoptSolver(), engine=settings).run(eta_grid_for(inputs), 1e-6)
     if result.best is None:
         raise RuntimeError(f"the eta search on {data} found no optimum")
     return time.perf_counter() - started
@@ -101,7 +101,7 @@ def old_openpyxl_writer(path: Path, tables) -> None:
     import openpyxl
     from openpyxl.styles import Font
 
-    from reports.export import header_text, is_percent, number_format
+    from reports.export import PERCENT, header_text, number_format
 
     workbook = openpyxl.Workbook()
     workbook.remove(workbook.active)
@@ -115,7 +115,7 @@ def old_openpyxl_writer(path: Path, tables) -> None:
                     sheet.cell(row=row, column=column).data_type = "s"
         for index, column in enumerate(table.columns, start=1):
             sheet.cell(row=1, column=index).font = Font(bold=True)
-            style = number_format([r[index - 1] for r in table.rows], is_percent(table.name, column.name))
+            style = number_format([r[index - 1] for r in table.rows], column.format == PERCENT)
             for offset in range(2, len(table) + 2):
                 sheet.cell(row=offset, column=index).number_format = style
     workbook.save(path)

@@ -41,8 +41,8 @@ def child(users: int, step: float) -> None:
     """Run the grid once and print the wall time and T at every eta as JSON (in the child process)."""
     import time
 
-    from data.fedsllm import load_fedsllm
-    from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+    from data.fedsllm.inputs import load_fedsllm
+    from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
     from solvers.fedsllm.search import EtaSearch, eta_grid_for
     from solvers.runtime.ipopt import IpoptSolver
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from data.errors import FedsplitError, itemised
+
 
 @dataclass(frozen=True)
 class InputIssue:
@@ -58,19 +60,12 @@ class Found:
     description: str
 
 
-class InputError(Exception):
-    """Raised when a workbook has problems; carries all of them."""
+class InputError(FedsplitError):
+    """Raised when a workbook has problems; carries all of them (`issues`, each with its sheet, row and
+    column; `problems`, the same as text)."""
+
+    after = "Nothing was written. Fix the workbook and run again."
 
     def __init__(self, issues: list[InputIssue]):
         self.issues = list(issues)
-        super().__init__(itemised("problem", "in the input", self.issues))
-
-
-def itemised(noun: str, context: str, items: list, closing: str | None = None) -> str:
-    """'N nouns context:' and one '  - item' line each, then `closing` if given."""
-    count = len(items)
-    lines = [f"{count} {noun}{'s' if count != 1 else ''} {context}:"]
-    lines += [f"  - {item}" for item in items]
-    if closing:
-        lines.append(closing)
-    return "\n".join(lines)
+        super().__init__(itemised("problem", "in the input", self.issues), self.issues)

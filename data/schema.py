@@ -40,6 +40,7 @@ class Field:
     high_open: bool = False  # True: the value must be strictly below `high`
     default: object = None  # what the scenario generators write
     choices: tuple[str, ...] = ()  # for "choice" and "list"
+    required: bool = True  # False: a parameter row that may be left out (its default is used)
 
     def expected(self) -> str:
         """What a valid value looks like, in words."""
@@ -132,13 +133,19 @@ FEDSLLM_PARAMETERS: tuple[Field, ...] = (
     Field("client_share_max", "-", "largest client share of the model A_max", low=0, high=1, default=0.9),
     # Below 1e-4 the grid would take hours; the refinement finds eta to 1e-6 from any grid.
     Field("eta_step", "-", "step of the local-accuracy grid", low=1e-4, high=0.5, default=0.01),
+    # Energy (docs/fedsllm.md, "Energy"): kappa f^2 joules per cycle. Rows added after the delay model's, so
+    # optional: an older workbook without them runs with the defaults. 1e-20 is 1e8 times the paper's value.
+    Field("kappa", "J/(cycle Hz^2)", "client CPU energy coefficient: kappa f_k^2 joules per cycle", low=0,
+          high=1e-20, default=1e-28, required=False),
+    Field("server_kappa", "J/(cycle Hz^2)", "main-server CPU energy coefficient kappa_s: kappa_s f_s^2 joules per "
+          "cycle", low=0, high=1e-20, default=1e-28, required=False),
 )
 
 FEDSLLM_USER_COLUMNS: tuple[Field, ...] = (
     Field("user", "-", "user id", kind=Kind.ID),
     Field("distance_m", "m", "distance to the base station (record only)", low=0, high=1e7, low_open=True),
     Field("shadowing_db", "dB", "log-normal shadowing drawn for this user (record only)", low=-200, high=200),
-    # Path losses beyond 250 dB are no radio link; the SNR rule (data/fedsllm.py) bounds the link budget.
+    # Path losses beyond 250 dB are no radio link; the SNR rule (data/fedsllm/inputs.py) bounds the link budget.
     Field("gain_main_db", "dB", "channel gain to the main server g_s", low=-250, high=0, high_open=True),
     Field("gain_fed_db", "dB", "channel gain to the fed server g_c", low=-250, high=0, high_open=True),
     Field("samples", "-", "local data samples D_k", kind=Kind.INTEGER, low=1, high=1e12),
@@ -221,6 +228,15 @@ CARD_LAYER_COLUMNS: tuple[Field, ...] = (
     Field("output_bits", "bit", "size of this layer's output activations for one mini-batch", low=0, high=1e15),
     Field("adapter_bits", "bit", "size of this layer's LoRA adapters", low=0, high=1e15),
 )
+
+
+LONGEST_DELAY_S = 1e9  # about 32 years: the longest training the model plans for (a delay limit's range)
+
+
+def within(low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False,
+           whole: bool = False, unit: str = "-") -> Field:
+    """The range of a setting that no workbook cell has."""
+    return Field("", unit, "", Kind.INTEGER if whole else Kind.REAL, low, high, low_open, high_open)
 
 
 # --- What a study may sweep (data/drops.py applies it) ------------------------------------------

@@ -97,7 +97,7 @@ def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field
         context.issue(sheet, None, "'name'", Found(f"no row named '{field.name}'"),
                       f"a row named '{field.name}': {field.description} ({field.unit})")
         for field in fields
-        if field.name not in seen
+        if field.name not in seen and field.required
     ]
     return issues
 

@@ -1,4 +1,5 @@
-"""Reading Excel sheets into plain tables that remember where each cell came from.
+"""Reading Excel sheets into plain tables that remember where each cell came from; writing rows as data,
+and the generators' command line (their target checked before any work).
 
 openpyxl is imported by the functions that read or write a workbook, so that what only needs this
 module's tables, values and letters (the command line, the reports) starts without it."""
@@ -7,11 +8,19 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
+import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from data.errors import FedsplitError
 from data.issues import Found, InputError, InputIssue
 
 
@@ -39,6 +48,31 @@ class Table:
     def column_label(self, name: str) -> str:
         letter = self.header.get(name)
         return f"'{name}' ({letter})" if letter else f"'{name}'"
+
+
+@dataclass(frozen=True)
+class WorkbookFile:
+    """An input workbook on disk, as a run reads it (data/scenario.py's Scenario is the same from memory)."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        """How messages and reports name the input."""
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def read(self) -> dict[str, "Table"]:
+        return read_tables(self.path)
+
+    def resolved(self) -> str:
+        return str(self.path.resolve())
+
+    def copy_to(self, target: Path) -> None:
+        shutil.copy2(self.path, target)
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -247,3 +281,38 @@ def plain_value(value: object, whole_numbers_as_int: bool = False) -> object:
         if whole_numbers_as_int and value.is_integer() and abs(value) < 2**53:
             return int(value)
     return value
+
+
+class OutputExistsError(FedsplitError):
+    """The workbook to write exists, is a folder or is no .xlsx."""
+
+
+def writable_target(path: Path, overwrite: bool) -> Path:
+    """`path`, checked before any work: refuse an existing file unless `overwrite`, and a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputExistsError(f"out={path} is a folder; give a file name ending in .xlsx")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another out=... or add overwrite=true")
+    if path.suffix.lower() != ".xlsx":
+        raise OutputExistsError(f"out={path} must end in .xlsx")
+    return path
+
+
+def generator_main(argv: list[str], settings_class, write: Callable[[Any], str]) -> int:
+    """A workbook generator's command line: key=value settings into `settings_class` (whose `out` and
+    `overwrite` say where), the target checked, then `write(settings)`, which returns the line to print;
+    a problem is one line on stderr and exit 2."""
+    try:
+        config = OmegaConf.merge(OmegaConf.structured(settings_class), OmegaConf.from_dotlist(argv))
+        settings = settings_class(**OmegaConf.to_container(config))
+        writable_target(Path(settings.out), settings.overwrite)
+        done = write(settings)
+    except (OmegaConfBaseException, ValueError, FedsplitError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(done)
+    return 0

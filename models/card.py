@@ -329,31 +329,6 @@ def set_choice(model: pyo.ConcreteModel, pair_index: int, cut: int, clock_ghz: f
     model.cost[pair_index].set_value(pyo.value(model.eq12_cost_if_cut[pair_index, cut]))
 
 
-def build_p2(pair: PairCosts) -> pyo.ConcreteModel:
-    """P2 (14): P1 for one device and round."""
-    return build_p1([pair], name=f"CARD P2 (device {pair.device}, round {pair.round})")
-
-
-def build_p3(pair: PairCosts, cut: int) -> pyo.ConcreteModel:
-    """P3 (15): P2 with the cut fixed, a convex NLP in the clock."""
-    model = build_p2(pair)
-    model.name = f"CARD P3 (device {pair.device}, round {pair.round}, cut {cut})"
-    for c in model.cuts:
-        model.cut_choice[0, c].fix(1 if c == cut else 0)
-    set_choice(model, 0, cut, pair.clock_max_ghz)
-    model.cost[0].setlb(None)  # the bounds only serve the MINLP's big-M
-    model.cost[0].setub(None)
-    return model
-
-
-def build_p4(pair: PairCosts, clock_ghz: float) -> pyo.ConcreteModel:
-    """P4 (17): P2 with the clock fixed, a choice of cut."""
-    model = build_p2(pair)
-    model.name = f"CARD P4 (device {pair.device}, round {pair.round}, clock {clock_ghz:g} GHz)"
-    model.clock[0].fix(clock_ghz)
-    return model
-
-
 def p3_cut_cost(m, p, c):
     """(12) at (15)'s decision: U_c(f_pc), pair p's cost at cut c and that cut's own clock (-)."""
     delay = eq10_delay_s(m.eq7_device_compute[p, c], eq8_server_compute_s(m.eq8_server_work[p, c], m.clock[p, c]),

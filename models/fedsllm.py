@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs, lemma_constants
+from data.fedsllm.inputs import FedsllmInputs, lemma_constants
 from models.fedsllm_values import DelayModelValues
 
 u = pyo.units

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from data.card.inputs import CardInputs
 from data.card.profile import Profile, parameter_count
-from reports.export import Column, ResultTable, summary_with_versions
-from reports.provenance import Provenance
+from data.papers import CARD_METHODS, PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION
+from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions
+from reports.files.provenance import Provenance
 
-PAPER_DELAY_REDUCTION = 0.708  # against device-only
-PAPER_ENERGY_REDUCTION = 0.531  # against server-only
-METHODS = {"card": "CARD", "server_only": "server-only", "device_only": "device-only"}
 
 
 def delay_reduction(result) -> float:
@@ -26,7 +24,7 @@ def energy_reduction(result) -> float:
 
 def profile_table(profile: Profile) -> ResultTable:
     table = ResultTable("profile", [
-        Column("cut", "-", "cut layer c: the device runs the embedding and layers 1..c"),
+        Column("cut", "-", "cut layer c: the device runs the embedding and layers 1..c", format=ID),
         Column("flops_total", "FLOP", "eta: one local epoch (forward + backward) of the whole model"),
         Column("flops_device", "FLOP", "eta_D(c): one local epoch of the device part"),
         Column("smashed_bits", "bit", "S(c): smashed data at the cut for one mini-batch"),
@@ -40,8 +38,8 @@ def profile_table(profile: Profile) -> ResultTable:
 
 
 DEVICE_ROUND_SNR_COLUMNS = [
-    Column("device", "-", "device id"),
-    Column("round", "-", "training round n"),
+    Column("device", "-", "device id", format=ID),
+    Column("round", "-", "training round n", format=ID),
     Column("snr_up_db", "dB", "up-link SNR"),
     Column("snr_down_db", "dB", "down-link SNR"),
 ]
@@ -52,7 +50,7 @@ def decisions_table(result) -> ResultTable:
         *DEVICE_ROUND_SNR_COLUMNS,
         Column("rate_up_bps", "bit/s", "up-link rate R^D"),
         Column("rate_down_bps", "bit/s", "down-link rate R^S"),
-        Column("cut", "-", "CARD's cut layer"),
+        Column("cut", "-", "CARD's cut layer", format=ID),
         Column("server_clock_hz", "Hz", "CARD's server GPU clock"),
         Column("delay_s", "s", "training delay of the round"),
         Column("energy_j", "J", "server energy of the round"),
@@ -75,7 +73,7 @@ def benchmarks_table(results) -> ResultTable:
         Column("energy_j", "J", "server energy per round, mean over devices and rounds in range"),
     ])
     for result in results:
-        for method, label in METHODS.items():
+        for method, label in CARD_METHODS.items():
             table.add(result.state, label, result.mean(method, "delay_s"), result.mean(method, "energy_j"))
     return table
 
@@ -103,9 +101,9 @@ def crosscheck_table(checks) -> ResultTable:
 
     return ResultTable.of("crosscheck", [
         Column("check", "-", "what CARD is compared with"),
-        Column("pairs", "-", "device-round pairs compared"),
+        Column("pairs", "-", "device-round pairs compared", format=ID),
         Column("max_abs_cost_difference", "-", "largest |U_CARD - U_other|"),
-        Column("cut_differences", "-", "pairs whose cut differs"),
+        Column("cut_differences", "-", "pairs whose cut differs", format=ID),
         Column("max_abs_clock_difference_hz", "Hz", "largest clock difference"),
         Column("tolerance", "-", "on the cost"),
         Column("verdict", "-", "PASS or FAIL"),
@@ -142,14 +140,14 @@ def server_clocks_table(result) -> ResultTable:
         Column("mean_energy_j", "J", "mean server energy per device-round"),
         Column("mean_cost", "-", "mean normalised cost U per device-round"),
         Column("cost_of_restriction", "-", "mean U above the paper's (>= 0: one clock per round can only cost)"),
-        Column("cost_of_restriction_share", "-", "the same, relative to the paper's mean U"),
+        Column("cost_of_restriction_share", "-", "the same, relative to the paper's mean U", format=PERCENT),
     ], rows)
 
 
 def per_round_decisions_table(result) -> ResultTable:
     return ResultTable.of("decisions_per_round", [
-        Column("device", "-", "device id"), Column("round", "-", "training round n"),
-        Column("cut", "-", "cut layer with one clock per round"),
+        Column("device", "-", "device id", format=ID), Column("round", "-", "training round n", format=ID),
+        Column("cut", "-", "cut layer with one clock per round", format=ID),
         Column("server_clock_hz", "Hz", "the round's shared server clock"),
         Column("delay_s", "s", "training delay of the round"), Column("energy_j", "J", "server energy of the round"),
         Column("cost", "-", "normalised cost U"),
@@ -244,9 +242,9 @@ def summary_table(inputs: CardInputs, profile: Profile, chosen, results,
     ]
     for result in results:
         rows += [
-            (f"delay_reduction_vs_device_only_{result.state}", delay_reduction(result), "-",
+            (f"delay_reduction_vs_device_only_{result.state}", Percent(delay_reduction(result)), "-",
              f"1 - D_CARD / D_device-only, {result.state} channel (paper: {PAPER_DELAY_REDUCTION:.1%})"),
-            (f"energy_reduction_vs_server_only_{result.state}", energy_reduction(result), "-",
+            (f"energy_reduction_vs_server_only_{result.state}", Percent(energy_reduction(result)), "-",
              f"1 - E_CARD / E_server-only, {result.state} channel (paper: {PAPER_ENERGY_REDUCTION:.1%})"),
         ]
     rows += [

@@ -22,9 +22,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import FedsplitError
 from data.workbook import plain_value
-from reports.provenance import Provenance
-from reports.xlsx import DECIMAL, GENERAL, PERCENT, SCIENTIFIC, WHOLE, Sheet, SheetColumn, write_sheets
+from reports.display_units import header_text as _header_for, workbook_table
+from reports.files.provenance import Provenance
+from reports.xlsx import DECIMAL, GENERAL, PERCENT as PERCENT_FORMAT, SCIENTIFIC, WHOLE, Sheet, SheetColumn, write_sheets
 
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,22 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PARTIAL_MARK = ".partial-"
 
 
+# How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
+AUTO = "auto"  # whole numbers plain, fixed decimals, or scientific where the values span decades
+PERCENT = "percent"  # a share or a reduction: 0.7991 shown as 79.91 %
+ID = "id"  # an id or a count: text that is all digits is written as a number
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     unit: str
     description: str
+    format: str = AUTO
+
+
+class Percent(float):
+    """A summary row's fraction that the xlsx report shows as a percentage; a float everywhere else."""
 
 
 class ResultTable:
@@ -119,7 +132,7 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportDestinationError(Exception):
+class ReportDestinationError(FedsplitError):
     """The report cannot go where it was asked to go; checked before any work."""
 
 
@@ -214,7 +227,7 @@ class ReportFolder:
         shutil.copy2(source, self.file(name))
 
     def commit(self, workbook_name: str) -> Path:
-        write_workbook(self.file(workbook_name), self.tables)
+        write_workbook(self.file(workbook_name), [workbook_table(table) for table in self.tables])
         write_units(self.file("units.csv"), self.tables)
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
@@ -230,7 +243,9 @@ def write_index(folder: Path, rows: list[dict[str, object]]) -> Path:
     each written to a temporary name and renamed into place."""
     folder.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys(key for row in rows for key in row))
-    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " ")) for name in names],
+    percent = {name for row in rows for name, value in row.items() if isinstance(value, Percent)}
+    table = ResultTable.of("index", [Column(name, "-", name.replace("_", " "), PERCENT if name in percent else AUTO)
+                                     for name in names],
                            [[row.get(name) for name in names] for row in rows])
     for suffix, writer in ((".csv", write_csv), (".xlsx", lambda path, t: write_workbook(path, [t]))):
         partial = folder / f".index{PARTIAL_MARK}{os.getpid()}{suffix}"
@@ -272,29 +287,17 @@ def write_csv(path: Path, table: ResultTable) -> None:
         writer.writerows(zip(*columns))
 
 
-# Columns that hold ids or counts: an id that is all digits is written as a number, not as text.
-ID_COLUMNS = {"device", "user", "round", "drop", "seed", "index", "cut", "pairs", "out_of_range", "runs_ok",
-              "runs_failed", "drops", "devices", "rounds", "layers", "cut_differences", "solves"}
-PERCENT_TABLE_COLUMNS = {"reductions": {"mean", "std", "ci95_low", "ci95_high", "paper"}}
-
-
 def header_text(column: Column) -> str:
-    """The visible header: the name, and the unit in brackets when there is one."""
-    return column.name if column.unit in ("-", "") else f"{column.name} ({column.unit})"
-
-
-def is_percent(table: str, name: str, unit: str = "-") -> bool:
-    """Shares and reductions are shown as percentages (the console's 79.91 %, not 0.7991)."""
-    if unit not in ("-", ""):
-        return False
-    return any(word in name for word in ("reduction", "share")) or name in PERCENT_TABLE_COLUMNS.get(table, ())
+    """The visible header: the name, and the unit in brackets unless there is none or the name says it
+    (`delay_s`, `T (s)`)."""
+    return _header_for(column.name, column.unit)
 
 
 def number_format(values, percent: bool = False) -> str:
     """A format for these numbers: whole numbers plain, percentages, fixed decimals, or scientific when the
     magnitudes span more than four decades or leave [1e-3, 1e7)."""
     if percent:
-        return PERCENT
+        return PERCENT_FORMAT
     numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     finite = [abs(float(v)) for v in numbers if math.isfinite(v)]
     if not finite:
@@ -312,7 +315,7 @@ def number_format(values, percent: bool = False) -> str:
 
 def _excel_values(column: Column, values: list) -> list:
     """An id column's all-digit text as numbers, so Excel shows no "number stored as text"."""
-    if column.name not in ID_COLUMNS:
+    if column.format != ID:
         return values
     return [int(v) if isinstance(v, str) and v.isdigit() and len(v) < 16 else v for v in values]
 
@@ -324,15 +327,14 @@ def _is_summary(table: ResultTable) -> bool:
 def sheet_of(table: ResultTable) -> Sheet:
     """The table as the report's sheet: each column's header (unit in brackets), comment, values and
     number format (percent for shares and reductions, whole numbers, fixed decimals, scientific where
-    values span decades; per row in a summary)."""
+    values span decades; per row in a summary, a Percent row as a percentage)."""
     values = [_excel_values(column, table.column_values(i)) for i, column in enumerate(table.columns)]
     columns = []
     for index, column in enumerate(table.columns):
         if _is_summary(table) and column.name == "value":
-            formats = [number_format([value], is_percent(table.name, str(name), str(unit)))
-                       for name, value, unit in zip(values[0], values[1], values[2])]
+            formats = [number_format([value], isinstance(value, Percent)) for value in values[1]]
         else:
-            formats = number_format(values[index], is_percent(table.name, column.name, column.unit))
+            formats = number_format(values[index], column.format == PERCENT)
         columns.append(SheetColumn(header_text(column), column.description, values[index], formats))
     return Sheet(table.name[:31], columns)
 

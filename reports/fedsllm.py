@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
+from data.papers import PAPER_REDUCTION_VS_BA
 from data.workbook import plain_value
-from reports.export import Column, ResultTable, summary_with_versions
-from reports.provenance import Provenance
+from reports.export import ID, PERCENT, Column, Percent, ResultTable, summary_with_versions
+from reports.files.provenance import Provenance
 
-PAPER_REDUCTION_VS_BA = 0.4763  # the paper's headline: Proposed 47.63 % below BA on average
 
 
 def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: float,
@@ -55,7 +55,7 @@ def summary_table(inputs: FedsllmInputs, result, optimum, grid, wall_seconds: fl
 
 
 ALLOCATION_COLUMNS = [
-    Column("user", "-", "user id"),
+    Column("user", "-", "user id", format=ID),
     Column("gain_main_db", "dB", "channel gain to the main server"),
     Column("gain_fed_db", "dB", "channel gain to the fed server"),
     Column("samples", "-", "local samples D_k"),
@@ -71,18 +71,37 @@ ALLOCATION_COLUMNS = [
     Column("rate_fed_mbps", "Mbit/s", "rate to the fed server"),
     Column("compute_s", "s", "computation time per global round tau_k"),
     Column("delay_s", "s", "user's total delay, left side of (17a)"),
-    Column("share_bandwidth_main", "-", "b_s,k / B_s"),
-    Column("share_bandwidth_fed", "-", "b_c,k / B_c"),
-    Column("share_delay", "-", "delay_s / T (1 where the user sets T)"),
+    Column("share_bandwidth_main", "-", "b_s,k / B_s", format=PERCENT),
+    Column("share_bandwidth_fed", "-", "b_c,k / B_c", format=PERCENT),
+    Column("share_delay", "-", "delay_s / T (1 where the user sets T)", format=PERCENT),
 ]
 
 
-def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
-    """Per user, at the optimum (an OptimumAllocation), as whole columns."""
+# The energy of a training, per user (allocation) or in total (baselines): docs/fedsllm.md, "Energy".
+ENERGY_COLUMNS = [
+    Column("energy_client_j", "J", "client computation energy per training, kappa A E_k L f_k^2 per round"),
+    Column("energy_server_j", "J", "server computation energy per training, kappa_s (1-A) E_k L f_s^2 per round"),
+    Column("energy_main_j", "J", "upload energy to the main server per training, n p_s t_s per round"),
+    Column("energy_fed_j", "J", "upload energy to the fed server per training, p_c t_c per round"),
+    Column("energy_j", "J", "total energy per training, I0 times the round's sum"),
+]
+
+
+def energy_values(parts, index: int | None = None) -> list[float]:
+    """The ENERGY_COLUMNS of an EnergyParts: one user's (`index`) or the sum over users."""
+    values = [parts.client_j, parts.server_j, parts.main_j, parts.fed_j, parts.per_user_j]
+    return [float(v[index]) if index is not None else float(v.sum()) for v in values]
+
+
+def allocation_table(inputs: FedsllmInputs, optimum, energy=None) -> ResultTable:
+    """Per user, at the optimum (an OptimumAllocation), as whole columns; `energy` (EnergyParts) adds the
+    energy columns."""
     def input_column(name: str) -> list:
         return [plain_value(v, whole_numbers_as_int=True) for v in inputs.column(name).tolist()]
 
-    return ResultTable.from_columns("allocation", ALLOCATION_COLUMNS, [
+    energy_columns = ([energy.client_j, energy.server_j, energy.main_j, energy.fed_j, energy.per_user_j]
+                      if energy is not None else [])
+    return ResultTable.from_columns("allocation", ALLOCATION_COLUMNS + (ENERGY_COLUMNS if energy is not None else []), [
         list(optimum.user_ids),
         *(input_column(name) for name in ("gain_main_db", "gain_fed_db", "samples", "cycles_per_sample",
                                           "cpu_max_hz", "power_main_max_dbm", "power_fed_max_dbm")),
@@ -91,6 +110,7 @@ def allocation_table(inputs: FedsllmInputs, optimum) -> ResultTable:
         optimum.bandwidth_main_mhz / optimum.bandwidth_main_budget_mhz,
         optimum.bandwidth_fed_mhz / optimum.bandwidth_fed_budget_mhz,
         optimum.delay_s / optimum.T,
+        *(np.asarray(values, dtype=float) for values in energy_columns),
     ])
 
 
@@ -156,15 +176,16 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
     rows += [
         ("optimum_from", solved.source, "-", "which problem the reported optimum comes from"),
         ("certificate", "PASS" if certificate.passed else "FAIL", "-", f"{certificate.kind} checks: {certificate.verdict()}"),
-        ("reduction_vs_BA", solved.comparison.reduction_vs_ba("Proposed"), "-",
+        ("reduction_vs_BA", Percent(solved.comparison.reduction_vs_ba("Proposed")), "-",
          f"1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
     ]
     return rows
 
 
+ALL_USERS = "all"  # a Check's scope when it is over every user
 CERTIFICATE_COLUMNS = [
     Column("check", "-", "what is checked"),
-    Column("scope", "-", "user id, or all"),
+    Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users", format=ID),
     Column("value", "-", "the measured value, in `unit`"),
     Column("unit", "-", "unit of the value"),
     Column("tolerance", "-", "the condition the value must meet"),
@@ -174,8 +195,9 @@ CERTIFICATE_COLUMNS = [
 
 
 def certificate_table(certificate) -> ResultTable:
-    """The checks of a Certificate, one row each: the per-user checks user by user (built as whole
-    columns from its arrays), then the overall ones."""
+    """The checks of a Certificate, one row each: the per-user checks user by user (built as whole columns
+    from its arrays), then the overall ones; `user` holds the id as the allocation sheet does (empty for a
+    check over all users), so the column has one type and joins the allocation on it."""
     per_user, users, overall = certificate.per_user, certificate.users, certificate.checks
     repeated = len(users)
 
@@ -186,23 +208,28 @@ def certificate_table(certificate) -> ResultTable:
     values = np.stack([c.values for c in per_user], axis=1).ravel() if per_user else np.empty(0)
     passed = np.stack([c.passed for c in per_user], axis=1).ravel() if per_user else np.empty(0, bool)
     return ResultTable.from_columns("lemma3_kkt", CERTIFICATE_COLUMNS, [
-        column("check"), np.repeat(np.asarray(users, dtype=object), len(per_user)).tolist() + [c.scope for c in overall],
+        column("check"),
+        np.repeat(np.asarray(users, dtype=object), len(per_user)).tolist()
+        + [None if c.scope == ALL_USERS else c.scope for c in overall],
         np.concatenate([values, np.array([c.value for c in overall], dtype=float)]), column("unit"),
         column("tolerance"),
         np.where(passed, "PASS", "FAIL").tolist() + ["PASS" if c.passed else "FAIL" for c in overall],
         column("description")])
 
 
-def baselines_table(comparison) -> ResultTable:
+
+def baselines_table(comparison, energies: dict | None = None) -> ResultTable:
+    """`energies`: each strategy's EnergyParts (clocks and powers at their maxima) for the energy columns."""
     table = ResultTable("baselines", [
         Column("strategy", "-", "Proposed (bandwidth and eta optimised), EB (equal bandwidth), "
                                 "FE (eta fixed), BA (both fixed)"),
         Column("T", "s", "total training delay"),
         Column("eta", "-", "local accuracy used"),
-        Column("reduction_vs_BA", "-", "1 - T / T_BA"),
-    ])
+        Column("reduction_vs_BA", "-", "1 - T / T_BA", format=PERCENT),
+    ] + (ENERGY_COLUMNS if energies else []))
     for strategy, result in comparison.results.items():
-        table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy))
+        table.add(strategy, result.T, result.eta, comparison.reduction_vs_ba(strategy),
+                  *(energy_values(energies[strategy]) if energies else []))
     return table
 
 
@@ -214,7 +241,7 @@ def reduction_table(solutions, T17: float, eta17: float, client_share_min: float
         Column("iterations", "-", "Ipopt iterations"),
         Column("T", "s", "total training delay at the local optimum"),
         Column("eta", "-", "local accuracy"),
-        Column("client_share", "-", "A"),
+        Column("client_share", "-", "A", format=PERCENT),
         Column("server_cpu_fraction", "-", "f_s / f_s^max"),
         Column("min_client_cpu_fraction", "-", "min_k f_k / f_k^max"),
         Column("min_power_fraction", "-", "min over users and links of p / p^max"),
@@ -233,7 +260,7 @@ def fig2_table(sweep) -> ResultTable:
         Column("strategy", "-", "Proposed, EB, FE or BA"),
         Column("T", "s", "total training delay"),
         Column("eta", "-", "local accuracy used"),
-        Column("reduction_vs_BA", "-", "1 - T / T_BA at this power"),
+        Column("reduction_vs_BA", "-", "1 - T / T_BA at this power", format=PERCENT),
     ])
     for power, comparison in sweep:
         for strategy, result in comparison.results.items():
@@ -244,7 +271,7 @@ def fig2_table(sweep) -> ResultTable:
 def power_sweep_summary_table(inputs: FedsllmInputs, mean_reduction: float, powers: int, baseline_eta: float,
                               wall_seconds: float, provenance: Provenance | None = None) -> ResultTable:
     return summary_with_versions([
-        ("mean_reduction_vs_BA", mean_reduction, "-",
+        ("mean_reduction_vs_BA", Percent(mean_reduction), "-",
          f"mean over the powers of 1 - T_Proposed / T_BA (the paper reports {PAPER_REDUCTION_VS_BA:.2%})"),
         ("powers", powers, "-", "transmit powers swept"),
         ("baseline_eta", baseline_eta, "-", "eta of FE and BA"),

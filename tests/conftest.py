@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # for reference_fedsllm
 
-from data.fedsllm import DEFAULT_WORKBOOK  # noqa: E402
-from data.generate import write_fedsllm_workbook  # noqa: E402
+from data.fedsllm.inputs import DEFAULT_WORKBOOK  # noqa: E402
+from data.fedsllm.generate import write_fedsllm_workbook  # noqa: E402
 from reference_fedsllm import Scenario, scenario_from_values  # noqa: E402
 
 # The pinned defaults of docs/fedsllm.md ("Values the paper leaves out"), typed here by hand.
@@ -22,6 +22,7 @@ SPEC_PARAMETERS = {
     "smashed_bits": 281e3, "model_upload_bits": 28.1e3,
     "bandwidth_main_hz": 20e6, "bandwidth_fed_hz": 20e6, "noise_psd_dbm_per_hz": -174.0,
     "server_cpu_max_hz": 20e9, "client_share_min": 0.1, "client_share_max": 0.9, "eta_step": 0.01,
+    "kappa": 1e-28, "server_kappa": 1e-28,  # the spec's "Energy": the paper's kappa, and kappa_s = kappa
 }
 
 

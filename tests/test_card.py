@@ -20,14 +20,17 @@ from data.card.costs import PairCosts, pair_costs
 from data.card.profile import build_profile, parameter_count
 from data.card.generate import CQI_TABLE, CardWorkbookSettings, write_card_workbook
 from data.issues import InputError
-from models.card import build_p1, build_p2, build_p4, per_round_clocks, set_choice
-from solvers.card.algorithm import best_cut_at, card_algorithm1, eq16_optimal_clock_ghz, solve_state
+from models.card import build_p1, per_round_clocks, set_choice
+from solvers.card.algorithm import best_cut_at, card_algorithm1, eq16_optimal_clock_ghz
+from solvers.card.state import solve_state
 from solvers.card.crosscheck import crosscheck
-from solvers.card.p3 import least_cost, solve_p3, solve_p3_every_cut, solve_p3_every_cut_at_once
+from solvers.card.p3 import least_cost, solve_p3_every_cut_at_once
 from solvers.card.reference import per_round_optimum
-from solvers.card.minlp import solve_minlp, solve_p1_by_scip, solve_with_mindtpy
+from solvers.card.minlp import solve_p1_by_mindtpy, solve_p1_by_scip, solve_with_mindtpy
+from tests.card_problems import build_p2, build_p4, solve_p3, solve_p3_every_cut
 from solvers.runtime.ipopt import IpoptSolver
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from data.errors import EXIT_INPUT, EXIT_SOLVE
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 
 THRESHOLDS = np.array([row[4] for row in CQI_TABLE])
@@ -277,8 +280,8 @@ def test_card_equals_enumeration_p2_and_p1(seed):
         # full enumeration on a fine clock grid, no solver at all
         grid = np.linspace(pair.clock_min_ghz, pair.clock_max_ghz, 2001)
         assert min(hand_cost(pair, int(c), grid).min() for c in pair.cuts) >= judged(pair, decision) - 1e-9
-        assert judged(pair, solve_minlp([pair])[0]) == pytest.approx(judged(pair, decision), abs=1e-6)  # P2
-    for pair, by_minlp, decision in zip(pairs, solve_minlp(pairs), ours):  # P1
+        assert judged(pair, solve_p1_by_mindtpy([pair], 600).decisions[0]) == pytest.approx(judged(pair, decision), abs=1e-6)  # P2
+    for pair, by_minlp, decision in zip(pairs, solve_p1_by_mindtpy(pairs, 600).decisions, ours):  # P1
         assert judged(pair, by_minlp) == pytest.approx(judged(pair, decision), abs=1e-6)
 
 

@@ -12,10 +12,14 @@ import time
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
-from data.generate import write_fedsllm_workbook
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from solvers.app.config import Study
+
+from data.fedsllm.generate import write_fedsllm_workbook
+from data.errors import EXIT_INPUT, EXIT_SOLVE
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 from tests.conftest import SPEC_PARAMETERS, users_table
 
@@ -126,12 +130,16 @@ def test_multirun_writes_one_report_per_job_and_an_index(tmp_path, capsys):
     assert code == EXIT_OK
     with open(sweep / "index.csv", newline="") as handle:
         jobs = list(csv.DictReader(handle))
-    assert [job["overrides"].split()[0] for job in jobs] == ["eta.step=0.1", "eta.step=0.25"]
-    assert all(job["exit_code"] == "0" for job in jobs)
+    assert [job["eta.step"] for job in jobs] == ["0.1", "0.25"]  # one column per override
+    assert all(job["exit_code"] == "0" and job["problem16"] == "False" for job in jobs)
+    index = pd.read_csv(sweep / "index.csv")  # numbers as numbers, for pandas too
+    assert index["eta.step"].dtype == "float64" and index["reduction_vs_BA"].dtype == "float64"
     for number, step in ((0, "0.1"), (1, "0.25")):
         assert (sweep / str(number) / "fedsllm.xlsx").is_file()
         assert f"step: {step}" in (sweep / str(number) / "config.yaml").read_text()
-        assert float(jobs[number]["T_star_s"]) == pytest.approx(float(summary_values(sweep / str(number))["T"]))
+        summary = summary_values(sweep / str(number))
+        assert float(jobs[number]["T_star_s"]) == pytest.approx(float(summary["T"]))
+        assert float(jobs[number]["reduction_vs_BA"]) == pytest.approx(float(summary["reduction_vs_BA"]))
     assert (sweep / "index.xlsx").is_file()
 
 
@@ -150,7 +158,7 @@ def test_a_wrong_choice_lists_the_allowed_ones_and_a_mistyped_key_the_nearest(ca
     assert main(["model=card", "channel_state=Stormy"]) == EXIT_INPUT
     assert "expected one of [Good, Normal, Poor]" in capsys.readouterr().err
     assert main(["study=sweep"]) == EXIT_INPUT
-    assert "expected one of [optimum, power_sweep, monte_carlo]" in capsys.readouterr().err
+    assert f"expected one of [{', '.join(s.value for s in Study)}]" in capsys.readouterr().err
     assert main(["eta.stp=0.1", "+foo=1", "solver.maxiter=5"]) == EXIT_INPUT
     error = capsys.readouterr().err
     assert "3 bad overrides" in error
@@ -165,7 +173,7 @@ def test_overrides_are_range_checked_like_the_cells_they_replace(tmp_path, capsy
         == EXIT_INPUT
     error = capsys.readouterr().err
     assert "power_sweep.powers_dbm: 1000.0: expected a finite number >= -100 and <= 60 (dBm)" in error
-    assert "baseline_eta=1.5: expected a number in (0, 1)" in error
+    assert "baseline_eta=1.5: expected a finite number > 0 and < 1" in error
     assert main(["model=card", "crosscheck.rounds=-1", "w=2", f"out={out}"]) == EXIT_INPUT
     error = capsys.readouterr().err
     assert "crosscheck.rounds=-1: expected all, or a whole number >= 1" in error and "w=2.0: expected" in error

@@ -7,10 +7,11 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.fedsllm import build_problem16
 from solvers.fedsllm.certificate import certify_optimum
-from solvers.fedsllm.search import eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import eta_grid_for
+from tests.fedsllm_search import solve_fedsllm
 from solvers.fedsllm.baselines import build_strategy_models, compare_strategies, power_sweep
 from solvers.fedsllm.problem16 import best_solution, reduction_applies, reduction_holds, solve_problem16
 from solvers.runtime.ipopt import IpoptSolver
@@ -202,7 +203,7 @@ def test_problem16_cross_checked_on_the_structured_engine_at_scale(make_workbook
     skipped by the user count, the summary says so and the reduction still holds."""
     import csv
 
-    from data.generate import fedsllm_inputs_in_memory
+    from data.fedsllm.generate import fedsllm_inputs_in_memory
     from solvers.app.cli import main
     from solvers.fedsllm.problem16 import structured_crosscheck
     from solvers.fedsllm.scenario import SplitScenario

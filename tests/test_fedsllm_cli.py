@@ -12,7 +12,8 @@ import numpy as np
 import openpyxl
 import pytest
 
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK, EXIT_SOLVE
+from data.errors import EXIT_INPUT, EXIT_SOLVE
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
@@ -36,7 +37,7 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory):
     """One real run on a four-user workbook."""
-    from data.generate import write_fedsllm_workbook
+    from data.fedsllm.generate import write_fedsllm_workbook
 
     folder = tmp_path_factory.mktemp("run")
     workbook = write_fedsllm_workbook(folder / "small.xlsx", SMALL_USERS, {**SPEC_PARAMETERS, **SMALL_PARAMETERS})

@@ -8,8 +8,8 @@ import numpy as np
 import openpyxl
 import pytest
 
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users, sample_total
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, sample_total
 from data.issues import InputError
 from tests.conftest import SPEC_PARAMETERS
 

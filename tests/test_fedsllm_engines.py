@@ -10,10 +10,11 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
-from data.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
+from data.fedsllm.inputs import load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
 from models.fedsllm import build_problem17
-from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import Engine, EngineSettings, eta_grid_for
+from tests.fedsllm_search import solve_fedsllm
 from solvers.runtime.ipopt import IpoptSolver, SolveError
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.structured import solve_structured
@@ -222,7 +223,7 @@ def test_run_with_the_structured_engine_reports_bounds_and_the_duality_gap_certi
 
 
 def test_unknown_engine_is_refused_with_the_choices(tmp_path, capsys):
-    from solvers.app.jobs import EXIT_INPUT
+    from data.errors import EXIT_INPUT
     from solvers.app.cli import main
 
     assert main(["model=fedsllm", f"out={tmp_path / 'out'}", "solver.engine=fast"]) == EXIT_INPUT

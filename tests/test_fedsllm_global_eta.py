@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from data.generate import fedsllm_inputs_in_memory
+from data.fedsllm.generate import fedsllm_inputs_in_memory
 from solvers.fedsllm.search import Engine, EngineSettings, EtaGrid, EtaSearch
 from solvers.fedsllm.engines import PersistentIpopt
 from solvers.fedsllm.global_eta import certify_global_eta
@@ -75,7 +75,7 @@ def test_the_lower_bound_envelope_is_below_ipopt_everywhere(seed):
 
 def test_the_shipped_workbook_is_certified_at_todays_optimum():
     """The whole of (0, 1) on the shipped workbook: the certified T* equals the eta search's to 1e-8."""
-    from data.fedsllm import load_fedsllm
+    from data.fedsllm.inputs import load_fedsllm
 
     inputs = load_fedsllm()
     search = EtaSearch(inputs, IpoptSolver(), engine=EngineSettings(Engine.ipopt))

@@ -9,9 +9,10 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.util.check_units import assert_units_consistent
 
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.fedsllm import build_problem17
-from solvers.fedsllm.search import EtaGrid, eta_grid_for, solve_fedsllm
+from solvers.fedsllm.search import EtaGrid, eta_grid_for
+from tests.fedsllm_search import solve_fedsllm
 from solvers.runtime.ipopt import IpoptSolver, SolveError
 from tests.conftest import SPEC_PARAMETERS, reference_scenario, users_table
 from tests.reference_fedsllm import solve_reference
@@ -38,7 +39,7 @@ def test_every_component_documents_its_unit():
 
 @pytest.mark.parametrize("users", [1, 7, 50])
 def test_model_size(users, make_workbook):
-    from data.generate import ScenarioSettings, draw_users
+    from data.fedsllm.generate import ScenarioSettings, draw_users
 
     inputs = load_fedsllm(make_workbook(draw_users(ScenarioSettings(users=users, seed=3))))
     model = build_problem17(inputs, 0.5)

@@ -10,10 +10,10 @@ import pytest
 
 from data.card.inputs import load_card
 from data.card.profile import build_profile
-from data.fedsllm import load_fedsllm
+from data.fedsllm.inputs import load_fedsllm
 from models.card import build_p1
 from models.fedsllm import build_problem16, build_problem17
-from solvers.card.algorithm import solve_state
+from solvers.card.state import solve_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,25 @@ def test_imports_run_down():
             if LAYER_RANKS[theirs] >= LAYER_RANKS[own]:
                 wrong.append(f"{path.relative_to(ROOT)} ({own}) imports {module} ({theirs})")
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_two_modules_import_each_other_in_a_circle():
+    modules = {module_name(path): path for path in production_files()}
+    graph = {name: {m for m in imports(path) if m in modules and m != name} for name, path in modules.items()}
+    state: dict[str, str] = {}
+
+    def circle_from(name: str, trail: list[str]) -> list[str] | None:
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            if state.get(other) == "open":
+                return [*trail, name, other]
+            if other not in state and (found := circle_from(other, [*trail, name])):
+                return found
+        state[name] = "done"
+        return None
+
+    circles = [found for name in sorted(graph) if name not in state and (found := circle_from(name, []))]
+    assert not circles, circles
 
 
 def test_maths_packages_import_no_front_end():

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+
+from solvers.app.config import Study
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data.card.inputs import DEFAULT_CARD_WORKBOOK
-from data.fedsllm import DEFAULT_WORKBOOK
+from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
-from solvers.app.jobs import EXIT_INPUT
+from data.errors import EXIT_INPUT
 from solvers.app.cli import main
 
 def run_error(capsys, *args) -> tuple[int, str]:
@@ -217,7 +219,7 @@ BAD_OVERRIDES = {
     "solver.tol=-1": "solver.tol=-1.0: expected",
     "etastep=0.1": "has no key 'etastep'",
     "baseline_eta=0": "baseline_eta=0.0: expected",
-    "study=fast": "expected one of [optimum, power_sweep, monte_carlo]",
+    "study=fast": f"expected one of [{', '.join(s.value for s in Study)}]",
     "power_sweep.powers_dbm=[61]": "power_sweep.powers_dbm: 61.0: expected",
 }
 
@@ -278,7 +280,7 @@ def test_cross_checks_of_rounds_with_no_link_in_range_say_none_not_pass():
     from data.card.profile import build_profile
     from reports.card import crosscheck_verdict
     from solvers.card.crosscheck import crosscheck
-    from solvers.card.algorithm import solve_state
+    from solvers.card.state import solve_state
     from solvers.runtime.ipopt import IpoptSolver
 
     inputs = load_card(DEFAULT_CARD_WORKBOOK)
@@ -304,13 +306,13 @@ def test_the_delay_bound_is_below_the_optimum():
     """The bound that refuses decades-long scenarios must never refuse a real one: it lies below T*."""
     import numpy as np
 
-    from data.fedsllm import load_fedsllm, shortest_delay_s
+    from data.fedsllm.inputs import load_fedsllm, shortest_delay_s
     from tests.conftest import reference_scenario, users_table
     from tests.reference_fedsllm import solve_reference
 
     users = users_table([-96.0, -118.0, -131.0], samples=[900, 1300, 1100], cycles=[1.2e4, 2.9e4, 2.0e4])
     with tempfile.TemporaryDirectory() as folder:
-        from data.generate import write_fedsllm_workbook
+        from data.fedsllm.generate import write_fedsllm_workbook
         from tests.conftest import SPEC_PARAMETERS
         inputs = load_fedsllm(write_fedsllm_workbook(Path(folder) / "in.xlsx", users, SPEC_PARAMETERS))
     etas = np.array([0.3, 0.6, 0.9])

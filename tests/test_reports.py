@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from data.card.inputs import DEFAULT_CARD_WORKBOOK, load_card
-from data.fedsllm import DEFAULT_WORKBOOK, load_fedsllm
-from data.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
+from data.fedsllm.inputs import DEFAULT_WORKBOOK, load_fedsllm
+from data.fedsllm.generate import ScenarioSettings, draw_users, write_fedsllm_workbook
 from data.issues import InputError
 from reports.plots import plot_eta_sweep, plot_fig2, plot_fig3, plot_fig4, plot_pareto
 from reports.style import DOUBLE_COLUMN_IN, DPI, FONT_PT, SINGLE_COLUMN_IN
@@ -51,7 +51,8 @@ def test_every_figure_is_a_paper_figure(tmp_path):
     pairs = [SimpleNamespace(last_cut=32, device=str(m)) for m in range(3)]
     card = [SimpleNamespace(device=str(m), round=n, cut=32 * (m == 0), clock_ghz=1.0 - 0.2 * m)
             for m in range(3) for n in range(1, 6)]
-    check_figure(plot_fig3(SimpleNamespace(card=card, pairs=pairs, state="Normal"), tmp_path / "fig3.png", 0.2),
+    check_figure(plot_fig3(SimpleNamespace(card=card, pairs=pairs, state="Normal", out_of_range=[]),
+                           tmp_path / "fig3.png", 0.2),
                  DOUBLE_COLUMN_IN, ["round", "cut layer", "(GHz)"])
     bars = {(s, m): (10.0 + i, 500.0 + 10 * i) for i, (s, m) in
             enumerate((s, m) for s in ("Good", "Poor") for m in ("CARD", "server-only", "device-only"))}
@@ -62,21 +63,8 @@ def test_every_figure_is_a_paper_figure(tmp_path):
 
 
 def test_fig2_axes_are_linear_within_a_decade_with_integer_dbm_ticks(tmp_path):
-    import matplotlib.pyplot as plt
     powers = list(range(0, 21, 2))
-    captured = {}
-    original = plt.close
-
-    def keep(figure=None):
-        captured["figure"] = figure
-        return original(figure)
-
-    plt.close = keep
-    try:
-        plot_fig2(powers, {"Proposed": [50.0 + p for p in powers]}, tmp_path / "fig2.png")
-    finally:
-        plt.close = original
-    axes = captured["figure"].axes[0]
+    axes = plot_fig2(powers, {"Proposed": [50.0 + p for p in powers]}, tmp_path / "fig2.png").figure.axes[0]
     assert axes.get_yscale() == "linear"
     ticks = [t for t in axes.get_xticks() if 0 <= t <= 20]
     assert all(float(t).is_integer() for t in ticks) and set(ticks) <= set(range(0, 21, 2))
@@ -100,10 +88,10 @@ def test_excel_formats_widths_filters_colours_and_ids(card_report):
     assert rows["devices"].number_format == "#,##0" and rows["devices"].value == 5
     decisions = book["decisions"]
     header = [c.value for c in decisions[1]]
-    assert "server_clock_hz (Hz)" in header and "delay_s (s)" in header and "cut" in header
+    assert "server_clock_ghz" in header and "delay_s" in header and "cut" in header  # the name says the unit
     device = decisions.cell(2, header.index("device") + 1)
     assert isinstance(device.value, int)  # the workbook's ids are numbers: no "number stored as text"
-    assert decisions.cell(2, header.index("delay_s (s)") + 1).number_format == "#,##0.000"
+    assert decisions.cell(2, header.index("delay_s") + 1).number_format == "#,##0.000"
     assert decisions.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{decisions.max_row}"
     crosscheck = book["crosscheck"]
     verdicts = [row for row in crosscheck.iter_rows(min_row=2) for cell in row if cell.value == "PASS"]
@@ -176,20 +164,20 @@ def test_the_writer_keeps_every_promise_read_back_by_openpyxl(tmp_path):
     """Text as text (a formula-like id, a control character), NaN empty, infinity as text, whole numbers
     and decimals with their formats, PASS/FAIL colours, a per-row format in a summary, header comments,
     fitted widths, autofilter, frozen header; the CSV of the same table neutralised."""
-    from reports.export import Column, ResultTable, summary_with_versions, write_csv, write_workbook
+    from reports.export import ID, Column, Percent, ResultTable, summary_with_versions, write_csv, write_workbook
 
     values = np.array([0.5, np.nan, 1234.5678, np.inf])
-    table = ResultTable.from_columns("per_user", [Column("user", "-", "user id"), Column("delay_s", "s", "delay"),
+    table = ResultTable.from_columns("per_user", [Column("user", "-", "user id", ID), Column("delay", "s", "delay"),
                                                   Column("verdict", "-", "PASS or FAIL"), Column("note", "-", "text")],
                                      [["=HYPERLINK(\"x\")", "2", "3", "4"], values, ["PASS", "FAIL", "PASS", "PASS"],
                                       "bell\x07 here"])
-    summary = summary_with_versions([("share_of_users", 0.25, "-", "a share"), ("users", 4, "-", "a count")])
+    summary = summary_with_versions([("share_of_users", Percent(0.25), "-", "a share"), ("users", 4, "-", "a count")])
     path = tmp_path / "report.xlsx"
     write_workbook(path, [summary, table])
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["summary", "per_user"]
     sheet = book["per_user"]
-    assert [c.value for c in sheet[1]] == ["user", "delay_s (s)", "verdict", "note"]
+    assert [c.value for c in sheet[1]] == ["user", "delay (s)", "verdict", "note"]
     assert all(c.font.b and c.comment is not None for c in sheet[1]) and sheet["B1"].comment.text == "delay"
     assert (sheet["A2"].value, sheet["A2"].data_type) == ('=HYPERLINK("x")', "s")  # text, never a formula
     assert sheet["A3"].value == 2  # an all-digit id in an id column is a number
@@ -198,7 +186,7 @@ def test_the_writer_keeps_every_promise_read_back_by_openpyxl(tmp_path):
     assert sheet["C2"].fill.start_color.rgb.endswith("C6EFCE") and sheet["C3"].fill.start_color.rgb.endswith("FFC7CE")
     assert sheet["D2"].value == "bell\\x07 here"
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:D5"
-    assert sheet.column_dimensions["B"].width >= len("delay_s (s)") and sheet.column_dimensions["D"].width >= 14
+    assert sheet.column_dimensions["B"].width >= len("delay (s)") and sheet.column_dimensions["D"].width >= 14
     summary_sheet = book["summary"]
     rows = {summary_sheet.cell(r, 1).value: summary_sheet.cell(r, 2) for r in range(2, summary_sheet.max_row + 1)}
     assert rows["share_of_users"].number_format == "0.00%" and rows["users"].number_format == "#,##0"
@@ -211,11 +199,11 @@ def test_a_sheet_longer_than_excel_holds_keeps_its_first_rows(tmp_path, monkeypa
     """Excel holds 1,048,576 rows: a longer table's sheet has the first ones (its CSV all of them); shown
     here with the limit lowered to 5 rows."""
     import reports.xlsx
-    from reports.export import Column, ResultTable, write_workbook
+    from reports.export import ID, Column, ResultTable, write_workbook
 
     monkeypatch.setattr(reports.xlsx, "SHEET_ROW_LIMIT", 5)
     monkeypatch.setattr(reports.xlsx, "ROWS_PER_BLOCK", 3)  # and rows streamed in blocks of 3
-    table = ResultTable.from_columns("long", [Column("index", "-", "row"), Column("value", "s", "a value")],
+    table = ResultTable.from_columns("long", [Column("index", "-", "row", ID), Column("value", "s", "a value")],
                                      [list(range(1, 11)), np.linspace(0.0, 1.0, 10)])
     write_workbook(tmp_path / "long.xlsx", [table])
     sheet = openpyxl.load_workbook(tmp_path / "long.xlsx")["long"]

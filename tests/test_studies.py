@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.fedsllm import load_fedsllm
-from solvers.app.jobs import EXIT_INPUT, EXIT_OK
+from data.fedsllm.inputs import load_fedsllm
+from data.errors import EXIT_INPUT
+from solvers.app.jobs import EXIT_OK
 from solvers.app.cli import main
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
@@ -74,10 +75,10 @@ def test_study_report_means_and_intervals_by_hand(tmp_path, capsys):
     assert len(runs) == 4 * 2 * 4 and {int(r["seed"]) for r in runs} == {3, 4, 5, 6}
     assert pd.read_parquet(out / "runs.parquet")["T_s"].tolist() == pytest.approx([float(r["T_s"]) for r in runs],
                                                                                    rel=1e-15)
-    means = {(r["sweep_value"], r["strategy"]): r for r in csv.DictReader(open(out / "means.csv"))}
+    means = {(r["power_dbm"], r["strategy"]): r for r in csv.DictReader(open(out / "means.csv"))}
     for power in ("0.0", "10.0"):
         for strategy in ("Proposed", "BA"):
-            values = [float(r["T_s"]) for r in runs if r["sweep_value"] == power and r["strategy"] == strategy]
+            values = [float(r["T_s"]) for r in runs if r["power_dbm"] == power and r["strategy"] == strategy]
             mean, low, high = hand_interval(values)
             row = means[power, strategy]
             assert float(row["mean"]) == pytest.approx(mean, rel=1e-12)
@@ -87,10 +88,10 @@ def test_study_report_means_and_intervals_by_hand(tmp_path, capsys):
     per_drop = []
     for drop in range(4):
         pairs = [(float(p["T_s"]), float(b["T_s"])) for p in runs for b in runs
-                 if p["drop"] == b["drop"] == str(drop) and p["sweep_value"] == b["sweep_value"]
+                 if p["drop"] == b["drop"] == str(drop) and p["power_dbm"] == b["power_dbm"]
                  and p["strategy"] == "Proposed" and b["strategy"] == "BA"]
         per_drop.append(sum(1 - p / b for p, b in pairs) / len(pairs))
-    overall = next(r for r in csv.DictReader(open(out / "reductions.csv")) if r["sweep_value"] == "all")
+    overall = next(r for r in csv.DictReader(open(out / "reductions.csv")) if r["scope"] == "whole sweep")
     mean, low, high = hand_interval(per_drop)
     assert (float(overall["mean"]), float(overall["ci95_low"]), float(overall["ci95_high"])) == \
         pytest.approx((mean, low, high), rel=1e-9)
@@ -113,7 +114,7 @@ def test_failed_runs_are_listed_and_counted(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    (["drops=-1"], "drops=-1: expected a whole number from 1"),
+    (["drops=-1"], "drops=-1: expected a whole number >= 1"),
     (["sweep.name=powr_dbm", "sweep.values=[1]"], "sweep.name=powr_dbm: expected one of"),
     (["sweep.name=power_dbm"], "sweep.values=[]: expected at least one value of power_dbm"),
     (["sweep.name=users", "sweep.values=[0.5]"], "sweep.values: 0.5: expected a whole number"),
@@ -130,11 +131,11 @@ def test_card_study_traces_the_pareto_curve(tmp_path):
     out = tmp_path / "card"
     assert main(["model=card", "study=monte_carlo", "drops=3", "rounds=2", "sweep.name=w", "sweep.values=[0.2,0.8]",
                  "dask.workers=2", "progress=false", f"out={out}"]) == EXIT_OK
-    for name in ("fig4.png", "pareto.png", "runs.parquet"):
+    for name in ("fig4_w_0.2.png", "fig4_w_0.8.png", "pareto.png", "runs.parquet"):
         assert (out / name).exists()
     runs = list(csv.DictReader(open(out / "runs.csv")))
     assert len(runs) == 3 * 2 * 3 * 3  # drops x w x states x methods
-    means = {(r["sweep_value"], r["channel_state"], r["strategy"], r["metric"]): float(r["mean"])
+    means = {(r["w"], r["channel_state"], r["strategy"], r["metric"]): float(r["mean"])
              for r in csv.DictReader(open(out / "means.csv"))}
     # more weight on delay: CARD is faster and spends more energy (each drop's CARD is optimal for its w)
     assert means["0.8", "Normal", "CARD", "delay_s"] < means["0.2", "Normal", "CARD", "delay_s"]

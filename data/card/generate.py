@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from data.generate import OutputExistsError, writable_target
 from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
 from data.input_style import style_workbook
-from data.workbook import append_as_data, new_workbook_with_parameters
+from data.workbook import append_as_data, generator_main, new_workbook_with_parameters
 
 SERVER = {"clock_max_hz": 2.46e9, "cores": 3072, "flops_per_cycle": 2}
 DEVICES = [  # device, platform, clock_hz, cores, flops_per_cycle
@@ -80,19 +77,8 @@ def write_card_workbook(path: Path, settings: CardWorkbookSettings = CardWorkboo
 
 
 def main(argv: list[str]) -> int:
-    try:
-        config = OmegaConf.merge(OmegaConf.structured(CardWorkbookSettings), OmegaConf.from_dotlist(argv))
-        settings = CardWorkbookSettings(**OmegaConf.to_container(config))
-        writable_target(Path(settings.out), settings.overwrite)
-        path = write_card_workbook(Path(settings.out), settings)
-    except (OmegaConfBaseException, OutputExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({settings.layers} layers)")
-    return 0
+    return generator_main(argv, CardWorkbookSettings, lambda settings: f"wrote "
+                          f"{write_card_workbook(Path(settings.out), settings)} ({settings.layers} layers)")
 
 
 if __name__ == "__main__":

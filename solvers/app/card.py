@@ -1,4 +1,4 @@
-"""CARD's pipeline, one call per step (README, "How it solves"):
+"""CARD's pipeline, one call per step (docs/engines.md):
 
     read -> validate -> build -> solve -> certify -> report
 
@@ -14,20 +14,20 @@ from __future__ import annotations
 import logging
 import time
 
-from omegaconf import DictConfig
-
-from data.card.inputs import DEFAULT_CARD_WORKBOOK, CardInputs, card_inputs
+from data.card.inputs import CardInputs, card_inputs
 from data.issues import Found, InputError, InputIssue
+from data.papers import CARD_METHODS
 from data.card.profile import Profile, build_profile
 from data.schema import CHANNEL_STATES
 from data.workbook import Table
 from reports import console
 from reports.card import (
-    METHODS,
     benchmarks_table,
     crosscheck_table,
     crosscheck_verdict,
     decisions_table,
+    delay_reduction,
+    energy_reduction,
     fig3_statements_table,
     out_of_range_table,
     per_round_decisions_table,
@@ -35,27 +35,28 @@ from reports.card import (
     profile_table,
     summary_table,
 )
-from reports.export import ReportFolder
-from reports.plots import figures_table, plot_fig3, plot_fig4
+from reports.plots import plot_fig3, plot_fig4
+from reports.files.report import Report
 from solvers.card.crosscheck import (
     CrossCheck, checked_pairs, crosscheck, crosscheck_estimate_seconds, per_round_crosscheck,
 )
-from solvers.card.algorithm import StateResult, solve_state
+from solvers.card.state import StateResult, solve_state
 from solvers.card.minlp import solve_per_round_by_scip
 from solvers.app.config import CardStudy, ServerClock
-from solvers.app.study import card_monte_carlo
+from solvers.app.study import card_monte_carlo, card_sensitivity
 from solvers.runtime.progress import LONG_RUN_SECONDS
-from solvers.app.context import RunContext, RunOutcome, prepare_context, read
+from solvers.app.context import RunContext, read
 
 
 log = logging.getLogger(__name__)
 
 
-def run_card(cfg: DictConfig) -> RunOutcome:
-    """The whole run; returns the lines to print, the report folder and its headline numbers."""
-    run = prepare_context(cfg, DEFAULT_CARD_WORKBOOK)
+def run_card(run: RunContext) -> Report:
+    """The whole run of the chosen study; returns its report, in memory."""
     if run.settings.study is CardStudy.monte_carlo:
         return card_monte_carlo(run)
+    if run.settings.study is CardStudy.sensitivity:
+        return card_sensitivity(run)
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)
@@ -125,29 +126,26 @@ def certify(run: RunContext, inputs: CardInputs, results: list[StateResult]) -> 
 
 
 def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[StateResult],
-           checks: list[CrossCheck]) -> RunOutcome:
-    """Write the report folder (atomically) and return the console lines."""
+           checks: list[CrossCheck]) -> Report:
+    """The report's tables, figures, run files and console lines (written by whoever asked for the run)."""
     chosen = chosen_state(inputs, results)
     verdict = crosscheck_verdict(checks)
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
-                                       run.provenance))
-        folder.add_table(decisions_table(chosen))
-        folder.add_table(benchmarks_table(results))
-        folder.add_table(profile_table(profile))
-        folder.add_table(out_of_range_table(results))
-        folder.add_table(crosscheck_table(checks))
-        folder.add_table(fig3_statements_table(inputs, chosen, results))
-        if chosen.per_round is not None:
-            folder.add_table(server_clocks_table(chosen))
-            folder.add_table(per_round_decisions_table(chosen))
-        weight = inputs.parameter("w")
-        benchmarks = {(r.state, METHODS[m]): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
-                      for r in results for m in METHODS}
-        folder.add_table(figures_table([plot_fig3(chosen, folder.file("fig3.png"), weight),
-                                        plot_fig4(benchmarks, folder.file("fig4.png"), weight)]))
-        run.write_run_files(folder, {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")})
-        final = folder.commit("card.xlsx")
+    tables = [summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
+                            run.provenance),
+              decisions_table(chosen), benchmarks_table(results), profile_table(profile), out_of_range_table(results),
+              crosscheck_table(checks), fig3_statements_table(inputs, chosen, results)]
+    if chosen.per_round is not None:
+        tables += [server_clocks_table(chosen), per_round_decisions_table(chosen)]
+    weight = inputs.parameter("w")
+    benchmarks = {(r.state, name): (r.mean(m, "delay_s"), r.mean(m, "energy_j"))
+                  for r in results for m, name in CARD_METHODS.items()}
+    platforms = dict(zip(inputs.device_ids, (str(p) for p in inputs.devices["platform"])))
+    figures = {"fig3": lambda path: plot_fig3(chosen, path, weight, platforms),
+               "fig4": lambda path: plot_fig4(benchmarks, path, weight)}
     headline = {"channel_state": chosen.state, "mean_delay_s": chosen.mean("card", "delay_s"),
-                "mean_energy_j": chosen.mean("card", "energy_j"), "crosschecks": verdict}
-    return RunOutcome(console.card_lines(chosen, results, checks, final), final, headline, folder.tables)
+                "mean_energy_j": chosen.mean("card", "energy_j"),
+                "delay_reduction_vs_device_only": delay_reduction(chosen),
+                "energy_reduction_vs_server_only": energy_reduction(chosen), "crosschecks": verdict}
+    effective = {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")}
+    return Report("card.xlsx", tables, console.card_lines(chosen, results, checks), headline, figures,
+                  run_files=run.run_files(effective))

@@ -16,14 +16,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from solvers.app.help import help_text, completion_script
-from solvers.app.jobs import (
-    EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED, failure_code, EXPECTED_FAILURES, failure_lines, run_single,
-    run_multirun,
-)
-from solvers.app.overrides import check_overrides, job_overrides, checked_config
+from data.errors import FedsplitError
 from solvers.app.config import ConfigError
 from solvers.app.context import command_line
+from solvers.app.help import completion_script, help_text
+from solvers.app.jobs import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, run_multirun, run_single
+from solvers.app.overrides import check_overrides, checked_config, job_overrides
 from solvers.runtime.stopping import StopRequested, stop_signals_handled
 from solvers.runtime.terminal import guarded_console
 
@@ -74,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted; nothing was written", file=sys.stderr)
             return EXIT_INTERRUPTED
-        except EXPECTED_FAILURES as error:
-            for line in failure_lines(error):
+        except FedsplitError as error:
+            for line in error.lines():
                 print(line, file=sys.stderr)
-            return failure_code(error)
+            return error.exit_code
         except Exception:  # a bug: one line for the user, the traceback in a file
             return report_internal_error(traceback.format_exc())
 

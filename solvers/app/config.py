@@ -11,44 +11,66 @@ replaces, before anything runs.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, get_args, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 
+from data.errors import FedsplitError
 from data.schema import (
-    CARD_PARAMETERS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, card_sweep_names, fedsllm_sweep_names, sweep_field)
+    CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, card_sweep_names,
+    fedsllm_sweep_names, sweep_field, within)
 from solvers.fedsllm.settings import (
-    CERTIFY_MAX_USERS, DEFAULT_GAP, GLOBAL_TOLERANCE, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, STUDY_TOLERANCE, Engine,
-    EngineSettings)
+    CERTIFY_MAX_USERS, DEFAULT_GAP, GLOBAL_TOLERANCE, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings)
+from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
+from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
+from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
 
 
-class ConfigError(Exception):
+class ConfigError(FedsplitError):
     """A bad command-line setting; the message names it and what is allowed."""
 
 
-def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False) -> Any:
-    """A configuration field with its one-line help (shown by --help); `internal` ones are set by fedsplit
-    itself, not on the command line."""
-    metadata = {"help": help, "internal": internal}
+def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False,
+            valid: Field | None = None) -> Any:
+    """A configuration field with its one-line help (shown by --help) and its range (`valid`, a schema Field:
+    one of the workbook's when the setting replaces a cell, else `within(...)`; each item of a list is
+    checked); `internal` ones are set by fedsplit itself, not on the command line."""
+    metadata = {"help": help, "internal": internal, "valid": valid}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def _schema_field(fields_: tuple[Field, ...], name: str) -> Field:
+    return next(f for f in fields_ if f.name == name)
+
+
+MAX_DROPS = 1_000_000
+MAX_USERS = 10_000_000
+FRACTION = within(0, 1, low_open=True, high_open=True)  # in (0, 1)
+RELATIVE_TOLERANCE = within(1e-12, 1, high_open=True)  # in [1e-12, 1)
+POWER_FIELD = _schema_field(FEDSLLM_USER_COLUMNS, "power_main_max_dbm")
+DROPS = within(1, MAX_DROPS, whole=True)
+USERS = within(1, MAX_USERS, whole=True)
+SEED = within(0, 2**32 - 1, whole=True)
 
 
 class Study(Enum):
     optimum = "optimum"  # the optimum with its certificate, Problem (16) and the baselines
     power_sweep = "power_sweep"  # Fig. 2: the four strategies over the maximum power
     monte_carlo = "monte_carlo"  # drops x sweep x strategies on Dask, means with confidence intervals
+    pareto = "pareto"  # the delay-energy front E*(T_max) of Proposed, EB, FE and BA, on Dask
+    sensitivity = "sensitivity"  # which factors move T*, eta* and the reduction (Morris or Sobol, on Dask)
 
 
 class CardStudy(Enum):
     decisions = "decisions"  # CARD's decisions, cross-checks and benchmarks for the workbook's devices
     monte_carlo = "monte_carlo"  # drops of distances and fading x sweep x methods on Dask
+    sensitivity = "sensitivity"  # which factors move the delays, energies and reductions (Morris or Sobol)
 
 
 class ServerClock(Enum):
@@ -61,22 +83,21 @@ class Minlp(Enum):
     mindtpy = "mindtpy"  # MindtPy's outer approximation (HiGHS, Ipopt): slow, a second opinion
 
 
-class ChannelState(Enum):
-    Good = "Good"
-    Normal = "Normal"
-    Poor = "Poor"
+ChannelState = Enum("ChannelState", {state: state for state in CHANNEL_STATES})  # the workbook's choices
 
 
 @dataclass
 class SolverConfig:
     # Defaults are Ipopt's DEFAULT_OPTIONS (solvers/runtime/ipopt.py, which says why each is chosen).
-    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance")
-    max_iter: int = setting(DEFAULT_OPTIONS["max_iter"], "Ipopt's iteration limit per solve")
+    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance", valid=within(0, low_open=True))
+    max_iter: int = setting(DEFAULT_OPTIONS["max_iter"], "Ipopt's iteration limit per solve", valid=within(1, whole=True))
     mumps_pivot_order: int = setting(DEFAULT_OPTIONS["mumps_pivot_order"],
-                                     "MUMPS ordering (0 = AMD; Debian's SCOTCH ordering crashes on large models)")
+                                     "MUMPS ordering (0 = AMD; Debian's SCOTCH ordering crashes on large models)",
+                                     valid=within(0, 7, whole=True))
     bound_relax_factor: float = setting(DEFAULT_OPTIONS["bound_relax_factor"],
-                                        "Ipopt's bound relaxation (0: constraints hold exactly)")
-    print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12")
+                                        "Ipopt's bound relaxation (0: constraints hold exactly)", valid=within(0))
+    print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12",
+                               valid=within(0, 12, whole=True))
     options: dict[str, Any] = setting(factory=dict, help="any other Ipopt option: +solver.options.NAME=VALUE")
 
     def ipopt_options(self) -> dict[str, Any]:
@@ -88,10 +109,13 @@ class SolverConfig:
 class FedsllmSolverConfig(SolverConfig):
     engine: Engine = setting(Engine.auto, "what solves (17) at each eta: auto (ipopt up to ipopt_max_users users, "
                                           "structured above), ipopt, or structured (certified bounds)")
-    gap: float = setting(DEFAULT_GAP, "structured engine: relative gap between its upper and lower bound")
-    ipopt_max_users: int = setting(IPOPT_MAX_USERS, "engine=auto uses Ipopt up to this many users")
+    gap: float = setting(DEFAULT_GAP, "structured engine: relative gap between its upper and lower bound (its "
+                                      "bounds are exact to about 1e-15)", valid=within(1e-14, 1, high_open=True))
+    ipopt_max_users: int = setting(IPOPT_MAX_USERS, "engine=auto uses Ipopt up to this many users",
+                                   valid=within(0, whole=True))
     certify_max_users: int = setting(CERTIFY_MAX_USERS, "structured engine: Ipopt re-solves eta* for the "
-                                                        "Lemma 3/KKT certificate up to this many users")
+                                                        "Lemma 3/KKT certificate up to this many users",
+                                     valid=within(0, whole=True))
 
     def engine_settings(self) -> EngineSettings:
         return EngineSettings(self.engine, self.gap, self.ipopt_max_users, self.certify_max_users)
@@ -99,11 +123,12 @@ class FedsllmSolverConfig(SolverConfig):
 
 @dataclass
 class EtaConfig:
-    step: Optional[float] = setting(None, "step of the eta grid; null: the workbook's eta_step")
-    low: Optional[float] = setting(None, "first eta of the grid; null: step")
-    high: Optional[float] = setting(None, "last eta of the grid; null: 1 - step")
+    step: Optional[float] = setting(None, "step of the eta grid; null: the workbook's eta_step",
+                                    valid=_schema_field(FEDSLLM_PARAMETERS, "eta_step"))
+    low: Optional[float] = setting(None, "first eta of the grid; null: step", valid=FRACTION)
+    high: Optional[float] = setting(None, "last eta of the grid; null: 1 - step", valid=FRACTION)
     refine: bool = setting(True, "refine eta between the best grid point's neighbours (Brent)")
-    refine_tol: float = setting(1e-6, "absolute tolerance on eta of the refinement")
+    refine_tol: float = setting(1e-6, "absolute tolerance on eta of the refinement", valid=FRACTION)
 
 
 @dataclass
@@ -111,15 +136,16 @@ class GlobalEtaConfig:
     enabled: bool = setting(True, "certify the optimum over every eta in (0, 1) by branch and bound "
                                   "(structured engine's bounds; about 140 solves on the shipped workbook)")
     tol: float = setting(GLOBAL_TOLERANCE, "relative gap between the best T and the smallest lower bound at "
-                                           "which the branch and bound stops")
+                                           "which the branch and bound stops", valid=RELATIVE_TOLERANCE)
     problem16_tol: float = setting(1e-4, "the same for Problem (16) with A searched (only when some client is "
-                                         "at least as fast as the server; its bounds are first-order in eta)")
+                                         "at least as fast as the server; its bounds are first-order in eta)",
+                                   valid=RELATIVE_TOLERANCE)
 
 
 @dataclass
 class PowerSweepConfig:
     powers_dbm: list[float] = setting(factory=lambda: [float(p) for p in range(0, 21, 2)],
-                                      help="maximum powers of the Fig. 2 study (dBm)")
+                                      help="maximum powers of the Fig. 2 study (dBm)", valid=POWER_FIELD)
 
 
 @dataclass
@@ -133,43 +159,50 @@ class SweepConfig:
 class DaskConfig:
     scheduler: Optional[str] = setting(None, "tcp://HOST:PORT of a running Dask scheduler; null: a local "
                                              "cluster of process workers, closed at the end")
-    workers: Optional[int] = setting(None, "local cluster: worker processes (one thread each); null: one per core")
+    workers: Optional[int] = setting(None, "local cluster: worker processes (one thread each); null: one per core",
+                                     valid=within(1, 4096, whole=True))
 
 
-class EtaSearch(Enum):
+class EtaMethod(Enum):
     search = "search"  # the paper's search: a coarse grid and Brent, each point proven by its duality gap
     certified = "certified"  # the optimum over (0, 1) certified by branch and bound (about 2.5x the solves)
 
 
 @dataclass
 class MonteCarloConfig:
-    eta_search: EtaSearch = setting(EtaSearch.search, "Proposed per drop: search (grid step 0.1 + Brent, "
+    eta_search: EtaMethod = setting(EtaMethod.search, "Proposed per drop: search (grid step 0.1 + Brent, "
                                                       "structured engine) or certified (over (0, 1) by branch and bound)")
-    tol: float = setting(STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified optimum over eta")
-    solve_limit: int = setting(5000, "structured solves allowed per drop's global search; beyond it the run "
-                                     "is counted as failed")
+    tol: float = setting(DEFAULT_STUDY_TOLERANCE, "eta_search=certified: relative gap of each drop's certified "
+                                                  "optimum over eta", valid=RELATIVE_TOLERANCE)
+    solve_limit: int = setting(5000, "structured solves allowed per drop's eta search; beyond it the run "
+                                     "is counted as failed", valid=within(1, whole=True))
+    engine: StudyEngine = setting(StudyEngine.batched, "batched (many tasks per compiled pass; eta_search=search "
+                                                       "only, certified runs per task) or per_task (the reference)")
 
 
 @dataclass
-class FedsllmConfig:
+class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fedsllm/energy/settings.py)
     model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
-    study: Study = setting(Study.optimum, "optimum (the default run) or power_sweep (Fig. 2)")
+    study: Study = setting(Study.optimum, "optimum (the default run), power_sweep (Fig. 2), monte_carlo, or pareto")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
     progress: bool = setting(True, "progress bars on stderr")
-    baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)")
+    baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)", valid=FRACTION)
     problem16: bool = setting(True, "also answer Problem (16): cross-checked against (17), or its certified optimum")
-    problem16_multistart_max_users: int = setting(MULTISTART_MAX_USERS, "(16) by Ipopt from 4 starts up to this many users")
+    problem16_multistart_max_users: int = setting(MULTISTART_MAX_USERS, "Problem (16) by Ipopt from 4 starts up to "
+                                                  "this many users", valid=within(0, whole=True))
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
     global_eta: GlobalEtaConfig = setting(factory=GlobalEtaConfig, help="the certified optimum over (0, 1)")
-    drops: int = setting(100, "monte_carlo: random drops (users redrawn from seed + drop)")
-    seed: int = setting(1, "monte_carlo: the first drop's seed")
-    users: Optional[int] = setting(None, "monte_carlo: users K per drop; null: the workbook's number of users")
+    drops: int = setting(100, "monte_carlo: random drops (users redrawn from seed + drop)", valid=DROPS)
+    seed: int = setting(1, "monte_carlo: the first drop's seed", valid=SEED)
+    users: Optional[int] = setting(None, "monte_carlo: users K per drop; null: the workbook's number of users",
+                                   valid=USERS)
     sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity")
     dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
     monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="monte_carlo: per-drop solves")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -181,7 +214,7 @@ class CrossCheckConfig:
                                  "the MINLP solver): all, or the first N rounds")
     minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: scip or mindtpy")
     time_limit: float = setting(600.0, "time limit of each SCIP solve (s); reaching it stops the run (exit 3) "
-                                       "with the bounds reached")
+                                       "with the bounds reached", valid=within(0, low_open=True, unit="s"))
 
     def round_count(self) -> int | None:
         """The first N rounds, or None for all (after `card_problems` accepted the value)."""
@@ -195,17 +228,22 @@ class CardConfig:
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
     progress: bool = setting(True, "progress bars on stderr")
-    channel_state: Optional[ChannelState] = setting(None, "Good, Normal or Poor; null: the workbook's")
-    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's")
-    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's")
+    channel_state: Optional[ChannelState] = setting(None, f"{', '.join(CHANNEL_STATES[:-1])} or {CHANNEL_STATES[-1]}; "
+                                                                  "null: the workbook's")
+    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's",
+                                 valid=_schema_field(CARD_PARAMETERS, "w"))
+    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's",
+                                    valid=_schema_field(CARD_PARAMETERS, "rounds"))
     server_clock: ServerClock = setting(ServerClock.per_device, "per_device (the paper: a clock per device-round) "
                                                                 "or per_round (one clock per round, by SCIP)")
     solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
     crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
-    drops: int = setting(100, "monte_carlo: random drops (distances and fading redrawn from seed + drop)")
-    seed: int = setting(1, "monte_carlo: the first drop's seed")
+    drops: int = setting(100, "monte_carlo: random drops (distances and fading redrawn from seed + drop)",
+                         valid=DROPS)
+    seed: int = setting(1, "monte_carlo: the first drop's seed", valid=SEED)
     sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity (w: the Pareto curve)")
     dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
 
     def report_label(self) -> str:
         return "card" if self.study is CardStudy.decisions else f"card-{self.study.value}"
@@ -229,12 +267,14 @@ class KeyHelp:
     key: str  # dotted path, e.g. "eta.step"
     default: Any
     help: str
+    choices: tuple[str, ...] = ()  # the values of a choice (an Enum), for help and completion
 
 
 def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
-    """Every leaf key of a configuration dataclass, with its default and help, in declaration order."""
+    """Every leaf key of a configuration dataclass, with its default, help and choices, in declaration order."""
     keys = []
     instance = config_class()
+    types = get_type_hints(config_class)  # each field in its own module's names (energy keys are inherited)
     for item in fields(config_class):
         if item.metadata.get("internal"):
             continue
@@ -243,8 +283,10 @@ def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
         if is_dataclass(value):
             keys += key_help(type(value), f"{path}.")
         else:
+            enum = next((t for t in (types[item.name], *get_args(types[item.name]))
+                         if isinstance(t, type) and issubclass(t, Enum)), None)
             keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
-                                item.metadata.get("help", "")))
+                                item.metadata.get("help", ""), tuple(e.value for e in enum) if enum else ()))
     return keys
 
 
@@ -264,44 +306,38 @@ def nearest_key(key: str, model: str) -> str | None:
 
 # --- Ranges: every setting like the workbook value it replaces -----------------------------
 
-def _field(fields_: tuple[Field, ...], name: str) -> Field:
-    return next(f for f in fields_ if f.name == name)
+def _leaves(settings, prefix: str = ""):
+    """(dotted key, value, the field's metadata) of every leaf setting."""
+    for item in fields(settings):
+        value = getattr(settings, item.name)
+        if is_dataclass(value):
+            yield from _leaves(value, f"{prefix}{item.name}.")
+        else:
+            yield f"{prefix}{item.name}", value, item.metadata
 
 
-ETA_STEP_FIELD = _field(FEDSLLM_PARAMETERS, "eta_step")
-POWER_FIELD = _field(FEDSLLM_USER_COLUMNS, "power_main_max_dbm")
-CARD_OVERRIDE_FIELDS = {name: _field(CARD_PARAMETERS, name) for name in ("w", "rounds")}
-IPOPT_PRINT_LEVELS = range(0, 13)
-MUMPS_ORDERINGS = range(0, 8)
-
-
-def _number_problems(checks: list[tuple[str, object, bool, str]]) -> list[str]:
-    return [f"{key}={value}: expected {expected}" for key, value, ok, expected in checks if not ok]
-
-
-def solver_problems(solver: SolverConfig) -> list[str]:
-    return _number_problems([
-        ("solver.tol", solver.tol, solver.tol > 0, "a number > 0"),
-        ("solver.max_iter", solver.max_iter, solver.max_iter >= 1, "a whole number >= 1"),
-        ("solver.mumps_pivot_order", solver.mumps_pivot_order, solver.mumps_pivot_order in MUMPS_ORDERINGS,
-         "a whole number from 0 to 7"),
-        ("solver.bound_relax_factor", solver.bound_relax_factor, solver.bound_relax_factor >= 0, "a number >= 0"),
-        ("solver.print_level", solver.print_level, solver.print_level in IPOPT_PRINT_LEVELS,
-         "a whole number from 0 to 12"),
-    ])
+def range_problems(settings) -> list[str]:
+    """Every setting outside the range its Field declares (a list setting: each item); null means unset."""
+    problems = []
+    for key, value, metadata in _leaves(settings):
+        valid = metadata.get("valid")
+        if valid is None or value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            expected = valid.problem(item)
+            if expected:
+                shown = f"{key}: {item}" if isinstance(value, list) else f"{key}={item}"
+                mirror = f" (as the workbook's {valid.name})" if valid.name else ""
+                problems.append(f"{shown}: expected {expected}{mirror}")
+    return problems
 
 
 SCHEDULER_ADDRESS = re.compile(r"(tcp|tls|inproc|ucx)://[^\s/:]+(:[0-9]{1,5})?/?")
-MAX_DROPS = 1_000_000
-MAX_USERS = 10_000_000
 
 
 def study_problems(settings, model: str) -> list[str]:
-    """drops, seed, sweep and dask, checked like everything else before any work."""
-    problems = _number_problems([
-        ("drops", settings.drops, 1 <= settings.drops <= MAX_DROPS, f"a whole number from 1 to {MAX_DROPS:,}"),
-        ("seed", settings.seed, 0 <= settings.seed <= 2**32 - 1, "a whole number from 0 to 2^32 - 1"),
-    ])
+    """The sweep (its values checked as the swept quantity) and the scheduler's address."""
+    problems = []
     sweep = settings.sweep
     names = fedsllm_sweep_names() if model == "fedsllm" else card_sweep_names()
     if sweep.name is not None and sweep.name not in names:
@@ -313,87 +349,40 @@ def study_problems(settings, model: str) -> list[str]:
     elif sweep.name is None and sweep.values:
         problems.append("sweep.values given without sweep.name: expected sweep.name=... too")
     elif sweep.name is not None:
-        for value in sweep.values:
-            if sweep.name == "power_dbm":
-                problem = POWER_FIELD.problem(value)
-            elif sweep.name == "users":
-                problem = None if float(value).is_integer() and 1 <= value <= MAX_USERS else \
-                    f"a whole number from 1 to {MAX_USERS:,}"
-            else:
-                problem = sweep_field(model, sweep.name).problem(value)
-            if problem:
-                problems.append(f"sweep.values: {value:g}: expected {problem} (as {sweep.name})")
-    dask = settings.dask
-    if dask.scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(dask.scheduler)):
-        problems.append(f"dask.scheduler={dask.scheduler}: expected an address like tcp://HOST:PORT")
-    if dask.workers is not None and not 1 <= dask.workers <= 4096:
-        problems.append(f"dask.workers={dask.workers}: expected a whole number from 1 to 4096, or null")
-    if model == "fedsllm":
-        mc = settings.monte_carlo
-        problems += _number_problems([
-            ("users", settings.users, settings.users is None or 1 <= settings.users <= MAX_USERS,
-             f"a whole number from 1 to {MAX_USERS:,}, or null"),
-            ("monte_carlo.tol", mc.tol, 1e-12 <= mc.tol < 1, "a number in [1e-12, 1)"),
-            ("monte_carlo.solve_limit", mc.solve_limit, mc.solve_limit >= 1, "a whole number >= 1"),
-        ])
+        swept = {"power_dbm": POWER_FIELD, "users": USERS}.get(sweep.name) or sweep_field(model, sweep.name)
+        problems += [f"sweep.values: {value:g}: expected {swept.problem(value)} (as {sweep.name})"
+                     for value in sweep.values if swept.problem(value)]
+    scheduler = settings.dask.scheduler
+    if scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(scheduler)):
+        problems.append(f"dask.scheduler={scheduler}: expected an address like tcp://HOST:PORT")
     return problems
 
 
-def _open_unit(value: float | None) -> bool:
-    return value is None or 0 < value < 1
-
-
 def fedsllm_problems(settings: FedsllmConfig) -> list[str]:
-    eta = settings.eta
-    problems = _number_problems([
-        ("baseline_eta", settings.baseline_eta, 0 < settings.baseline_eta < 1, "a number in (0, 1)"),
-        ("eta.low", eta.low, _open_unit(eta.low), "a number in (0, 1), or null"),
-        ("eta.high", eta.high, _open_unit(eta.high), "a number in (0, 1), or null"),
-        ("eta.refine_tol", eta.refine_tol, 0 < eta.refine_tol < 1, "a number in (0, 1)"),
-    ])
-    if eta.step is not None and ETA_STEP_FIELD.problem(eta.step):
-        problems.append(f"eta.step={eta.step}: expected {ETA_STEP_FIELD.problem(eta.step)} (as the workbook's "
-                        f"eta_step)")
-    powers = settings.power_sweep.powers_dbm
-    if not powers:
-        problems.append("power_sweep.powers_dbm=[]: expected at least one power")
-    problems += [f"power_sweep.powers_dbm: {power}: expected {POWER_FIELD.problem(power)} (as the workbook's "
-                 f"power_main_max_dbm)" for power in powers if POWER_FIELD.problem(power)]
-    solver = settings.solver
-    problems += _number_problems([
-        ("solver.gap", solver.gap, 1e-14 <= solver.gap < 1, "a number in [1e-14, 1) (bounds exact to about 1e-15)"),
-        ("solver.ipopt_max_users", solver.ipopt_max_users, solver.ipopt_max_users >= 0, "a whole number >= 0"),
-        ("solver.certify_max_users", solver.certify_max_users, solver.certify_max_users >= 0, "a whole number >= 0"),
-        ("problem16_multistart_max_users", settings.problem16_multistart_max_users,
-         settings.problem16_multistart_max_users >= 0, "a whole number >= 0"),
-        ("global_eta.tol", settings.global_eta.tol, 1e-12 <= settings.global_eta.tol < 1, "a number in [1e-12, 1)"),
-        ("global_eta.problem16_tol", settings.global_eta.problem16_tol, 1e-12 <= settings.global_eta.problem16_tol < 1,
-         "a number in [1e-12, 1)"),
-    ])
-    return problems + study_problems(settings, "fedsllm") + solver_problems(settings.solver)
+    problems = [] if settings.power_sweep.powers_dbm else ["power_sweep.powers_dbm=[]: expected at least one power"]
+    return (problems + study_problems(settings, "fedsllm") + energy_problems(settings)
+            + sensitivity_problems(settings, "fedsllm"))
 
 
 def card_problems(settings: CardConfig) -> list[str]:
     problems = []
-    for name, schema_field in CARD_OVERRIDE_FIELDS.items():
-        value = getattr(settings, name)
-        if value is not None and schema_field.problem(value):
-            problems.append(f"{name}={value}: expected {schema_field.problem(value)} (as the workbook's {name})")
     rounds = str(settings.crosscheck.rounds).strip()
     if rounds.lower() != "all":
         whole = re.fullmatch(r"[0-9]+", rounds) is not None
         if not whole or int(rounds) < 1 or (settings.rounds is not None and int(rounds) > settings.rounds):
             upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
             problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 1{upper}")
-    limit = settings.crosscheck.time_limit
-    if not (limit > 0 and math.isfinite(limit)):
-        problems.append(f"crosscheck.time_limit={limit}: expected a number of seconds > 0")
-    return problems + study_problems(settings, "card") + solver_problems(settings.solver)
+    return problems + study_problems(settings, "card") + sensitivity_problems(settings, "card")
+
+
+def settings_problems(settings: FedsllmConfig | CardConfig) -> list[str]:
+    """Every out-of-range setting: the Fields' ranges, then the rules between settings."""
+    rules = fedsllm_problems if isinstance(settings, FedsllmConfig) else card_problems
+    return range_problems(settings) + rules(settings)
 
 
 def check_settings(settings: FedsllmConfig | CardConfig) -> None:
     """A ConfigError listing every out-of-range setting, if there is any."""
-    problems = fedsllm_problems(settings) if isinstance(settings, FedsllmConfig) else card_problems(settings)
+    problems = settings_problems(settings)
     if problems:
-        raise ConfigError(f"{len(problems)} bad setting{'s' if len(problems) != 1 else ''}:\n"
-                          + "\n".join(f"  - {p}" for p in problems))
+        raise ConfigError.listing("bad setting", problems)

@@ -1,10 +1,11 @@
-"""FedsLLM's pipeline, one call per step (README, "How it solves"):
+"""FedsLLM's pipeline, one call per step (docs/engines.md):
 
     read -> validate -> build -> solve -> certify -> report
 
-`run_fedsllm(cfg)` checks the configuration and the output folder before any
-work, then runs the chosen study. Each step is one function below; nothing is
-written unless every step succeeds (the report folder is committed last).
+`run_fedsllm(run)` runs the chosen study on a prepared context (settings, solver
+and options checked before any work) and returns its Report in memory: the
+command line writes it at once, the notebook API only when asked. Each step is
+one function below.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import time
 from dataclasses import dataclass
 
 import pyomo.environ as pyo
-from omegaconf import DictConfig
 
-from data.fedsllm import DEFAULT_WORKBOOK, FedsllmInputs, fedsllm_inputs
+from data.fedsllm.inputs import FedsllmInputs, fedsllm_inputs
+from data.papers import FEDSLLM_STRATEGIES
 from data.workbook import Table
 from models.fedsllm import build_problem16
 from reports import console
-from reports.export import ReportFolder
+from reports.export import Percent
 from reports.fedsllm import (
     allocation_table,
     baselines_table,
@@ -34,20 +35,22 @@ from reports.fedsllm import (
     summary_table,
     sweep_curve,
 )
-from reports.plots import figures_table, plot_eta_sweep, plot_fig2
+from reports.plots import plot_eta_sweep, plot_fig2
+from reports.files.report import Report
 from solvers.fedsllm.certificate import (
     Certificate, certify_by_duality_gap, certify_optimum, global_checks, problem16_global_checks,
     structured_bound_checks,
 )
 from solvers.app.config import ConfigError, Study
-from solvers.app.study import fedsllm_monte_carlo
+from solvers.app.study import fedsllm_monte_carlo, fedsllm_sensitivity
 from solvers.fedsllm.search import (
     EngineSettings, EtaGrid, EtaSearch, OptimumAllocation, eta_grid_for, optimum_from_allocation,
     search_estimate_seconds,
 )
 from solvers.fedsllm.baselines import (
-    STRATEGIES, Comparison, StrategyResult, StrategyModels, build_strategy_models, compare_strategies, power_sweep,
+    Comparison, StrategyResult, StrategyModels, build_strategy_models, compare_strategies, power_sweep,
 )
+from solvers.fedsllm.energy.scenario import optimum_energy, strategy_energies
 from solvers.fedsllm.problem16 import (
     Problem16Solution, best_solution, certified_point, polish_certified, reduction_applies, reduction_holds,
     solve_problem16, structured_crosscheck,
@@ -56,7 +59,7 @@ from solvers.fedsllm.global_eta import GlobalEtaResult, GlobalSearchError, certi
 from solvers.runtime.ipopt import SolveError
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.runtime.progress import LONG_RUN_SECONDS
-from solvers.app.context import RunContext, RunOutcome, prepare_context, read
+from solvers.app.context import RunContext, read
 
 
 log = logging.getLogger(__name__)
@@ -95,9 +98,8 @@ class FedsllmOptimum:
     problem16_crosscheck: str = ""  # how (16) was answered, for the summary
 
 
-def run_fedsllm(cfg: DictConfig) -> RunOutcome:
-    """The whole run; returns the lines to print, the report folder and its headline numbers."""
-    run = prepare_context(cfg, DEFAULT_WORKBOOK)
+def run_fedsllm(run: RunContext) -> Report:
+    """The whole run of the chosen delay study; returns its report, in memory (energy: solvers.app.energy)."""
     return STUDIES[run.settings.study](run)
 
 
@@ -121,8 +123,10 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
     return inputs, grid
 
 
-def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: StrategyModels) -> FedsllmOptimum:
-    """The four strategies (Proposed is the eta search over (17)), the certified optimum over eta, then (16)."""
+def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: StrategyModels,
+          problem16: bool | None = None) -> FedsllmOptimum:
+    """The four strategies (Proposed is the eta search over (17)), the certified optimum over eta, then (16)
+    (`problem16`: whether to answer it; None: as the settings say)."""
     comparison = compare_strategies(models, grid, run.settings.baseline_eta, refine_tolerance(run))
     global_result = None
     if run.settings.global_eta.enabled:
@@ -134,7 +138,7 @@ def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: Strateg
     search = models.search
     solved = FedsllmOptimum(comparison, None, search.model, "Problem (17)", None, None, reduction_applies(inputs),
                             False, global_result, optimum_nlp=search.final_nlp)
-    if run.settings.problem16:
+    if run.settings.problem16 if problem16 is None else problem16:
         answer_problem16(run, inputs, grid, search, solved)
     if solved.optimum_model is not None:
         solved.optimum = OptimumAllocation.from_model(solved.optimum_model)
@@ -259,34 +263,31 @@ def effective_eta(grid: EtaGrid) -> dict[str, object]:
 
 
 def report(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, solved: FedsllmOptimum,
-           certificate: Certificate) -> RunOutcome:
-    """Write the report folder (atomically) and return the console lines."""
+           certificate: Certificate) -> Report:
+    """The report's tables, figure, run files and console lines (written by whoever asked for the run)."""
     search = solved.comparison.search
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
-                                       optimum_summary_rows(solved, certificate), run.provenance))
-        folder.add_table(allocation_table(inputs, solved.optimum))
-        folder.add_table(eta_sweep_table(search))
-        folder.add_table(certificate_table(certificate))
-        folder.add_table(baselines_table(solved.comparison))
-        if solved.problem16 is not None:
-            folder.add_table(reduction_table(solved.problem16, search.best.T, search.best.eta,
-                                             inputs.parameter("client_share_min")))
-        etas, delays = sweep_curve(search)
-        figure = plot_eta_sweep(etas, delays, search.best.eta, search.best.T, folder.file("eta_sweep.png"),
-                                solved.global_eta.envelope if solved.global_eta is not None else (),
-                                users=inputs.user_count)
-        folder.add_table(figures_table([figure]))
-        run.write_run_files(folder, effective_eta(grid))
-        final = folder.commit("fedsllm.xlsx")
+    tables = [summary_table(inputs, search, solved.optimum, grid, time.perf_counter() - run.started,
+                            optimum_summary_rows(solved, certificate), run.provenance),
+              allocation_table(inputs, solved.optimum, optimum_energy(inputs, solved.optimum, solved.optimum_model)),
+              eta_sweep_table(search), certificate_table(certificate),
+              baselines_table(solved.comparison, strategy_energies(inputs, solved.comparison))]
+    if solved.problem16 is not None:
+        tables.append(reduction_table(solved.problem16, search.best.T, search.best.eta,
+                                      inputs.parameter("client_share_min")))
+    etas, delays = sweep_curve(search)
+    envelope = solved.global_eta.envelope if solved.global_eta is not None else ()
+    best_eta, best_delay, users = search.best.eta, search.best.T, inputs.user_count
+    figures = {"eta_sweep": lambda path: plot_eta_sweep(etas, delays, best_eta, best_delay, path, envelope,
+                                                        users=users)}
     headline = {"T_star_s": solved.optimum.T, "eta_star": solved.optimum.eta, "source": solved.source,
-                "certificate": certificate.verdict()}
-    return RunOutcome(console.fedsllm_optimum_lines(solved, certificate, final), final, headline, folder.tables)
+                "reduction_vs_BA": solved.comparison.reduction_vs_ba("Proposed"), "certificate": certificate.verdict()}
+    return Report("fedsllm.xlsx", tables, console.fedsllm_optimum_lines(solved, certificate), headline, figures,
+                  run_files=run.run_files(effective_eta(grid)))
 
 
 # --- The studies ----------------------------------------------------------------------------
 
-def optimum_study(run: RunContext) -> RunOutcome:
+def optimum_study(run: RunContext) -> Report:
     """The optimum with its certificate, Problem (16) and the baselines."""
     tables = read(run)
     inputs, grid = validate(run, tables)
@@ -296,7 +297,7 @@ def optimum_study(run: RunContext) -> RunOutcome:
     return report(run, inputs, grid, solved, certificate)
 
 
-def power_sweep_study(run: RunContext) -> RunOutcome:
+def power_sweep_study(run: RunContext) -> Report:
     """Fig. 2: the four strategies at every power (each power builds and solves its own models;
     the certificate is the optimum study's)."""
     tables = read(run)
@@ -308,18 +309,17 @@ def power_sweep_study(run: RunContext) -> RunOutcome:
 
 
 def report_power_sweep(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, powers: list[float],
-                       sweep) -> RunOutcome:
+                       sweep) -> Report:
     mean_reduction = mean_reduction_vs_ba(sweep)
-    with ReportFolder(run.out) as folder:
-        folder.add_table(power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,
-                                                   time.perf_counter() - run.started, run.provenance))
-        folder.add_table(fig2_table(sweep))
-        delays = {s: [c.results[s].T for _, c in sweep] for s in STRATEGIES}
-        folder.add_table(figures_table([plot_fig2(powers, delays, folder.file("fig2.png"), users=inputs.user_count)]))
-        run.write_run_files(folder, effective_eta(grid))
-        final = folder.commit("fedsllm.xlsx")
-    return RunOutcome(console.power_sweep_lines(len(powers), mean_reduction, final), final,
-                      {"mean_reduction_vs_BA": mean_reduction, "powers": len(powers)}, folder.tables)
+    tables = [power_sweep_summary_table(inputs, mean_reduction, len(powers), run.settings.baseline_eta,
+                                        time.perf_counter() - run.started, run.provenance), fig2_table(sweep)]
+    delays = {s: [c.results[s].T for _, c in sweep] for s in FEDSLLM_STRATEGIES}
+    figures = {"fig2": lambda path: plot_fig2(powers, delays, path, users=inputs.user_count,
+                                                fixed_eta=run.settings.baseline_eta)}
+    return Report("fedsllm.xlsx", tables, console.power_sweep_lines(len(powers), mean_reduction),
+                  {"mean_reduction_vs_BA": Percent(mean_reduction), "powers": len(powers)}, figures,
+                  run_files=run.run_files(effective_eta(grid)))
 
 
-STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo}
+STUDIES = {Study.optimum: optimum_study, Study.power_sweep: power_sweep_study, Study.monte_carlo: fedsllm_monte_carlo,
+           Study.sensitivity: fedsllm_sensitivity}

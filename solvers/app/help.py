@@ -21,7 +21,7 @@ the traceback is saved to a file), 130 Ctrl-C, 143 SIGTERM.
 
 from __future__ import annotations
 
-from solvers.app.config import MODEL_CONFIGS, ConfigError, key_help, known_keys
+from solvers.app.config import MODEL_CONFIGS, ConfigError, key_help
 
 
 def help_text(model: str | None) -> str:
@@ -54,11 +54,10 @@ def _shown(value: object) -> str:
 def completion_script(request: str) -> str:
     if request != "install=bash":
         raise ConfigError(f"--shell-completion {request}: only 'install=bash' is supported")
-    words = {"run", "generate", "-m", "--multirun", "--help", "--cfg", "model=fedsllm", "model=card",
-             "study=optimum", "study=power_sweep", "channel_state=Good", "channel_state=Normal",
-             "channel_state=Poor"}
+    words = {"run", "generate", "-m", "--multirun", "--help", "--cfg", *(f"model={name}" for name in MODEL_CONFIGS)}
     for name in MODEL_CONFIGS:
-        words |= {f"{key}=" for key in known_keys(name)}
+        for key in key_help(MODEL_CONFIGS[name]):
+            words |= {f"{key.key}="} | {f"{key.key}={choice}" for choice in key.choices}
     return ("_fedsplit_complete() {\n"
             '    COMPREPLY=( $(compgen -W "' + " ".join(sorted(words)) + '" -- "${COMP_WORDS[COMP_CWORD]}") )\n'
             "}\n"

@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, replace
+from enum import Enum
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING
 
-from data.issues import InputError
-from reports.export import ReportDestinationError, write_index
-from reports.run_files import default_out, write_diagnostics
-from solvers.app.overrides import Overrides, job_overrides, checked_config
-from solvers.app.config import ConfigError
-from solvers.runtime.ipopt import SolveError, SolverOptionError, SolverUnavailableError
-from solvers.app.context import RunOutcome, command_line
+from omegaconf import DictConfig, OmegaConf
+
+from data.errors import FedsplitError
+from data.workbook import WorkbookFile
+from reports.export import ReportDestinationError, check_destination, write_index
+from reports.files.run_files import default_out, write_diagnostics
+from solvers.app.context import RunOutcome, command_line, prepare_context
+from solvers.app.overrides import Overrides, checked_config, job_overrides
+from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
-from solvers.studies.cluster import ClusterError
 
+if TYPE_CHECKING:
+    from reports.files.report import Report
 
-EXIT_OK, EXIT_INPUT, EXIT_SOLVE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 70, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 70, 130  # and each FedsplitError's exit_code (2 input, 3 solve)
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
 
@@ -33,49 +37,47 @@ class JobResult:
     code: int
     outcome: RunOutcome | None
     message: str
+    settings: dict[str, object] = field(default_factory=dict)  # each override's key -> the value the job ran with
 
 
-def pipeline(model: str):
-    """The model's pipeline, imported when a job runs: it loads Pyomo, matplotlib and pandas, which --help,
-    --cfg job and the checks of the command line do not need."""
+def pipeline_of(model: str):
+    """The model's pipeline and its shipped workbook, imported when a job runs: the pipelines load Pyomo,
+    matplotlib and pandas, which --help, --cfg job and the command line's checks do not need."""
     if model == "card":
+        from data.card.inputs import DEFAULT_CARD_WORKBOOK  # noqa: PLC0415
         from solvers.app.card import run_card  # noqa: PLC0415
 
-        return run_card
-    from solvers.app.fedsllm import run_fedsllm  # noqa: PLC0415
+        return run_card, DEFAULT_CARD_WORKBOOK
+    from data.fedsllm.inputs import DEFAULT_WORKBOOK  # noqa: PLC0415
+    from solvers.app.energy import run_fedsllm_model  # noqa: PLC0415
 
-    return run_fedsllm
+    return run_fedsllm_model, DEFAULT_WORKBOOK
+
+
+def run_pipeline(settings, source=None, command: str | None = None) -> Report:
+    """The model's pipeline on typed settings, the one the command line and the notebook API run: `source` is
+    the input (default: the workbook `settings.data` names, or the model's shipped one). Call it inside
+    `capturing_run_log()`: the report's run.log is what was logged until it returned."""
+    pipeline, default_workbook = pipeline_of(settings.model_name)
+    source = source or WorkbookFile(Path(settings.data) if settings.data else default_workbook)
+    report = pipeline(prepare_context(settings, source, command or command_line()))
+    report.run_files.log_lines = run_log_lines()
+    return report
 
 
 def run_job(cfg: DictConfig) -> RunOutcome:
+    """One command-line job: its report folder refused before any work if unusable, then written whole."""
+    settings = OmegaConf.to_object(cfg)
+    out = check_destination(Path(settings.out) if settings.out else default_out(settings.report_label()))
     with capturing_run_log():
         log.info("command: %s", command_line())
         try:
-            return pipeline(cfg.model_name)(cfg)
+            report = run_pipeline(settings)
         except SolveError as error:
-            error.diagnostics = write_diagnostics(Path(cfg.out), str(error), run_log_lines())
+            error.diagnostics = write_diagnostics(out, str(error), run_log_lines())
             raise
-
-
-def failure_code(error: BaseException) -> int:
-    if isinstance(error, SolveError):
-        return EXIT_SOLVE
-    return EXIT_INPUT
-
-
-EXPECTED_FAILURES = (InputError, ConfigError, ReportDestinationError, SolverUnavailableError, SolverOptionError,
-                     SolveError, ClusterError)
-
-
-def failure_lines(error: BaseException) -> list[str]:
-    lines = [f"error: {error}"]
-    if isinstance(error, InputError):
-        lines.append("Nothing was written. Fix the workbook and run again.")
-    elif isinstance(error, SolveError):
-        diagnostics = getattr(error, "diagnostics", None)
-        lines.append(f"No report was written; the solves so far are in {diagnostics}." if diagnostics
-                     else "Nothing was written.")
-    return lines
+        final, tables = report.write(out)
+    return RunOutcome([*report.lines, f"report: {final}"], final, report.headline, tables)
 
 
 def run_single(overrides: list[str]) -> int:
@@ -98,23 +100,41 @@ def run_multirun(overrides: Overrides) -> int:
     results = []
     for number, (job, cfg) in enumerate(zip(jobs, configs)):
         print(f"[job {number}] {' '.join(job)}", file=sys.stderr)
+        settings = override_values(job, cfg)
         try:
             outcome = run_job(cfg)
-            results.append(JobResult(number, job, EXIT_OK, outcome, ""))
+            results.append(JobResult(number, job, EXIT_OK, outcome, "", settings))
             for line in outcome.lines:
                 print(f"[job {number}] {line}")
-        except EXPECTED_FAILURES as error:
-            for line in failure_lines(error):
+        except FedsplitError as error:
+            for line in error.lines():
                 print(f"[job {number}] {line}", file=sys.stderr)
-            results.append(JobResult(number, job, failure_code(error), None, str(error).splitlines()[0]))
+            results.append(JobResult(number, job, error.exit_code, None, str(error).splitlines()[0], settings))
     index = write_index(sweep_dir, [_index_row(r) for r in results])
     failed = [r for r in results if r.code != EXIT_OK]
     print(f"multirun: {len(results) - len(failed)} of {len(results)} jobs done; index: {index}")
     return max((r.code for r in failed), default=EXIT_OK)
 
 
+def override_values(job: list[str], cfg: DictConfig) -> dict[str, object]:
+    """Each override of a job (but `model`) as its key and the typed value the job ran with (a choice as its
+    name, a list or mapping as its text), so that the multirun index has one column per override."""
+    values = {}
+    for text in job:
+        key, _, typed = text.partition("=")
+        key = key.lstrip("+~")
+        if key == "model":
+            continue
+        value = OmegaConf.select(cfg, key, default=typed)
+        if OmegaConf.is_config(value):
+            value = str(OmegaConf.to_container(value))
+        values[key] = value.value if isinstance(value, Enum) else value
+    return values
+
+
 def _index_row(result: JobResult) -> dict[str, object]:
-    row = {"job": result.number, "overrides": " ".join(result.overrides[1:]), "exit_code": result.code,
+    """The job, one column per override, then its exit code, report, error and headline numbers."""
+    row = {"job": result.number, **result.settings, "exit_code": result.code,
            "report": str(result.outcome.report) if result.outcome else "", "error": result.message}
     if result.outcome:
         row.update(result.outcome.headline)

@@ -14,7 +14,7 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from reports.run_files import default_out
+from reports.files.run_files import default_out
 from solvers.app.config import MODEL_CONFIGS, ConfigError, check_settings, known_keys, nearest_key, register_configs
 
 
@@ -41,12 +41,8 @@ def _parse(texts: list[str]) -> list[Override]:
             reason = str(error).splitlines()[0]
             problems.append(f"{text}: not a key=value override ({reason})")
     if problems:
-        raise ConfigError(_listed("bad override", problems))
+        raise ConfigError.listing("bad override", problems)
     return parsed
-
-
-def _listed(noun: str, problems: list[str]) -> str:
-    return f"{len(problems)} {noun}{'s' if len(problems) != 1 else ''}:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def check_overrides(texts: list[str], multirun: bool) -> Overrides:
@@ -95,7 +91,7 @@ def check_overrides(texts: list[str], multirun: bool) -> Overrides:
             continue
         kept.append(override)
     if problems:
-        raise ConfigError(_listed("bad override", problems))
+        raise ConfigError.listing("bad override", problems)
     return Overrides(model, kept, sweep_dir)
 
 

@@ -1,7 +1,7 @@
 """The `fedsplit` console script of the installed package (pyproject's [project.scripts]).
 
     fedsplit run model=fedsllm [key=value ...]      the main job (solvers.run)
-    fedsplit generate users=50 out=scenario.xlsx    draw a FedsLLM workbook (data.generate)
+    fedsplit generate users=50 out=scenario.xlsx    draw a FedsLLM workbook (data.fedsllm.generate)
     fedsplit generate-card out=card.xlsx            write a CARD workbook (data.card.generate)
 
 The repository's `./fedsplit` script does the same after its set-up, and adds `test` and `bench`.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from data import generate
 from data.card import generate as generate_card
+from data.fedsllm import generate
 from solvers.app import cli
 
 COMMANDS = {"run": cli.main, "generate": generate.main, "generate-card": generate_card.main}

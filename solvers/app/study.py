@@ -1,27 +1,33 @@
-"""Monte Carlo studies, one call per step (README, "Studies"):
+"""Monte Carlo and sensitivity studies, one call per step (README, "Studies", "Sensitivity studies"):
 
     read -> validate -> tasks -> run on Dask -> report
 
 read/validate: the workbook as the base case, like every run; tasks: drops x sweep values (data only);
-run: `solvers.study.run_tasks` on a LocalCluster or an existing scheduler; report: the tidy table of
-runs (CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the
-benchmarks next to the papers' values, the failures, and the figures with their intervals, committed
-last so that a failure or Ctrl-C writes nothing.
+run: `solvers.studies.cluster.run_tasks` on a LocalCluster or an existing scheduler; report (a Report in
+memory, written whole by the caller, so that a failure or Ctrl-C writes nothing): the tidy table of runs
+(CSV, Parquet, xlsx), the summary with 95 % confidence intervals, the reductions against the benchmarks
+next to the papers' values, the failures, and the figures with their intervals.
 """
 
 from __future__ import annotations
 
 import time
 
+import pandas as pd
+
 from data.card.inputs import card_inputs
-from data.fedsllm import fedsllm_inputs
-from reports.export import ReportFolder, summary_with_versions
-from reports.plots import figures_table
+from data.fedsllm.inputs import fedsllm_inputs
+from data.papers import PAPER_DELAY_REDUCTION, PAPER_ENERGY_REDUCTION, PAPER_REDUCTION_VS_BA
+from reports.console import card_study_lines, fedsllm_study_lines
+from reports.export import Percent, summary_with_versions
+from reports.files.report import Report
 from reports.study import (
+    REDUCTION_FORMATS,
     card_reductions,
     failures_frame,
     fedsllm_reductions,
-    plot_fig4_with_ci,
+    fig4_figures,
+    overall_reduction,
     plot_pareto_with_ci,
     plot_sweep_with_ci,
     runs_frame,
@@ -30,13 +36,19 @@ from reports.study import (
     worst_gap,
     write_parquet,
 )
-from solvers.app.context import RunContext, RunOutcome, read
+from reports.study.sensitivity import indices_frame, indices_table, plot_indices, points_table, top_factor_lines
+from reports.sweep_axis import sweep_axis
+from solvers.app.config import ConfigError
+from solvers.app.context import RunContext, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
-from solvers.studies.fedsllm import FedsllmStudySpec, fedsllm_task_failure, run_fedsllm_task
-from solvers.studies.tasks import study_tasks
-
-SWEEP_LABELS = {"power_dbm": "maximum transmit power (dBm)", "users": "users K", "w": "weight w of the delay"}
+from solvers.studies.fedsllm import FedsllmStudySpec, StudyEngine, fedsllm_task_failure, run_fedsllm_task
+from solvers.studies.sensitivity import (
+    FEDSLLM_OUTPUTS, SensitivitySpec, card_outputs, indices_rows, point_failure, run_card_point, run_fedsllm_point,
+    sample_design,
+)
+from solvers.studies.sensitivity_points import column_problems, factors_of
+from solvers.studies.tasks import study_chunks, study_tasks
 
 
 def cluster_settings(run: RunContext) -> ClusterSettings:
@@ -65,47 +77,54 @@ def common_facts(run: RunContext, frame, where: dict, runs: str) -> list[tuple]:
     ]
 
 
-def fedsllm_monte_carlo(run: RunContext) -> RunOutcome:
+def fedsllm_monte_carlo(run: RunContext) -> Report:
     """FedsLLM: drops x sweep x Proposed/EB/FE/BA."""
     inputs = fedsllm_inputs(run.data_path, read(run))
     settings = run.settings
     spec = FedsllmStudySpec(dict(inputs.parameters), settings.users or inputs.user_count, settings.sweep.name,
                             settings.baseline_eta, settings.monte_carlo.tol, settings.solver.gap,
                             settings.monte_carlo.solve_limit, settings.monte_carlo.eta_search.value)
-    rows, where = run_tasks(run_fedsllm_task, spec, tasks_of(run), fedsllm_task_failure, cluster_settings(run),
-                            run.progress)
+    # The batched engine runs the eta search (grid + Brent); the certified search runs per task.
+    batched = settings.monte_carlo.engine is StudyEngine.batched and spec.eta_search == "search"
+    if batched:
+        from solvers.studies.fedsllm_batched import fedsllm_chunk_failure, run_fedsllm_chunk  # noqa: PLC0415 (numba)
+        rows, where = run_tasks(run_fedsllm_chunk, spec, tasks_of(run), fedsllm_chunk_failure, cluster_settings(run),
+                                run.progress, study_chunks)
+    else:
+        rows, where = run_tasks(run_fedsllm_task, spec, tasks_of(run), fedsllm_task_failure, cluster_settings(run),
+                                run.progress)
     frame = runs_frame(rows)
     summary = summary_frame(frame)
     reductions = fedsllm_reductions(frame)
-    overall = reductions[reductions["sweep_value"] == "all"].iloc[0]
+    overall = overall_reduction(reductions)
+    axis = sweep_axis("fedsllm", settings.sweep.name)
     facts = [
         ("study", "monte_carlo", "-", "FedsLLM: drops x sweep x strategies (Proposed, EB, FE, BA)"),
         ("users", spec.users, "-", "users K per drop (unless swept)"),
         *common_facts(run, frame, where, "drop x sweep point x strategy"),
-        ("reduction_vs_BA", overall["mean"], "-", "mean of 1 - T_Proposed / T_BA over the drops (paper: 47.63 %)"),
-        ("reduction_vs_BA_ci95_low", overall["ci95_low"], "-", "its 95 % confidence interval (Student t)"),
-        ("reduction_vs_BA_ci95_high", overall["ci95_high"], "-", "its 95 % confidence interval (Student t)"),
+        ("study_engine", "batched" if batched else "per_task", "-",
+         "batched: chunks of tasks solved together; per_task: one Dask task per drop and sweep point"),
+        ("reduction_vs_BA", Percent(overall["mean"]), "-", f"mean of 1 - T_Proposed / T_BA over the drops (paper: {PAPER_REDUCTION_VS_BA:.2%})"),
+        ("reduction_vs_BA_ci95_low", Percent(overall["ci95_low"]), "-", "its 95 % confidence interval (Student t)"),
+        ("reduction_vs_BA_ci95_high", Percent(overall["ci95_high"]), "-", "its 95 % confidence interval (Student t)"),
         ("worst_gap", worst_gap(frame), "-", "largest relative duality gap of a Proposed or FE run"),
         ("certified_by", (f"global branch and bound over eta to {settings.monte_carlo.tol:g}"
                           if spec.eta_search == "certified" else "structured duality gap at the searched eta")
          + " (Proposed), structured duality gap (FE)", "-", "what proves each run's optimum"),
     ]
-    figures = []
-    if settings.sweep.name:
-        name = settings.sweep.name
-        label = None if name == "power_dbm" else SWEEP_LABELS.get(name, name)
-        caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against "
-                   f"{SWEEP_LABELS.get(name, name)}, K = {spec.users}" + ("" if name != "users" else " (swept)"))
-        figures.append(("fig2.png", lambda path: plot_sweep_with_ci(summary, "T_s", label, caption, path,
-                                                                    spec.users)))
-    line = (f"Monte Carlo over {settings.drops} drops: Proposed is {overall['mean']:.2%} below BA, 95 % CI "
-            f"[{overall['ci95_low']:.2%}, {overall['ci95_high']:.2%}] (paper: 47.63 %); "
-            f"{failed_runs(frame)} of {len(frame)} runs failed; worst gap {worst_gap(frame):.1e}")
-    return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, [line],
-                   {"reduction_vs_BA": float(overall["mean"]), "runs": len(frame)})
+    figures = {}
+    if axis is not None:
+        users = None if axis.name == "users" else spec.users
+        caption = (f"FedsLLM Fig. 2 over {settings.drops} drops: mean delay against {axis.description}"
+                   + (f", K = {users}" if users else ""))
+        figures["fig2"] = lambda path: plot_sweep_with_ci(summary, "T_s", axis, caption, path, users,
+                                                         settings.baseline_eta)
+    lines = fedsllm_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame), worst_gap(frame))
+    return _report(run, "fedsllm.xlsx", facts, frame, summary, reductions, figures, lines,
+                   {"reduction_vs_BA": Percent(overall["mean"]), "runs": len(frame)}, axis)
 
 
-def card_monte_carlo(run: RunContext) -> RunOutcome:
+def card_monte_carlo(run: RunContext) -> Report:
     """CARD: drops x sweep (w: the Pareto curve) x channel states x CARD/server-only/device-only."""
     base = card_inputs(run.data_path, read(run))
     settings = run.settings
@@ -119,35 +138,123 @@ def card_monte_carlo(run: RunContext) -> RunOutcome:
     reductions = card_reductions(frame)
     facts = [("study", "monte_carlo", "-", "CARD: drops x sweep x channel states x methods"),
              *common_facts(run, frame, where, "drop x sweep point x channel state x method")]
-    lines = [f"Monte Carlo over {settings.drops} drops ({failed_runs(frame)} of {len(frame)} runs failed):"]
-    for record in reductions.itertuples():
-        if settings.sweep.name is None or record.sweep_value == settings.sweep.values[0]:
-            lines.append(f"  {record.channel_state:>6}: {record.comparison} {record.mean:.1%}, 95 % CI "
-                         f"[{record.ci95_low:.1%}, {record.ci95_high:.1%}] (paper: {record.paper:.1%})")
-    first = settings.sweep.values[0] if settings.sweep.name else None
-    weight = first if settings.sweep.name == "w" else base.parameter("w")
-    figures = [("fig4.png", lambda path: plot_fig4_with_ci(summary, first, path, weight))]
+    axis = sweep_axis("card", settings.sweep.name)
+    lines = card_study_lines(reductions, axis, settings.drops, failed_runs(frame), len(frame))
+    figures = fig4_figures(summary, axis, base.parameter("w"))
     if settings.sweep.name == "w":
-        figures.append(("pareto.png", lambda path: plot_pareto_with_ci(summary, path, settings.drops)))
-    return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)})
+        figures["pareto"] = lambda path: plot_pareto_with_ci(summary, path)
+    return _report(run, "card.xlsx", facts, frame, summary, reductions, figures, lines, {"runs": len(frame)}, axis)
 
 
 def _report(run: RunContext, workbook: str, facts, frame, summary, reductions, figures, lines,
-            headline) -> RunOutcome:
-    sweep_label = run.settings.sweep.name
-    with ReportFolder(run.out) as folder:
-        folder.add_table(summary_with_versions(
-            [*facts, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
-             ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance))
-        folder.add_table(table_from_frame("means", summary, sweep_label))
-        folder.add_table(table_from_frame("reductions", reductions, sweep_label))
-        folder.add_table(table_from_frame("failures", failures_frame(frame), sweep_label))
-        folder.add_table(table_from_frame("runs", frame, sweep_label))
-        write_parquet(frame, folder.file("runs.parquet"))
-        drawn = [draw(folder.file(name)) for name, draw in figures]
-        if drawn:
-            folder.add_table(figures_table(drawn))
-        run.write_run_files(folder, {})
-        final = folder.commit(workbook)
-    return RunOutcome([*lines, f"report: {final}"], final, headline, folder.tables)
+            headline, axis) -> Report:
+    tables = [summary_with_versions([*facts, ("wall_time", time.perf_counter() - run.started, "s",
+                                              "wall time of the whole study"),
+                                     ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance),
+              table_from_frame("means", summary, axis),
+              table_from_frame("reductions", reductions, axis, REDUCTION_FORMATS),
+              table_from_frame("failures", failures_frame(frame), axis),
+              table_from_frame("runs", frame, axis)]
+    return Report(workbook, tables, lines, headline, figures,
+                  {"runs.parquet": lambda path: write_parquet(frame, path, axis)}, run.run_files({}))
+
+
+# --- study=sensitivity: read -> validate the factors on the workbook -> sample -> run on Dask -> indices -> report
+# The headline each model's console compares with the paper: (output, the paper's value)
+FEDSLLM_HEADLINES = {"reduction_vs_BA": PAPER_REDUCTION_VS_BA}
+CARD_HEADLINES = {f"{name}_{state}": paper for state in ("good", "normal", "poor")
+                  for name, paper in (("delay_reduction", PAPER_DELAY_REDUCTION),
+                                      ("energy_reduction", PAPER_ENERGY_REDUCTION))}
+
+
+def _design(run: RunContext, model: str, columns_by_sheet: dict):
+    config = run.settings.sensitivity
+    factors = factors_of(model, dict(config.parameters))
+    problems = column_problems(factors, columns_by_sheet)
+    if problems:
+        raise ConfigError.listing("bad setting", problems)
+    return sample_design(config.method, factors, config.samples, config.levels, run.settings.seed)
+
+
+def fedsllm_sensitivity(run: RunContext) -> Report:
+    """FedsLLM: T*, eta* and the reduction against BA over the factors' ranges."""
+    inputs = fedsllm_inputs(run.data_path, read(run))
+    settings = run.settings
+    design = _design(run, "fedsllm", {"users": inputs.users})
+    model_spec = FedsllmStudySpec(dict(inputs.parameters), inputs.user_count, None, settings.baseline_eta,
+                                  settings.monte_carlo.tol, settings.solver.gap, settings.monte_carlo.solve_limit,
+                                  settings.monte_carlo.eta_search.value)
+    spec = SensitivitySpec(inputs, design.factors, model_spec)
+    facts = [("users", inputs.user_count, "-", "users K of the workbook (the base case)")]
+    return _study(run, "fedsllm", spec, design, run_fedsllm_point, FEDSLLM_OUTPUTS, FEDSLLM_HEADLINES, facts)
+
+
+def card_sensitivity(run: RunContext) -> Report:
+    """CARD: mean delay, mean server energy and both reductions under each channel state over the factors."""
+    base = card_inputs(run.data_path, read(run))
+    settings = run.settings
+    base = base.with_parameters(**{k: v for k, v in (("w", settings.w), ("rounds", settings.rounds)) if v is not None})
+    design = _design(run, "card", {"devices": base.devices, "server": {k: [v] for k, v in base.server.items()}})
+    spec = SensitivitySpec(base, design.factors)
+    facts = [("devices", len(base.device_ids), "-", "devices of the workbook (the base case)")]
+    return _study(run, "card", spec, design, run_card_point, card_outputs(), CARD_HEADLINES, facts)
+
+
+def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[list[str], list[tuple]]:
+    """Each headline's range over the ok points next to the paper's value (console lines, summary rows)."""
+    lines, facts = [], []
+    ok = frame[frame["status"] == "ok"]
+    for output, paper in headlines.items():
+        values = ok[output].dropna()
+        if values.empty:
+            continue
+        low, high = float(values.min()), float(values.max())
+        inside = "inside" if low <= paper <= high else "outside"
+        lines.append(f"{output} over the sample: {low:.2%} to {high:.2%} (paper {paper:.2%}, {inside} the range)")
+        facts += [(f"{output}_min", Percent(low), "-", f"smallest {output} over the ok points"),
+                  (f"{output}_max", Percent(high), "-", f"largest {output} over the ok points (paper {paper:.2%})")]
+    return lines, facts
+
+
+def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task_function, outputs: dict[str, str],
+           headlines: dict[str, float], facts: list[tuple]) -> Report:
+    settings = run.settings
+    tasks = design.tasks()
+    rows, where = run_tasks(task_function, spec, tasks, point_failure(spec, outputs), cluster_settings(run),
+                            run.progress)
+    frame = pd.DataFrame(rows)
+    method = design.method.value
+    indices = indices_frame(indices_rows(design, frame, outputs), method)
+    failed = int((frame["status"] != "ok").sum())
+    headline_lines, headline_facts = _headline_lines(frame, headlines)
+    factor_text = ", ".join(f"{f.name} in [{f.low:g}, {f.high:g}]{'' if f.unit in ('-', 'x') else ' ' + f.unit}"
+                            + (" (x the workbook's column)" if f.sheet else "") for f in design.factors)
+    unit = "trajectories" if method == "morris" else "base samples"
+    summary = [("study", "sensitivity", "-", f"{model}: {method} over the factors"),
+               ("method", method, "-", "morris: elementary effects (mu*, sigma); sobol: S1 and ST (SALib)"),
+               ("factors", factor_text, "-", "the factors and their ranges"),
+               ("samples", design.samples, "-", unit),
+               *([("levels", design.levels, "-", "Morris grid levels")] if method == "morris" else []),
+               ("seed", design.seed, "-", "seed of the sample and of the bootstrap intervals"),
+               ("points", len(frame), "-", "sample points run"),
+               ("points_failed", failed, "-", "points that failed (listed with their message in 'points')"),
+               *facts, *headline_facts,
+               ("dask_workers", where["workers"], "-", "workers the study ran on"),
+               ("dask_scheduler", settings.dask.scheduler or "local cluster", "-", "where the study ran")]
+    setting = (f"{model}, {method}: {design.samples} {unit}, {len(frame) - failed} of {len(frame)} points ok; "
+               + ("bars: mu*'s 95 % bootstrap CI; dotted: sigma = mu*" if method == "morris"
+                  else "bars: 95 % bootstrap CI"))
+    factor_fields = [(f.name, f.unit, f"{f.field.description}" + (" (factor on the column)" if f.sheet else ""))
+                     for f in design.factors]
+    tables = [summary_with_versions(
+                  [*summary, ("wall_time", time.perf_counter() - run.started, "s", "wall time of the whole study"),
+                   ("input", str(run.data_path), "-", "the base case's workbook")], run.provenance),
+              indices_table(indices), points_table(frame, factor_fields, outputs)]
+    lines = [f"{model} sensitivity ({method}, {len(frame)} points, {failed} failed, on {where['workers']} Dask "
+             f"worker{'s' if where['workers'] != 1 else ''}): the factors that move each output most",
+             *top_factor_lines(indices, method), *headline_lines]
+    headline = {"points": len(frame), "points_failed": failed}
+    return Report(f"{model}.xlsx", tables, lines, headline,
+                  {"sensitivity": lambda path: plot_indices(indices, method, setting, path)},
+                  {"points.parquet": lambda path: frame.to_parquet(path, index=False)}, run.run_files({}))
 

@@ -5,11 +5,11 @@ SCIP (or MindtPy); the per-round variant against its independent reference.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from data.card.inputs import CardInputs
-from solvers.card.algorithm import CardDecision, decision, eq16_optimal_clock_ghz, StateResult
+from solvers.card.algorithm import CardDecision, decision, eq16_optimal_clock_ghz
+from solvers.card.state import StateResult
 from solvers.card.minlp import SCIP_TIME_LIMIT_S, MinlpSolve, solve_p1_by_scip, pairs_by_round, solve_p1_by_mindtpy
 from solvers.card.p3 import solve_p3_every_cut_at_once, least_cost
 from solvers.card.reference import per_round_optimum

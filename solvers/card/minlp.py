@@ -36,27 +36,6 @@ def solve_with_mindtpy(model: pyo.ConcreteModel, nlp_options: dict | None = None
         relative_bound_tolerance=1e-9, init_strategy="initial_binary", linearize_inactive=True)
 
 
-def _solve_p1_by_mindtpy(pairs: list[PairCosts], nlp_options: dict | None, time_limit_s: float):
-    """P1 over `pairs` by MindtPy OA: the decisions and Pyomo's results (which carry its bounds)."""
-    model = build_p1(pairs, two_sided_rows=True)
-    for p, pair in enumerate(pairs):  # start from the server-only choice; OA finds the rest
-        set_choice(model, p, 0, pair.clock_max_ghz)
-    results = solve_with_mindtpy(model, nlp_options, time_limit_s)
-    if not check_optimal_termination(results):
-        raise SolveError([f"P1 by MindtPy: status '{results.solver.termination_condition}'"])
-    decisions = []
-    for p, pair in enumerate(pairs):
-        cut = max(model.cuts, key=lambda c: model.cut_choice[p, c].value)
-        decisions.append(decision(pair, cut, model.clock[p].value))
-    return decisions, results
-
-
-def solve_minlp(pairs: list[PairCosts], nlp_options: dict | None = None, time_limit_s: float = 600
-                ) -> list[CardDecision]:
-    """P1 over `pairs` (P2 when there is one) by MindtPy OA with HiGHS and cyipopt."""
-    return _solve_p1_by_mindtpy(pairs, nlp_options, time_limit_s)[0]
-
-
 SCIP_FEASIBILITY_TOLERANCE = 1e-9  # SCIP's default 1e-6 left its objective 1.8e-6 below CARD's on 5 device-rounds
 SCIP_TIME_LIMIT_S = 600.0
 
@@ -163,10 +142,18 @@ def solve_per_round_by_scip(pairs: list[PairCosts], time_limit_s: float = SCIP_T
 
 
 def solve_p1_by_mindtpy(pairs: list[PairCosts], time_limit_s: float) -> MinlpSolve:
-    """P1 by MindtPy's OA, as a MinlpSolve with its primal and dual bounds from Pyomo's results (the dual
-    bound is what proves CARD optimal in the cross-check)."""
+    """P1 over `pairs` (P2 for one pair) by MindtPy's OA, as a MinlpSolve with its primal and dual bounds from
+    Pyomo's results (the dual bound is what proves CARD optimal in the cross-check)."""
+    model = build_p1(pairs, two_sided_rows=True)
+    for p, pair in enumerate(pairs):  # start from the server-only choice; OA finds the rest
+        set_choice(model, p, 0, pair.clock_max_ghz)
     started = time.perf_counter()
-    decisions, results = _solve_p1_by_mindtpy(pairs, None, time_limit_s)
+    results = solve_with_mindtpy(model, time_limit_s=time_limit_s)
     seconds = time.perf_counter() - started
+    if not check_optimal_termination(results):
+        raise SolveError([f"P1 by MindtPy over {len(pairs)} device-rounds: status "
+                          f"'{results.solver.termination_condition}' after {seconds:.1f} s; raise "
+                          f"crosscheck.time_limit or check fewer rounds (crosscheck.rounds)"])
     return MinlpSolve("MindtPy OA (HiGHS, Ipopt)", str(results.solver.termination_condition), True,
-                      float(results.problem.upper_bound), float(results.problem.lower_bound), seconds, decisions)
+                      float(results.problem.upper_bound), float(results.problem.lower_bound), seconds,
+                      _chosen_decisions(model, pairs))

@@ -1,27 +1,13 @@
-"""P3 (15) by Ipopt, for the cross-checks: every cut's P3, and the best of them (the full enumeration).
+"""P3 (15) by Ipopt, for the cross-checks: every cut's P3 in one NLP, and the best of them (the full
+enumeration).
 """
 
 from __future__ import annotations
 
 from data.card.costs import PairCosts
-from models.card import build_p3, build_p3_every_cut
+from models.card import build_p3_every_cut
 from solvers.card.algorithm import CardDecision, decision
 from solvers.runtime.ipopt import IpoptSolver, SolveError
-
-
-def solve_p3(pair: PairCosts, cut: int, solver: IpoptSolver) -> CardDecision:
-    """P3 (15) at one cut by Ipopt."""
-    model = build_p3(pair, cut)
-    record = solver.solve(model, label=f"P3 device {pair.device} round {pair.round} cut {cut}")
-    if not record.optimal:
-        raise SolveError([f"P3 (device {pair.device}, round {pair.round}, cut {cut}): Ipopt status "
-                          f"'{record.status}' ({record.message})"])
-    return decision(pair, cut, model.clock[0].value)
-
-
-def solve_p3_every_cut(pair: PairCosts, solver: IpoptSolver) -> list[CardDecision]:
-    """P3 (15) by Ipopt at every cut, in cut order, one model per cut."""
-    return [solve_p3(pair, int(c), solver) for c in pair.cuts]
 
 
 def solve_p3_every_cut_at_once(pairs: list[PairCosts], solver: IpoptSolver) -> list[list[CardDecision]]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
+from data.papers import FEDSLLM_STRATEGIES
 from solvers.fedsllm.search import EngineSettings, EtaGrid, EtaSearch, EtaSearchResult, refine_between_neighbours
 from solvers.runtime.ipopt import IpoptSolver
 from solvers.runtime.progress import Progress
 from solvers.fedsllm.scenario import SplitScenario
 
-STRATEGIES = ("Proposed", "EB", "FE", "BA")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ def power_sweep(inputs: FedsllmInputs, powers_dbm: list[float], grid: EtaGrid, s
     for power in powers_dbm:
         models = build_strategy_models(inputs.with_power_dbm(power), solver, engine=engine)
         comparison = compare_strategies(models, grid, fixed_eta, refine_tolerance)
-        progress.advance(f"{power:g} dBm: " + " ".join(f"{s}={comparison.results[s].T:.4g} s" for s in STRATEGIES))
+        progress.advance(f"{power:g} dBm: " + " ".join(f"{s}={comparison.results[s].T:.4g} s"
+                                                      for s in FEDSLLM_STRATEGIES))
         sweep.append((power, comparison))
     progress.finish()
     return sweep

@@ -7,7 +7,8 @@
 - `ModelIpopt`: Ipopt on the Pyomo model with eta a mutable Param, writing the NL file at every solve
   (the project's first path; it solves the final point that the Lemma 3/KKT certificate reads, and the
   tests and bench compare the persistent path against it).
-- `Structured` (engine `structured`): solvers.fedsllm.structured, with its upper and lower bounds.
+- `Structured` (engine `structured`): solvers.fedsllm.structured's solver, with its upper and lower bounds,
+  on the compiled kernel (solvers.fedsllm.batched.solve_structured_compiled).
 
 Each returns an `EngineSolve`: the solve record, T, the allocation in model units (MHz, s) and a lower
 bound on T*(eta) where the engine has one.
@@ -23,12 +24,12 @@ import pyomo.environ as pyo
 from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
 from models.fedsllm_values import values_of
-from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log
+from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
 from solvers.fedsllm.scenario import SplitScenario
-from solvers.fedsllm.structured import StructuredPoint, solve_structured
+from solvers.fedsllm.structured import StructuredPoint
 
 MHZ = 1e6
 
@@ -72,14 +73,9 @@ class EngineSolve:
 
 
 def _warm_then_cold(start: Allocation | None, attempt) -> SolveRecord:
-    """`attempt(warm=True)` when there is a start; if that fails (or there is none) `attempt(warm=False)`,
-    once. The record counts the iterations of both."""
-    record = attempt(True) if start is not None else None
-    if record is None or not record.optimal:
-        earlier_iterations = record.iterations if record else 0
-        record = attempt(False)
-        record = replace(record, iterations=record.iterations + earlier_iterations)
-    return record
+    """The retry (warm from `start`, then cold); the record counts the iterations of both."""
+    records = warm_then_cold(attempt, start is not None)
+    return replace(records[-1], iterations=sum(record.iterations for record in records))
 
 
 class ModelIpopt:
@@ -165,7 +161,7 @@ class PersistentIpopt:
 
     def equal_split(self, eta: float) -> Allocation:
         s = self.scenario
-        count = s.users
+        count = s.user_count
         return Allocation(eta, math.nan, np.full(count, s.bandwidth_main_hz / count / MHZ),
                           np.full(count, s.bandwidth_fed_hz / count / MHZ), *s.equal_split_times_s())
 
@@ -208,9 +204,14 @@ class Structured:
     name = "structured"
     solver_name = "the structured engine"
 
-    def __init__(self, inputs: FedsllmInputs, gap: float):
+    def __init__(self, inputs: FedsllmInputs, gap: float, solve=None):
+        from solvers.fedsllm.batched import solve_structured_compiled  # noqa: PLC0415 (numba, only here)
+
         self.scenario = SplitScenario.from_inputs(inputs)
         self.gap = gap
+        # The compiled kernel (solvers/fedsllm/kernels.py); `solve`: another solver with its signature, e.g.
+        # the numpy one (solvers.fedsllm.structured.solve_structured) that benches compare it with.
+        self.solve_at = solve or solve_structured_compiled
         self.last: StructuredPoint | None = None
         self.best: StructuredPoint | None = None
         self.user_sweeps = 0  # per-user Newton passes over all solves (what bounds the engine's time)
@@ -218,11 +219,8 @@ class Structured:
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         kept = [p for p in (self.last, self.best) if p is not None]
         nearest = min(kept, key=lambda p: abs(p.eta - eta), default=None)
-        point = solve_structured(self.scenario, eta, nearest, self.gap)
+        point = self.solve_at(self.scenario, eta, nearest, self.gap)
         self.user_sweeps += point.user_iterations
-        if not point.converged and nearest is not None:  # a warm start that fails is retried cold
-            point = solve_structured(self.scenario, eta, None, self.gap)
-            self.user_sweeps += point.user_iterations
         message = (f"T in [{point.lower_bound:.12g}, {point.T:.12g}] s, relative gap {point.gap:.2e} "
                    f"(target {self.gap:g}); {point.iterations} budget steps, {point.user_iterations} per-user sweeps")
         record = SolveRecord(point.converged, point.status, message, point.iterations, point.seconds)

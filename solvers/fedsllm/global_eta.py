@@ -84,8 +84,6 @@ class _Points:
         if eta not in self.upper:
             point = solve_structured(self.scenario, eta, self.last, self.gap)
             if not point.converged:
-                point = solve_structured(self.scenario, eta, None, self.gap)
-            if not point.converged:
                 raise GlobalSearchError(eta, point.status, point.gap)
             self.last = point
             self.upper[eta] = point.T
@@ -168,8 +166,6 @@ def best_client_share(scenario: SplitScenario, eta: float, share_min: float, sha
     model_min = -math.inf
     for _ in range(SHARE_ITERATION_LIMIT):
         point = solve_structured(scenario, eta, start, gap, client_share=share)
-        if not point.converged:
-            point = solve_structured(scenario, eta, None, gap, client_share=share)
         if not point.converged:
             raise GlobalSearchError(eta, f"{point.status} at A = {share:.9g}", point.gap)
         start = point

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyomo.environ as pyo
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import set_equal_split_start
 from models.fedsllm_values import values_of
 from solvers.fedsllm.global_eta import GlobalSearchError, best_client_share

@@ -7,12 +7,11 @@ baselines, the certificate and the studies' tasks.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from data.fedsllm import FedsllmInputs, lemma_constants
+from data.fedsllm.inputs import FedsllmInputs, lemma_constants
 
 
 LN2 = math.log(2.0)
@@ -47,7 +46,7 @@ class SplitScenario:
                    float(p["bandwidth_main_hz"]), float(p["bandwidth_fed_hz"]))
 
     @property
-    def users(self) -> int:
+    def user_count(self) -> int:
         return len(self.compute_cycles)
 
     def rounds(self, eta: float) -> float:
@@ -80,7 +79,7 @@ class SplitScenario:
 
     def equal_split_times_s(self) -> tuple[np.ndarray, np.ndarray]:
         """(t_s, t_c) per user with every user on B/K of both links."""
-        count = self.users
+        count = self.user_count
         return (self.smashed_bits / rate_bps(self.bandwidth_main_hz / count, self.power_to_noise_main_hz),
                 self.upload_bits / rate_bps(self.bandwidth_fed_hz / count, self.power_to_noise_fed_hz))
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyomo.environ as pyo
 from scipy.optimize import minimize_scalar
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17
 from models.fedsllm_values import DelayModelValues
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
@@ -162,6 +162,7 @@ class EtaSearchResult:
     certified_by: str = "Lemma 3/KKT"  # or "duality gap" when the final Ipopt re-solve is skipped
     best_lower_bound: float = math.nan  # the structured engine's bounds on T*(eta*), nan for Ipopt
     best_upper_bound: float = math.nan
+    kept: dict[float, Allocation] = field(default_factory=dict)  # the best allocation at each extra eta
 
     @property
     def grid_points(self) -> list[EtaPoint]:
@@ -204,6 +205,7 @@ class EtaSearch:
         self.result = EtaSearchResult(engine=self.engine.name)
         self._failures: list[str] = []
         self._stopped = ""  # why the grid stopped early, if it did
+        self._kept_etas: set[float] = set()  # the etas whose allocation `result.kept` holds (extra_etas)
 
     @property
     def model(self) -> pyo.ConcreteModel | None:
@@ -232,6 +234,8 @@ class EtaSearch:
                 f"after {solved.record.iterations} iterations ({solved.record.message})")
         elif stage != "final" and (self.result.best is None or point.T < self.result.best.T):
             self.result.best = solved.allocation
+        if solved.record.optimal and eta in self._kept_etas and point.T <= self.result.kept.get(eta, point).T:
+            self.result.kept[eta] = solved.allocation  # a baseline's allocation (FE's energy reads it)
         return point, solved.allocation
 
     def sweep(self, grid: EtaGrid) -> None:
@@ -272,6 +276,7 @@ class EtaSearch:
         """Grid, refinement, then `extra_etas` (points other strategies use, so that
         the optimum is never worse than (17) at those etas), then the final re-solve."""
         start = time.perf_counter()
+        self._kept_etas = set(extra_etas)
         self.sweep(grid)
         if self._failures:
             raise SolveError(self._failures, self._stopped)
@@ -314,12 +319,3 @@ class EtaSearch:
     def solved_delay(self, eta: float) -> float:
         """T*(eta) of a point already solved (grid, refinement or extra)."""
         return min(p.T for p in self.result.points if p.eta == eta and p.record.optimal)
-
-
-def solve_fedsllm(inputs: FedsllmInputs, grid: EtaGrid, solver: IpoptSolver, refine_tolerance: float | None = 1e-6,
-                  progress: Progress | None = None, extra_etas: tuple[float, ...] = (),
-                  engine: EngineSettings | None = None) -> tuple[EtaSearchResult, pyo.ConcreteModel | None]:
-    """The eta search on a fresh model; returns the result and the model holding the optimum (None when
-    the optimum is certified by the structured engine's duality gap alone)."""
-    search = EtaSearch(inputs, solver, progress, engine)
-    return search.run(grid, refine_tolerance, extra_etas), search.model

@@ -9,7 +9,6 @@ from enum import Enum
 
 DEFAULT_GAP = 1e-9  # the structured engine's relative gap between its upper and lower bound
 GLOBAL_TOLERANCE = 1e-6  # the certified search over (0, 1): relative gap at which it stops
-STUDY_TOLERANCE = 1e-4  # the same for each drop of a study with monte_carlo.eta_search=certified
 
 
 class Engine(Enum):

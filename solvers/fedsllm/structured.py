@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.settings import DEFAULT_GAP
+from solvers.runtime.ipopt import warm_then_cold
 
 
 SMALL_SNR = 1e-3  # below it ln(1 + z) - z/(1 + z) comes from its series (no cancellation)
@@ -258,7 +259,7 @@ class _FixedEta:
 
     def cold_state(self) -> _State:
         """The equal split: SNRs at B/K, R its largest user delay, mu from the users' median E1."""
-        count = self.s.users
+        count = self.s.user_count
         log_z = np.log(self.s.power_to_noise_main_hz * count / self.s.bandwidth_main_hz)
         log_w = np.log(self.s.power_to_noise_fed_hz * count / self.s.bandwidth_fed_hz)
         main, fed = snr_terms_of_both(log_z, log_w)
@@ -304,7 +305,18 @@ class _FixedEta:
 
 def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
                      gap: float = DEFAULT_GAP, client_share: float | None = None) -> StructuredPoint:
-    """Problem (17) at `eta`, warm-started from a neighbouring point when given.
+    """Problem (17) at `eta`, warm-started from a neighbouring point when given; a warm start that fails is
+    retried once cold (the point counts the per-user sweeps of both)."""
+    points = warm_then_cold(lambda warm: _solve_at(scenario, eta, start if warm else None, gap, client_share),
+                            start is not None, lambda point: point.converged)
+    if len(points) == 1:
+        return points[0]
+    return replace(points[-1], user_iterations=sum(point.user_iterations for point in points))
+
+
+def _solve_at(scenario: SplitScenario, eta: float, start: StructuredPoint | None, gap: float,
+              client_share: float | None) -> StructuredPoint:
+    """One solve of Problem (17) at `eta`, from `start` or cold.
 
     T = (8) rounds a/(1-eta) times the round time R; the bounds divided by the rounds are bounds on the
     round time R*(eta), which depends on eta only through n and tau (what the global search uses)."""
@@ -351,8 +363,7 @@ def solve_structured(scenario: SplitScenario, eta: float, start: StructuredPoint
                                                                    - 1.0 / scenario.server_cpu_hz)))
     rounds = scenario.rounds(eta)
     upper, lower = rounds * upper_round, rounds * lower_round
-    relative_gap = max(0.0, (upper - lower) / upper)
-    if relative_gap <= gap:
+    if math.isfinite(upper) and math.isfinite(lower) and upper - lower <= gap * upper:  # nan data: not proven
         status = "optimal"
     elif users_ok:
         status = "gap not reached"

@@ -11,17 +11,18 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from data.issues import itemised
+from data.errors import EXIT_SOLVE, FedsplitError, itemised
 from solvers.runtime.stopping import native_section, stop_requested
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
 
 log = logging.getLogger(__name__)
+Outcome = TypeVar("Outcome")
 
 # mumps_pivot_order 0 (AMD): Debian's Ipopt 3.11 crashes inside MUMPS' SCOTCH
 # ordering on large models (seen at K = 5000).
@@ -52,20 +53,39 @@ class SolveRecord:
     seconds: float
 
 
-class SolveError(Exception):
-    """One or more solves did not reach an optimum; the message says where and what to do."""
+def warm_then_cold(attempt: Callable[[bool], Outcome], warm_start_given: bool,
+                   succeeded: Callable[[Outcome], bool] = lambda record: record.optimal) -> list[Outcome]:
+    """The one retry of every engine: `attempt(True)` when a warm start is given; if that fails (or none is
+    given), `attempt(False)`, once. Every outcome, the last one last (callers sum their work)."""
+    outcomes = [attempt(True)] if warm_start_given else []
+    if not outcomes or not succeeded(outcomes[-1]):
+        outcomes.append(attempt(False))
+    return outcomes
+
+
+class SolveError(FedsplitError):
+    """One or more solves did not reach an optimum; the message says where and what to do. The command line
+    sets `diagnostics` to the file it wrote the run log to."""
+
+    exit_code = EXIT_SOLVE
 
     def __init__(self, failures: list[str], note: str = ""):
         self.failures = list(failures)
+        self.diagnostics = None
         closing = f"{note}\n{SOLVER_ADVICE}" if note else SOLVER_ADVICE
-        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing))
+        super().__init__(itemised("solve", "did not reach an optimum", self.failures, closing), self.failures)
+
+    @property
+    def after(self) -> str:
+        return (f"No report was written; the solves so far are in {self.diagnostics}." if self.diagnostics
+                else "Nothing was written.")
 
 
-class SolverUnavailableError(Exception):
-    pass
+class SolverUnavailableError(FedsplitError):
+    """cyipopt or PyNumero's library is missing."""
 
 
-class SolverOptionError(Exception):
+class SolverOptionError(FedsplitError):
     """An Ipopt option that Ipopt does not know or whose value it refuses."""
 
 
@@ -97,8 +117,8 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
         reason = next((line.strip() for line in said if line.startswith("Tried to set")), "")
         refused.append(f"{name}={value!r}" + (f" ({reason})" if reason else ""))
     if refused:
-        raise SolverOptionError(itemised("Ipopt option", "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)",
-                                         refused))
+        raise SolverOptionError.listing("Ipopt option", refused,
+                                        "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)")
 
 
 @contextmanager

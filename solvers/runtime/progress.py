@@ -51,13 +51,13 @@ class Progress:
             self._bar = tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream, leave=False,
                              dynamic_ncols=True, mininterval=0.2)
 
-    def advance(self, detail: str = "") -> None:
-        self.done += 1
+    def advance(self, detail: str = "", count: int = 1) -> None:
+        self.done += count
         if not self.enabled:
             return
         if self._bar is not None:
             self._bar.set_postfix_str(detail, refresh=False)
-            self._bar.update(1)
+            self._bar.update(count)
             return
         # In logs: about ten lines per loop, plus the last.
         tenth = int(10 * self.done / self.total) if self.total else self.done

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from data.card.inputs import CardInputs
 from data.drops import card_drop
+from data.papers import CARD_METHODS
 from solvers.studies.tasks import StudyTask, worker_name, task_row
 
 
-CARD_METHODS = ("CARD", "server-only", "device-only")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def run_card_task(spec: CardStudySpec, task: StudyTask) -> list[dict]:
     and cost U per device-round in range."""
     from data.card.profile import build_profile  # noqa: PLC0415
     from data.schema import CHANNEL_STATES  # noqa: PLC0415
-    from solvers.card.algorithm import solve_state  # noqa: PLC0415
+    from solvers.card.state import solve_state  # noqa: PLC0415
 
     worker = worker_name()
     inputs = card_drop(spec.base, task.seed, spec.sweep_name, task.sweep_value)
@@ -40,7 +40,7 @@ def run_card_task(spec: CardStudySpec, task: StudyTask) -> list[dict]:
         clock = time.perf_counter()
         result = solve_state(inputs, profile, state)
         seconds = time.perf_counter() - clock
-        for key, method in zip(("card", "server_only", "device_only"), CARD_METHODS):
+        for key, method in CARD_METHODS.items():
             ok = bool(result.pairs)
             rows.append(_card_row(task, state, method, delay_s=result.mean(key, "delay_s"),
                                   energy_j=result.mean(key, "energy_j"), cost=result.mean(key, "cost"),
@@ -55,4 +55,4 @@ def card_task_failure(task: StudyTask, message: str) -> list[dict]:
     from data.schema import CHANNEL_STATES  # noqa: PLC0415
     return [_card_row(task, state, method, delay_s=math.nan, energy_j=math.nan, cost=math.nan, pairs=0,
                       out_of_range=0, status="failed", message=message, seconds=math.nan, worker="")
-            for state in CHANNEL_STATES for method in CARD_METHODS]
+            for state in CHANNEL_STATES for method in CARD_METHODS.values()]

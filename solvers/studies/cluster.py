@@ -14,13 +14,20 @@ each) and closes it at the end; `scheduler="tcp://host:port"` uses an existing c
 
 from __future__ import annotations
 
+import ast
+import inspect
 import logging
 import os
 import re
+import shutil
 import socket
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from data.errors import FedsplitError
 from solvers.runtime.progress import Progress
 from solvers.studies.tasks import StudyTask
 
@@ -32,7 +39,7 @@ class ClusterSettings:
     connect_timeout_s: float = 30.0
 
 
-class ClusterError(Exception):
+class ClusterError(FedsplitError):
     """The cluster could not be started or reached; the message says which and what to try."""
 
 
@@ -52,7 +59,43 @@ def _reachable(address: str, seconds: float = 5.0) -> None:
             pass
 
 
+def unguarded_main() -> str | None:
+    """What is wrong, in one line, when a local cluster is started from a script's top level outside
+    `if __name__ == "__main__":` (Dask's process workers import the main script again, which would start
+    the study again in every worker: Dask then fails with a long 'Nanny failed to start' traceback)."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__spec__", None) is None and getattr(main, "__file__", None)
+    if not script or not str(script).endswith(".py"):
+        return None  # python -m ..., a notebook or an interactive session: nothing is imported again
+    frame = inspect.currentframe()
+    while frame is not None and not (frame.f_globals.get("__name__") == "__main__"
+                                     and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    try:
+        tree = ast.parse(Path(script).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    guarded = any(isinstance(node, ast.If) and _is_main_test(node.test)
+                  and node.lineno <= frame.f_lineno <= node.end_lineno for node in tree.body)
+    if guarded:
+        return None
+    return (f"{script}, line {frame.f_lineno}: a study on a local cluster must be started under "
+            f"`if __name__ == \"__main__\":` (its worker processes import the script again; README, 'Notebook API')")
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    """`__name__ == "__main__"`, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides)
+            and any(isinstance(side, ast.Constant) and side.value == "__main__" for side in sides))
+
+
 def _connect(settings: ClusterSettings):
+    import dask  # noqa: PLC0415
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
     _quiet_dask()
@@ -65,15 +108,27 @@ def _connect(settings: ClusterSettings):
                                f"{settings.connect_timeout_s:g} s ({error}); start one with `dask scheduler` "
                                f"and at least one `dask worker`, or leave dask.scheduler unset for a local "
                                f"cluster") from None
+    unguarded = unguarded_main()
+    if unguarded:
+        raise ClusterError(unguarded)
     workers = settings.workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # The workers' scratch space in a folder of the run's own, removed with the cluster (Dask's default
+    # leaves an empty dask-scratch-space in the temporary directory).
+    scratch = tempfile.mkdtemp(prefix="fedsplit-dask-")
+    with dask.config.set({"temporary-directory": scratch}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               local_directory=scratch)
+    cluster.fedsplit_scratch = scratch
     return Client(cluster), cluster
 
 
 def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],
-              settings: ClusterSettings, progress: Progress | None = None) -> tuple[list[dict], dict]:
+              settings: ClusterSettings, progress: Progress | None = None,
+              group: Callable[[list[StudyTask], int], list] | None = None) -> tuple[list[dict], dict]:
     """Every task on the cluster; the rows in task order and what ran where ({"workers": n, "addresses": ...}).
-    Ctrl-C cancels the tasks, closes the cluster and re-raises."""
+    `group(tasks, workers)` makes the items each Dask task runs (chunks of tasks, solved together);
+    `function` and `failure` then take such an item. Ctrl-C cancels the tasks, closes the cluster and
+    re-raises."""
     from distributed import as_completed  # noqa: PLC0415
 
     progress = progress or Progress.silent()
@@ -82,21 +137,21 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
     try:
         addresses = sorted(client.scheduler_info()["workers"])
         shared = client.scatter(spec, broadcast=True)
-        futures = client.map(function, [shared] * len(tasks), tasks, pure=False)
-        index_of = {future.key: task for future, task in zip(futures, tasks)}
+        items = group(tasks, len(addresses)) if group is not None else tasks
+        futures = client.map(function, [shared] * len(items), items, pure=False)
+        index_of = {future.key: item for future, item in zip(futures, items)}
         by_index: dict[int, list[dict]] = {}
         progress.start(f"study on {len(addresses)} Dask worker{'s' if len(addresses) != 1 else ''}", len(tasks),
                        unit="tasks")
         for future in as_completed(futures):
-            task = index_of[future.key]
+            item = index_of[future.key]
             if future.status == "error":
                 error = future.exception()
-                by_index[task.index] = failure(task, f"the task failed on its worker: {type(error).__name__}: "
+                by_index[item.index] = failure(item, f"the task failed on its worker: {type(error).__name__}: "
                                                      f"{error}")
             else:
-                by_index[task.index] = future.result()
-            progress.advance(f"drop {task.drop}" + (f", {task.sweep_value:g}" if task.sweep_value is not None
-                                                    else ""))
+                by_index[item.index] = future.result()
+            progress.advance(item.label(), item.size)
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}
@@ -108,3 +163,4 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
         client.close()
         if cluster is not None:
             cluster.close()
+            shutil.rmtree(cluster.fedsplit_scratch, ignore_errors=True)

@@ -19,6 +19,43 @@ class StudyTask:
     drop: int
     seed: int
     sweep_value: float | None
+    size = 1  # the tasks it stands for (progress counts them)
+
+    def label(self) -> str:
+        """What the progress line says the task was."""
+        return f"drop {self.drop}" + (f", {self.sweep_value:g}" if self.sweep_value is not None else "")
+
+
+@dataclass(frozen=True)
+class StudyChunk:
+    """Consecutive tasks that one Dask task solves together (the batched engine)."""
+
+    tasks: tuple[StudyTask, ...]
+
+    @property
+    def index(self) -> int:
+        return self.tasks[0].index
+
+    @property
+    def size(self) -> int:
+        return len(self.tasks)
+
+    def label(self) -> str:
+        return f"drops {self.tasks[0].drop} to {self.tasks[-1].drop}"
+
+
+CHUNKS_PER_WORKER = 4  # so that the workers finish together and progress moves
+CHUNK_TASKS_MAX = 500  # tasks per chunk: enough to amortise the per-round overhead, small for progress
+
+
+def study_chunks(tasks: list[StudyTask], workers: int) -> list[StudyChunk]:
+    """`tasks` in consecutive chunks of nearly equal size: CHUNKS_PER_WORKER per worker, more when a
+    chunk would hold more than CHUNK_TASKS_MAX tasks."""
+    if not tasks:
+        return []
+    count = min(len(tasks), max(CHUNKS_PER_WORKER * max(workers, 1), -(-len(tasks) // CHUNK_TASKS_MAX)))
+    bounds = [round(i * len(tasks) / count) for i in range(count + 1)]
+    return [StudyChunk(tuple(tasks[low:high])) for low, high in zip(bounds, bounds[1:])]
 
 
 def worker_name() -> str:

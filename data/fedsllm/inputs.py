@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from data.issues import Found, InputIssue
-from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, LONGEST_DELAY_S, Kind
 from data.validation import (
     CrossRule,
     SheetContext,
@@ -34,7 +34,7 @@ from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
-DEFAULT_WORKBOOK = Path(__file__).with_name("fedsllm.xlsx")
+DEFAULT_WORKBOOK = Path(__file__).parents[1] / "fedsllm.xlsx"
 
 FEDSLLM_CROSS_RULES = (
     CrossRule("gamma", ("gamma", "L"), lambda p: p["gamma"] <= p["L"],
@@ -65,7 +65,6 @@ def full_band_snr_db(gain_db: float, power_dbm: float, noise_dbm_per_hz: float, 
 LN2 = math.log(2.0)
 # The longest training the model plans for: beyond this Ipopt works with delays of 1e9 s and more,
 # far from the numbers near 1 it is scaled for, and no deployment waits that long.
-LONGEST_DELAY_S = 1e9  # about 32 years
 
 
 def lemma_constants(parameters: dict[str, float]) -> tuple[float, float]:
@@ -217,7 +216,8 @@ def fedsllm_inputs(path: Path | str, tables: dict[str, Table]) -> FedsllmInputs:
     tables = parameters_in_schema_units(tables, PARAMETERS_SHEET, FEDSLLM_PARAMETERS)
     raise_issues(validate_fedsllm(str(path), tables))
     cells = parameter_cells(tables[PARAMETERS_SHEET])
-    parameters = {spec.name: float(cells[spec.name].value) for spec in FEDSLLM_PARAMETERS}
+    parameters = {spec.name: float(cells[spec.name].value if spec.name in cells else spec.default)
+                  for spec in FEDSLLM_PARAMETERS}  # a row left out is an optional one (Field.required)
     rows = tables[USERS_SHEET].rows
     user_ids = tuple(normalise_id(row["user"].value) for row in rows)
     users = {

@@ -1,6 +1,6 @@
 """Draw a FedsLLM scenario workbook as in the paper's simulation (Section IV).
 
-    python -m data.generate users=50 seed=1 area_m=500 out=scenario.xlsx
+    python -m data.fedsllm.generate users=50 seed=1 area_m=500 out=scenario.xlsx
 
 `out` is relative to the folder the command runs in; an existing file is kept
 unless `overwrite=true`.
@@ -23,13 +23,11 @@ from typing import Optional
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from data.fedsllm import FedsllmInputs
+from data.fedsllm.inputs import FedsllmInputs
 from data.input_style import style_workbook
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
-from data.workbook import append_as_data, new_workbook_with_parameters, plain_value
+from data.workbook import append_as_data, generator_main, new_workbook_with_parameters, plain_value, writable_target
 
 
 @dataclass(frozen=True)
@@ -136,42 +134,16 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
     return path
 
 
-class OutputExistsError(Exception):
-    pass
-
-
-def writable_target(path: Path, overwrite: bool) -> Path:
-    """`path`, checked before any work: refuse an existing file unless `overwrite`, and a folder."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputExistsError(f"out={path} is a folder; give a file name ending in .xlsx")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another out=... or add overwrite=true")
-    if path.suffix.lower() != ".xlsx":
-        raise OutputExistsError(f"out={path} must end in .xlsx")
-    return path
-
-
 def generate(settings: ScenarioSettings) -> Path:
     writable_target(Path(settings.out), settings.overwrite)
     about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in ("out", "overwrite")}
-    about["generator"] = "python -m data.generate"
+    about["generator"] = "python -m data.fedsllm.generate"
     return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
 
 
 def main(argv: list[str]) -> int:
-    try:
-        config = OmegaConf.merge(OmegaConf.structured(ScenarioSettings), OmegaConf.from_dotlist(argv))
-        settings = ScenarioSettings(**OmegaConf.to_container(config))
-        path = generate(settings)
-    except (OmegaConfBaseException, ValueError, OutputExistsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({settings.users} users, seed {settings.seed})")
-    return 0
+    return generator_main(argv, ScenarioSettings,
+                          lambda settings: f"wrote {generate(settings)} ({settings.users} users, seed {settings.seed})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+"""Sensitivity studies on a real Dask cluster: an output that provably ignores a factor, the indices by hand
+from the tidy table, workers, failed points and bad ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import EXIT_INPUT
+from solvers.app.cli import main
+from solvers.app.jobs import EXIT_OK
+
+# Every client of the shipped workbook (2 GHz) is slower than the server over this whole range (>= 5 GHz), so
+# A* = A_min (Problem (16) reduces to (17)) and nothing the study computes reads client_share_max.
+FACTORS = "{server_cpu_max_hz:[5e9,4e10],client_share_max:[0.5,0.9],bandwidth_main_hz:[5e6,4e7]}"
+NAMES = ["server_cpu_max_hz", "client_share_max", "bandwidth_main_hz"]
+BOUNDS = {"server_cpu_max_hz": (5e9, 4e10), "client_share_max": (0.5, 0.9), "bandwidth_main_hz": (5e6, 4e7)}
+OUTPUTS = ["T_s", "eta", "reduction_vs_BA"]
+LEVELS = 4
+
+
+def _study(out, *overrides) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    assert main(["study=sensitivity", "progress=false", "seed=5", *overrides, f"out={out}"]) == EXIT_OK
+    summary = pd.read_csv(out / "summary.csv").set_index("name")["value"]
+    return pd.read_csv(out / "points.csv"), pd.read_csv(out / "indices.csv"), summary
+
+
+@pytest.fixture(scope="module")
+def morris_on_two(tmp_path_factory):
+    return _study(tmp_path_factory.mktemp("m2") / "r", f"sensitivity.parameters={FACTORS}", "sensitivity.samples=3",
+                  "dask.workers=2")
+
+
+def _elementary_effects(points: pd.DataFrame, output: str) -> dict[str, list[float]]:
+    """Per factor, (y_after - y_before) / (its step as a fraction of its range) along each trajectory, the step
+    recovered from the table's values."""
+    effects = {name: [] for name in NAMES}
+    for _, trajectory in points.groupby("group"):
+        rows = trajectory.sort_values("point")
+        for (_, before), (_, after) in zip(rows.iterrows(), rows.iloc[1:].iterrows()):
+            moved = [n for n in NAMES if after[n] != before[n]]
+            assert len(moved) == 1  # a Morris trajectory moves one factor per step
+            name = moved[0]
+            low, high = BOUNDS[name]
+            step = (after[name] - before[name]) / (high - low)
+            assert abs(step) == pytest.approx(LEVELS / (2 * (LEVELS - 1)))
+            effects[name].append((after[output] - before[output]) / step)
+    return effects
+
+
+def test_morris_indices_by_hand_and_an_ignored_factor(morris_on_two):
+    points, indices, summary = morris_on_two
+    assert (points["status"] == "ok").all() and len(points) == 3 * (len(NAMES) + 1)
+    for output in OUTPUTS:
+        effects = _elementary_effects(points, output)
+        for name, values in effects.items():
+            row = indices[(indices["output"] == output) & (indices["parameter"] == name)].iloc[0]
+            assert row["mu_star"] == pytest.approx(np.mean(np.abs(values)), rel=1e-9, abs=1e-15)
+            assert row["mu"] == pytest.approx(np.mean(values), rel=1e-9, abs=1e-15)
+            assert row["sigma"] == pytest.approx(np.std(values, ddof=1), rel=1e-9, abs=1e-15)
+            assert row["groups"] == 3 and row["points"] == 12
+        ignored = indices[(indices["output"] == output) & (indices["parameter"] == "client_share_max")].iloc[0]
+        assert ignored["mu_star"] == 0.0 and ignored["sigma"] == 0.0 and ignored["mu_star_conf"] == 0.0
+        assert ignored["rank"] == len(NAMES)
+    # the bandwidth moves T*: a smaller band, a longer training
+    t_bandwidth = indices[(indices["output"] == "T_s") & (indices["parameter"] == "bandwidth_main_hz")].iloc[0]
+    assert t_bandwidth["rank"] == 1 and t_bandwidth["mu"] < 0
+    assert int(summary["points_failed"]) == 0
+
+
+def test_one_worker_gives_the_numbers_of_two(morris_on_two, tmp_path):
+    points, indices, _ = _study(tmp_path / "r", f"sensitivity.parameters={FACTORS}", "sensitivity.samples=3",
+                                "dask.workers=1")
+    two_points, two_indices, _ = morris_on_two
+    numbers = NAMES + OUTPUTS
+    assert points[numbers].equals(two_points[numbers])
+    assert indices.drop(columns=[]).equals(two_indices)
+
+
+def test_sobol_gives_an_ignored_factor_no_share(tmp_path, capsys):
+    points, indices, _ = _study(tmp_path / "r", "sensitivity.method=sobol", f"sensitivity.parameters={FACTORS}",
+                                "sensitivity.samples=4", "dask.workers=2")
+    assert len(points) == 4 * (len(NAMES) + 2)
+    ignored = indices[indices["parameter"] == "client_share_max"]
+    assert len(ignored) == len(OUTPUTS)
+    assert (ignored[["S1", "ST", "S1_conf", "ST_conf"]] == 0.0).all().all()
+    moved = indices[(indices["output"] == "T_s") & (indices["parameter"] == "bandwidth_main_hz")].iloc[0]
+    assert moved["ST"] > 0.5 and moved["rank"] == 1
+    assert "reduction_vs_BA: bandwidth_main_hz" in capsys.readouterr().out
+
+
+def test_a_failed_point_is_listed_and_the_indices_say_what_they_rest_on(tmp_path):
+    # client_share_min above client_share_max breaks a rule between the parameters (A_min <= A_max)
+    factors = "{client_share_min:[0.1,0.8],client_share_max:[0.5,0.9],bandwidth_main_hz:[5e6,4e7]}"
+    points, indices, summary = _study(tmp_path / "r", f"sensitivity.parameters={factors}", "sensitivity.samples=6",
+                                      "dask.workers=2")
+    failed = points[points["status"] == "failed"]
+    broken = points["client_share_min"] > points["client_share_max"]
+    assert len(failed) > 0 and (failed.index == points.index[broken]).all()
+    assert failed["message"].str.contains("client_share_min <= client_share_max").all()
+    assert failed["T_s"].isna().all()
+    assert int(summary["points_failed"]) == len(failed)
+    complete = points.groupby("group")["status"].apply(lambda s: (s == "ok").all())
+    for _, row in indices.iterrows():
+        assert row["groups"] == complete.sum() and row["groups_total"] == 6
+        assert row["points"] == complete.sum() * 4
+
+
+def test_ranges_outside_the_schema_are_refused_at_once(tmp_path, capsys):
+    out = tmp_path / "r"
+    factors = "{server_cpu_max_hz:[0,4e10],client_share_max:[0.5,1.5],bogus:[1,2],users.cpu_max_hz:[0,2]}"
+    assert main(["study=sensitivity", f"sensitivity.parameters={factors}", f"out={out}"]) == EXIT_INPUT
+    text = capsys.readouterr().err
+    assert "server_cpu_max_hz=[0, 4e+10]: outside server_cpu_max_hz's allowed range, a finite number >= 1000 " \
+           "and <= 1e+15 (Hz)" in text
+    assert "client_share_max=[0.5, 1.5]: outside client_share_max's allowed range, a finite number >= 0 and <= 1" \
+           in text
+    assert "sensitivity.parameters.bogus: not a numeric parameter of model=fedsllm" in text
+    assert "users.cpu_max_hz=[0, 2]: expected a factor > 0" in text
+    assert not out.exists()
+
+
+def test_a_column_factor_that_leaves_the_columns_range_is_refused(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["study=sensitivity", "sensitivity.parameters={users.cpu_max_hz:[0.5,1e7]}", f"out={out}"]) \
+        == EXIT_INPUT
+    assert "at 1e+07 the column leaves its allowed range" in capsys.readouterr().err
+    assert not out.exists()

@@ -274,7 +274,10 @@ def csv_text(value: object) -> object:
 
 
 def _csv_column(values: list) -> list:
-    """csv_text of every cell of a column of plain values (numbers pass as they are)."""
+    """csv_text of every cell of a column of plain values: numbers pass as they are, and the csv module
+    writes None as an empty cell, so a column without text is taken whole."""
+    if not any(type(v) is str for v in values):
+        return values
     return ["" if v is None else "'" + v if type(v) is str and len(v) > 1 and v.startswith(FORMULA_TRIGGERS) else v
             for v in values]
 

@@ -22,9 +22,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import FedsplitError
 from data.workbook import plain_value
 from reports.display_units import header_text as _header_for, workbook_table
+from reports.files.destination import PARTIAL_MARK, ReportExistsError, partial_prefix, refuse_existing
 from reports.files.provenance import Provenance
 from reports.xlsx import DECIMAL, GENERAL, PERCENT as PERCENT_FORMAT, SCIENTIFIC, WHOLE, Sheet, SheetColumn, write_sheets
 
@@ -35,13 +35,18 @@ log = logging.getLogger(__name__)
 # A CSV cell starting with one of these is a formula (or can start one) in Excel,
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-PARTIAL_MARK = ".partial-"
+_committed: list[Path] = []  # every report folder this process committed, in order
+
+
+def committed_reports() -> list[Path]:
+    """The report folders this process has committed so far (a stopped run names those it finished)."""
+    return list(_committed)
 
 
 # How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
 AUTO = "auto"  # whole numbers plain, fixed decimals, or scientific where the values span decades
 PERCENT = "percent"  # a share or a reduction: 0.7991 shown as 79.91 %
-ID = "id"  # an id or a count: text that is all digits is written as a number
+ID = "id"  # an id or a count: text that is a number's own digits ("7", never "007") is written as a number
 
 
 @dataclass(frozen=True)
@@ -132,36 +137,6 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportDestinationError(FedsplitError):
-    """The report cannot go where it was asked to go; checked before any work."""
-
-
-class ReportExistsError(ReportDestinationError):
-    pass
-
-
-def refuse_existing(destination: Path) -> Path:
-    """The destination, if no file or folder is there yet; a report never overwrites one."""
-    destination = Path(destination)
-    if destination.exists() or destination.is_symlink():
-        raise ReportExistsError(f"the report folder {destination} already exists; choose another out=... or remove it")
-    return destination
-
-
-def check_destination(destination: Path) -> Path:
-    """Refuse, before any work, a destination that exists or whose nearest existing parent is a file
-    or a folder this user cannot write in."""
-    destination = refuse_existing(destination)
-    parent = destination.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ReportDestinationError(f"cannot write the report folder {destination}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ReportDestinationError(f"cannot write the report folder {destination}: no permission to write in {parent}")
-    return destination
-
-
 def remove_stale_partials(parent: Path) -> list[Path]:
     """Remove the temporary folders of report writers that no longer run (killed outright); return them."""
     pattern = re.compile(r"^\..+" + re.escape(PARTIAL_MARK) + r"(\d+)-")
@@ -200,8 +175,7 @@ class ReportFolder:
         self.destination = refuse_existing(destination)
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(self.destination.parent)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}{PARTIAL_MARK}{os.getpid()}-",
-                                          dir=self.destination.parent))
+        self.path = Path(tempfile.mkdtemp(prefix=partial_prefix(self.destination.name), dir=self.destination.parent))
         # mkdtemp makes the folder private (0700); a report gets a folder's ordinary permissions.
         os.chmod(self.path, 0o777 & ~_current_umask())
         self.tables: list[ResultTable] = []
@@ -232,6 +206,7 @@ class ReportFolder:
         if self.destination.exists():
             raise ReportExistsError(f"the report folder {self.destination} appeared while solving; nothing moved")
         os.rename(self.path, self.destination)
+        _committed.append(self.destination)
         return self.destination
 
     def discard(self) -> None:
@@ -316,11 +291,17 @@ def number_format(values, percent: bool = False) -> str:
     return DECIMAL
 
 
+# An id is a number in the xlsx only when its text is a number's own digits: "7" (typed 7), never "007" or
+# the fullwidth "１２", which are other ids than 7 and 12 and stay text, as the workbook holds them.
+NUMBER_ID = re.compile(r"0|[1-9][0-9]{0,14}")
+
+
 def _excel_values(column: Column, values: list) -> list:
-    """An id column's all-digit text as numbers, so Excel shows no "number stored as text"."""
+    """An id column's text that is a number's own digits as that number, so Excel shows no "number stored
+    as text"."""
     if column.format != ID:
         return values
-    return [int(v) if isinstance(v, str) and v.isdigit() and len(v) < 16 else v for v in values]
+    return [int(v) if isinstance(v, str) and NUMBER_ID.fullmatch(v) else v for v in values]
 
 
 def _is_summary(table: ResultTable) -> bool:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import signal
 import time
@@ -22,8 +23,12 @@ from data.card.costs import PairCosts
 from models.card import build_p1, per_round_clocks, set_choice
 from solvers.card.algorithm import CardDecision, decision
 from solvers.runtime.ipopt import DEFAULT_OPTIONS, SolveError
+from solvers.card.scip_progress import solve_progress
 from solvers.runtime.progress import Progress
-from solvers.runtime.stopping import StopRequested, native_section
+from solvers.runtime.stopping import StopRequested
+
+
+log = logging.getLogger(__name__)
 
 
 def solve_with_mindtpy(model: pyo.ConcreteModel, nlp_options: dict | None = None, time_limit_s: float = 600):
@@ -85,23 +90,25 @@ def _chosen_decisions(model: pyo.ConcreteModel, pairs: list[PairCosts]) -> list[
 
 
 def solve_p1_by_scip(pairs: list[PairCosts], clock_groups: list | None = None,
-                     time_limit_s: float = SCIP_TIME_LIMIT_S, label: str = "P1", form: str = "big_m") -> MinlpSolve:
+                     time_limit_s: float = SCIP_TIME_LIMIT_S, label: str = "P1", form: str = "big_m",
+                     progress: Progress | None = None) -> MinlpSolve:
     """P1 (13) over `pairs` by SCIP, to proven optimality (SCIP's gap limit 0), feasibility tolerance 1e-9.
     `clock_groups` and `form` as in `models.card.build_p1` (per_round_clocks for one clock per round, whose
-    fast form is the perspective one). Ctrl-C: SCIP catches it and stops; the run then stops as for any
-    Ctrl-C."""
-    from pyomo.contrib.solver.common.factory import SolverFactory  # noqa: PLC0415 (registers on import)
+    fast form is the perspective one); `progress` shows the solve against its time limit. Ctrl-C or SIGTERM
+    interrupts SCIP (solvers.runtime.scip) and the run stops as for any stop."""
     from pyomo.contrib.solver.common.results import TerminationCondition  # noqa: PLC0415
 
     model = build_p1(pairs, clock_groups=clock_groups, form=form)
-    solver = SolverFactory("scip_direct")
     started = time.perf_counter()
-    with native_section():
+    shown = progress or Progress.silent()
+    with solve_progress(shown, f"{label} by SCIP", time_limit_s) as solver:
         results = solver.solve(model, time_limit=time_limit_s, load_solutions=False,
                                raise_exception_on_nonoptimal_result=False,
                                solver_options={"numerics/feastol": SCIP_FEASIBILITY_TOLERANCE})
     seconds = time.perf_counter() - started
     condition = results.termination_condition
+    log.info("%s by SCIP over %d device-rounds: %s in %.1f s; its log: %d bytes", label, len(pairs), condition.name,
+             seconds, len(results.solver_log.encode()))
     if condition == TerminationCondition.interrupted:
         raise StopRequested(signal.SIGINT)
     primal = results.incumbent_objective if results.incumbent_objective is not None else math.inf

@@ -1,22 +1,19 @@
 """Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures.
 
-Pyomo is imported where a solve or a check needs it, so that the command line's --help, --cfg job and a
-refused override, which only need the options and the errors, start without it."""
+Pyomo and numpy are imported where a solve or a check needs them, so that the command line's --help,
+--cfg job and a refused override, which only need the options and the errors, start without them."""
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from data.errors import EXIT_SOLVE, FedsplitError, itemised
-from solvers.runtime.stopping import native_section, stop_requested
+from solvers.runtime.native import native_output_to_file
+from solvers.runtime.stopping import stop_requested
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
@@ -108,7 +105,7 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
     refused = []
     for name, value in options.items():
         said: list[str] = []
-        with _native_stdout_captured(said):
+        with native_output_to_file(said):
             try:
                 problem.add_option(name, value)
                 continue
@@ -119,22 +116,6 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
     if refused:
         raise SolverOptionError.listing("Ipopt option", refused,
                                         "refused (https://coin-or.github.io/Ipopt/OPTIONS.html)")
-
-
-@contextmanager
-def _native_stdout_captured(lines: list[str]):
-    """Keep what C code (Ipopt) prints on file descriptor 1 meanwhile from the console; its lines go to `lines`."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            captured.seek(0)
-            lines += captured.read().decode(errors="replace").splitlines()
 
 
 def check_ipopt_available() -> None:
@@ -150,29 +131,22 @@ def check_ipopt_available() -> None:
 
 
 class IpoptSolver:
-    """A cyipopt solver with fixed options that counts Ipopt's iterations per solve.
+    """Ipopt (cyipopt on PyNumero's NLP of a Pyomo model) with fixed options; counts its iterations per solve.
 
-    `solve(model, warm=True)` adds WARM_START_OPTIONS (user options still win)."""
+    `solve(model, warm=True)` adds WARM_START_OPTIONS (user options still win). Pyomo's `cyipopt` solver,
+    step for step (solvers.runtime.cyipopt_nlp), except that Ipopt's output goes to a file, never a pipe that
+    could fill, and only the call into Ipopt defers a stop (building the NLP and loading the point do not)."""
 
     def __init__(self, options: Mapping[str, object] | None = None):
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self._user_options = dict(options or {})
         self._iterations = 0
-        self._cold = self._make_solver(self.options)
-        self._warm = self._make_solver(self.options_for(warm=True))
 
     def options_for(self, warm: bool) -> dict[str, object]:
         """Ipopt's options for a cold or a warm solve (user options win over WARM_START_OPTIONS)."""
         if not warm:
             return dict(self.options)
         return {**DEFAULT_OPTIONS, **WARM_START_OPTIONS, **self._user_options}
-
-    def _make_solver(self, options: Mapping[str, object]):
-        import pyomo.environ as pyo  # noqa: PLC0415
-
-        solver = pyo.SolverFactory("cyipopt", intermediate_callback=self.iteration_callback)
-        solver.config.options.update(options)
-        return solver
 
     @property
     def iterations(self) -> int:
@@ -190,65 +164,48 @@ class IpoptSolver:
 
     def solve(self, model: pyo.ConcreteModel, warm: bool = False, label: str = "") -> SolveRecord:
         """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
-        from pyomo.opt import check_optimal_termination  # noqa: PLC0415
+        return self.solve_holding_nlp(model, warm, label)[0]
+
+    def solve_holding_nlp(self, model: pyo.ConcreteModel, warm: bool = False, label: str = ""):
+        """`solve`, also returning the model's PyomoNLP (the point and multipliers loaded into both), so that
+        the certificate evaluates its derivatives without writing the model again."""
+        from solvers.runtime.cyipopt_nlp import solve_model_keeping_nlp  # noqa: PLC0415 (Pyomo)
 
         self._iterations = 0
         start = time.perf_counter()
-        with native_section():
-            results = (self._warm if warm else self._cold).solve(model)
-        seconds = time.perf_counter() - start
-        message = results.solver.message
-        message = message.decode() if isinstance(message, bytes) else str(message)
-        record = SolveRecord(
-            optimal=bool(check_optimal_termination(results)),
-            status=str(results.solver.termination_condition),
-            message=message,
-            iterations=self._iterations,
-            seconds=seconds,
-        )
-        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label or model.name, " (warm)" if warm else "",
-                 record.status, record.iterations, record.seconds)
-        return record
+        results, nlp = solve_model_keeping_nlp(model, self.options_for(warm), self.iteration_callback)
+        record = self._record(results, time.perf_counter() - start, label or model.name, warm)
+        return record, nlp
 
-    def solve_nlp(self, nlp, start, warm: bool, label: str, multipliers=([], [], [])) -> tuple[SolveRecord, dict]:
+    def solve_nlp(self, problem, start, warm: bool, label: str, multipliers=([], [], [])) -> tuple[SolveRecord, dict]:
         """One solve of a cyipopt problem (a PyNumero CyIpoptNLP) from the primal point `start` and the
         multipliers (constraints, lower and upper bounds; empty: Ipopt's defaults); returns the record and
         cyipopt's answer (`x`, `mult_g`, `mult_x_L`, `mult_x_U`, `status_msg`)."""
-        from pyomo.common.tee import capture_output  # noqa: PLC0415
+        from pyomo.opt import SolverResults  # noqa: PLC0415
         from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import (  # noqa: PLC0415
             _cyipopt_status_enum, _ipopt_term_cond)
-        from pyomo.opt import SolverResults, check_optimal_termination  # noqa: PLC0415
+
+        from solvers.runtime.cyipopt_nlp import run_ipopt  # noqa: PLC0415
 
         for name, value in self.options_for(warm).items():
-            nlp.add_option(name, value)
+            problem.add_option(name, value)
         self.reset_iterations()
         started = time.perf_counter()
-        with native_section(), capture_output(None, capture_fd=True):
-            x, info = nlp.solve(start, lagrange=multipliers[0], zl=multipliers[1], zu=multipliers[2])
-        seconds = time.perf_counter() - started
+        x, info = run_ipopt(problem, start, *multipliers)
         results = SolverResults()
         results.solver.termination_condition = _ipopt_term_cond[_cyipopt_status_enum[info["status_msg"]]]
-        message = info["status_msg"]
+        results.solver.message = info["status_msg"]
+        return self._record(results, time.perf_counter() - started, label, warm), {**info, "x": x}
+
+    def _record(self, results, seconds: float, label: str, warm: bool) -> SolveRecord:
+        """The SolveRecord of a solve's SolverResults, logged in the run log."""
+        from pyomo.opt import check_optimal_termination  # noqa: PLC0415
+
+        message = results.solver.message
+        message = message.decode() if isinstance(message, bytes) else str(message)
         record = SolveRecord(optimal=bool(check_optimal_termination(results)),
-                             status=str(results.solver.termination_condition),
-                             message=message.decode() if isinstance(message, bytes) else str(message),
-                             iterations=self.iterations, seconds=seconds)
+                             status=str(results.solver.termination_condition), message=message,
+                             iterations=self._iterations, seconds=seconds)
         log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label, " (warm)" if warm else "", record.status,
                  record.iterations, record.seconds)
-        return record, {**info, "x": x}
-
-    def solve_holding_nlp(self, model: pyo.ConcreteModel, warm: bool = False, label: str = ""):
-        """`solve` through PyNumero directly, as SolverFactory('cyipopt') does (from the model's values, the
-        solution and multipliers loaded back into it), also returning the model's PyomoNLP so that the
-        certificate evaluates its derivatives without writing the model again."""
-        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP  # noqa: PLC0415
-        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP  # noqa: PLC0415
-
-        nlp = PyomoNLP(model)
-        problem = CyIpoptNLP(nlp, intermediate_callback=self.iteration_callback)
-        record, answer = self.solve_nlp(problem, problem.x_init(), warm, label or model.name)
-        problem.close()
-        nlp.set_primals(answer["x"])
-        nlp.set_duals(answer["mult_g"])
-        nlp.load_state_into_pyomo(bound_multipliers=(answer["mult_x_L"], answer["mult_x_U"]))
-        return record, nlp
+        return record

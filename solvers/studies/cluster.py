@@ -27,8 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from data.errors import FedsplitError
 from solvers.runtime.progress import Progress
+from solvers.runtime.stopping import stops_deferred
+from solvers.studies.stopped_cluster import end_cluster_at_once, start_quiet_resource_tracker
 from solvers.studies.tasks import StudyTask
 
 
@@ -39,8 +43,28 @@ class ClusterSettings:
     connect_timeout_s: float = 30.0
 
 
+WORKERS_START_TIMEOUT_S = 300.0  # a local worker imports numpy, Pyomo and Dask: seconds, a minute on a busy machine
+
+
 class ClusterError(FedsplitError):
     """The cluster could not be started or reached; the message says which and what to try."""
+
+
+WORKERS_PER_CORE = 2  # a worker is one single-threaded process: beyond this they only share the cores
+WORKER_MEMORY_BYTES = 250e6  # a worker with the solver stack imported holds about 180 MB
+
+
+def local_workers_problem(workers: int) -> str | None:
+    """Why this machine cannot run `workers` local Dask workers, if it cannot: at most WORKERS_PER_CORE per
+    usable core, and WORKER_MEMORY_BYTES each of the memory free now (1000 workers on 2 cores never start)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    free = psutil.virtual_memory().available
+    most = max(1, min(WORKERS_PER_CORE * cores, int(free // WORKER_MEMORY_BYTES)))
+    if 1 <= workers <= most:
+        return None
+    return (f"dask.workers={workers}: expected a whole number from 1 to {most} on this machine ({cores} cores, "
+            f"at most {WORKERS_PER_CORE} worker processes per core, each needing about "
+            f"{WORKER_MEMORY_BYTES / 1e9:.2g} GB of the {free / 1e9:.1f} GB free), or null (one per core)")
 
 
 def _quiet_dask() -> None:
@@ -111,15 +135,40 @@ def _connect(settings: ClusterSettings):
     unguarded = unguarded_main()
     if unguarded:
         raise ClusterError(unguarded)
-    workers = settings.workers or os.cpu_count() or 1
     # The workers' scratch space in a folder of the run's own, removed with the cluster (Dask's default
     # leaves an empty dask-scratch-space in the temporary directory).
     scratch = tempfile.mkdtemp(prefix="fedsplit-dask-")
-    with dask.config.set({"temporary-directory": scratch}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               local_directory=scratch)
+    # The scheduler alone, not cut half-way by a stop (a tenth of a second: Dask cannot close a cluster
+    # stopped inside its start); the workers are asked for and awaited, stoppably, in run_tasks.
+    start_quiet_resource_tracker()
+    cluster = client = None
+    try:
+        with stops_deferred(), dask.config.set({"temporary-directory": scratch}):
+            # dashboard off; the scheduler's HTTP server on a free port (8787 may be taken)
+            cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   local_directory=scratch, scheduler_kwargs={"dashboard_address": ":0"})
+            client = Client(cluster)
+    except KeyboardInterrupt:
+        end_cluster_at_once(client, cluster)
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     cluster.fedsplit_scratch = scratch
-    return Client(cluster), cluster
+    cluster.fedsplit_workers = settings.workers or os.cpu_count() or 1
+    return client, cluster
+
+
+def _start_workers(client, cluster) -> None:
+    """Ask for the local cluster's workers and wait for them (a stop meanwhile ends them at once)."""
+    import dask  # noqa: PLC0415
+
+    count = cluster.fedsplit_workers
+    with dask.config.set({"temporary-directory": cluster.fedsplit_scratch}):
+        cluster.scale(count)
+        try:
+            client.wait_for_workers(count, timeout=WORKERS_START_TIMEOUT_S)
+        except TimeoutError as error:
+            raise ClusterError(f"the local Dask cluster did not start {count} worker(s) within "
+                               f"{WORKERS_START_TIMEOUT_S:g} s ({error}); try fewer dask.workers") from None
 
 
 def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],
@@ -133,8 +182,10 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
 
     progress = progress or Progress.silent()
     client, cluster = _connect(settings)
-    futures = []
+    futures, stopped = [], False
     try:
+        if cluster is not None:
+            _start_workers(client, cluster)
         addresses = sorted(client.scheduler_info()["workers"])
         shared = client.scatter(spec, broadcast=True)
         items = group(tasks, len(addresses)) if group is not None else tasks
@@ -155,12 +206,19 @@ def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callabl
         progress.finish()
         rows = [row for index in sorted(by_index) for row in by_index[index]]
         return rows, {"workers": len(addresses), "addresses": addresses}
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the workers are ended at once, not waited for
+        stopped = True
+        raise
     except BaseException:
         if futures:
             client.cancel(futures)
         raise
     finally:
-        client.close()
+        if stopped:
+            end_cluster_at_once(client, cluster)
+        else:
+            client.close()
+            if cluster is not None:
+                cluster.close()
         if cluster is not None:
-            cluster.close()
             shutil.rmtree(cluster.fedsplit_scratch, ignore_errors=True)

@@ -16,34 +16,13 @@ any other numeric parameter.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import numpy as np
+from data.schema import Kind, sweep_field  # noqa: F401 (what a sweep may set is the schema's: data/schema.py)
 
-from data.card.inputs import CardInputs
-from data.fedsllm.inputs import FedsllmInputs
-from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory
-from data.card.generate import CardWorkbookSettings
-from data.schema import CARD_PARAMETERS, FEDSLLM_PARAMETERS, Field, Kind
-
-FEDSLLM_SWEEPS = ("power_dbm", "users")  # besides the numeric workbook parameters
-
-
-def _numeric(fields: tuple[Field, ...], excluded: tuple[str, ...] = ()) -> tuple[str, ...]:
-    return tuple(f.name for f in fields if f.kind in (Kind.REAL, Kind.INTEGER) and f.name not in excluded)
-
-
-def fedsllm_sweep_names() -> tuple[str, ...]:
-    return (*FEDSLLM_SWEEPS, *_numeric(FEDSLLM_PARAMETERS, ("eta_step",)))
-
-
-def card_sweep_names() -> tuple[str, ...]:
-    return _numeric(CARD_PARAMETERS, ("seed",))
-
-
-def sweep_field(model: str, name: str) -> Field | None:
-    """The schema field a swept value replaces (None for power_dbm and users, checked by the caller)."""
-    fields = FEDSLLM_PARAMETERS if model == "fedsllm" else CARD_PARAMETERS
-    return next((f for f in fields if f.name == name), None)
+if TYPE_CHECKING:  # what a drop is; imported where drops are drawn (numpy), not by the command line's checks
+    from data.card.inputs import CardInputs
+    from data.fedsllm.inputs import FedsllmInputs
 
 
 def drop_seed(seed: int, drop: int) -> int:
@@ -55,6 +34,8 @@ def fedsllm_drop(parameters: dict[str, float], users: int, seed: int, sweep_name
     """One FedsLLM drop: K users drawn with `seed`, the base case's parameters, the sweep point applied.
     `draws` (a dict the caller keeps) remembers each (K, seed)'s users, so that the sweep points of one
     drop draw them once."""
+    from data.fedsllm.generate import ScenarioSettings, draw_users, fedsllm_inputs_in_memory  # noqa: PLC0415
+
     parameters = dict(parameters)
     if sweep_name == "users":
         users = int(sweep_value)
@@ -76,6 +57,9 @@ def fedsllm_drop(parameters: dict[str, float], users: int, seed: int, sweep_name
 def card_drop(base: CardInputs, seed: int, sweep_name: str | None = None,
               sweep_value: float | None = None) -> CardInputs:
     """One CARD drop: device distances and fading redrawn from `seed`, the sweep point applied."""
+    import numpy as np  # noqa: PLC0415
+    from data.card.generate import CardWorkbookSettings  # noqa: PLC0415 (the writers import openpyxl)
+
     defaults = CardWorkbookSettings()
     rng = np.random.default_rng(seed)
     distances = rng.uniform(defaults.distance_min_m, defaults.distance_max_m, len(base.device_ids))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 
 class Kind(Enum):
@@ -239,7 +240,35 @@ CARD_LAYER_COLUMNS: tuple[Field, ...] = (
 )
 
 
+# The workbooks shipped with fedsplit, each model's default input.
+SHIPPED_WORKBOOKS = {"fedsllm": Path(__file__).parent / "fedsllm.xlsx", "card": Path(__file__).parent / "card.xlsx"}
+LONGEST_DELAY_S = 1e9  # about 32 years: the longest training the model plans for (a delay limit's range)
+
+
 def within(low: float | None = None, high: float | None = None, low_open: bool = False, high_open: bool = False,
            whole: bool = False, unit: str = "-") -> Field:
     """The range of a setting that no workbook cell has."""
     return Field("", unit, "", Kind.INTEGER if whole else Kind.REAL, low, high, low_open, high_open)
+
+
+# --- What a study may sweep (data/drops.py applies it) ------------------------------------------
+
+FEDSLLM_SWEEPS = ("power_dbm", "users")  # besides the numeric workbook parameters
+
+
+def _numeric(fields: tuple[Field, ...], excluded: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(f.name for f in fields if f.kind in (Kind.REAL, Kind.INTEGER) and f.name not in excluded)
+
+
+def fedsllm_sweep_names() -> tuple[str, ...]:
+    return (*FEDSLLM_SWEEPS, *_numeric(FEDSLLM_PARAMETERS, ("eta_step",)))
+
+
+def card_sweep_names() -> tuple[str, ...]:
+    return _numeric(CARD_PARAMETERS, ("seed",))
+
+
+def sweep_field(model: str, name: str) -> Field | None:
+    """The schema field a swept value replaces (None for power_dbm and users, checked by the caller)."""
+    fields = FEDSLLM_PARAMETERS if model == "fedsllm" else CARD_PARAMETERS
+    return next((f for f in fields if f.name == name), None)

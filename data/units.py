@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-
-import pint
+from functools import lru_cache
 
 from data.schema import Field, Kind
 from data.workbook import Table
@@ -22,16 +21,25 @@ from data.workbook import Table
 CONVERTIBLE_UNITS = ("Hz",)
 UNIT_NAME = re.compile(r"[A-Za-zµμ]{1,20}")
 PREFIXED_UNITS = {"Hz": ("Hz", "kHz", "MHz", "GHz")}  # what the input workbooks' comments offer
-_REGISTRY = pint.UnitRegistry()
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    """pint's unit registry, built the first time a unit cell needs converting (importing pint and
+    building it take about 0.5 s, which a command that reads no workbook should not pay)."""
+    import pint  # noqa: PLC0415
+
+    return pint, pint.UnitRegistry()
 
 
 def converted(value: object, unit: str, target: str) -> float | None:
     """`value` in `unit` as a number in `target`, or None when the unit is not one of the target's kind."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not UNIT_NAME.fullmatch(unit.strip()):
         return None
+    pint, registry = _registry()
     try:
-        quantity = _REGISTRY.Quantity(float(value), unit.strip())
-        if quantity.dimensionality != _REGISTRY.Quantity(1.0, target).dimensionality:
+        quantity = registry.Quantity(float(value), unit.strip())
+        if quantity.dimensionality != registry.Quantity(1.0, target).dimensionality:
             return None
         return float(quantity.to(target).magnitude)
     except (pint.errors.PintError, ValueError, TypeError, AttributeError, AssertionError, ArithmeticError):

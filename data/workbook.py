@@ -1,26 +1,28 @@
 """Reading Excel sheets into plain tables that remember where each cell came from; writing rows as data,
-and the generators' command line (their target checked before any work)."""
+and the generators' command line (their target checked before any work).
+
+openpyxl (and data/safe_read.py, which reads through it) is imported by the functions that read or
+write a workbook, so that what only needs this module's tables, values and letters (the command line's
+checks, the reports) starts without it."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 from data.errors import FedsplitError
 from data.issues import Found, InputError, InputIssue
-from data.safe_read import check_archive, check_regular_file, open_workbook, sheet_rows
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # encrypted .xlsx and old .xl
 def read_tables(path: Path) -> dict[str, Table]:
     """All sheets of a workbook as tables (values only, never evaluated), or an InputError that says
     why the file cannot be read: every damaged part and sheet at once (data/safe_read.py)."""
+    from data.safe_read import check_archive, open_workbook  # noqa: PLC0415 (openpyxl)
+
     path = Path(path)
     _check_file(path)
     check_archive(path)
@@ -103,6 +107,8 @@ def _file_error(path: Path, found: Found, expected: str) -> InputError:
 
 def _check_file(path: Path) -> None:
     """A clear error for a path that is not a readable .xlsx file, before openpyxl tries it."""
+    from data.safe_read import check_regular_file  # noqa: PLC0415
+
     check_regular_file(path)
     try:
         with open(path, "rb") as handle:
@@ -131,6 +137,8 @@ def _is_blank(value: object) -> bool:
 
 def _read_table(worksheet, path: Path) -> Table:
     """Row 1 is the header; the rows below keep their Excel numbers (blank rows are skipped)."""
+    from data.safe_read import sheet_rows  # noqa: PLC0415
+
     rows_read = sheet_rows(worksheet, path)
     first = next(rows_read, None)
     header_cells = first[1] if first is not None and first[0] == 1 else {}
@@ -140,15 +148,15 @@ def _read_table(worksheet, path: Path) -> Table:
     unreadable: list[Cell] = []
     for index, name in sorted(header_cells.items()):
         if isinstance(name, Found):
-            unreadable.append(Cell(1, get_column_letter(index), get_column_letter(index), name))
+            unreadable.append(Cell(1, column_letter(index), column_letter(index), name))
             continue
         if _is_blank(name):
             continue
         name = str(name).strip()
         if name in header:  # reported by validation; the first column of a name is the one read
-            repeated.append(Cell(1, name, get_column_letter(index), name))
+            repeated.append(Cell(1, name, column_letter(index), name))
             continue
-        header[name] = get_column_letter(index)
+        header[name] = column_letter(index)
         positions.append((index, name))
     body = rows_read if first is None or first[0] == 1 else itertools.chain([first], rows_read)
     rows = []
@@ -165,8 +173,11 @@ def _read_table(worksheet, path: Path) -> Table:
     return Table(worksheet.title, header, rows, tuple(repeated), tuple(unreadable))
 
 
-def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.Workbook:
-    """A workbook whose first sheet is `parameters` (name, value, unit, description), one row per field."""
+def new_workbook_with_parameters(fields, values: dict[str, object]):
+    """An openpyxl workbook whose first sheet is `parameters` (name, value, unit, description), one row per
+    field."""
+    import openpyxl  # noqa: PLC0415
+
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "parameters"
@@ -184,16 +195,36 @@ def append_as_data(sheet, values) -> None:
     from a user's workbook (an id, a name) must never run in a reader's Excel.
     Characters XML cannot hold (control characters) are shown as \\xNN instead of
     making the whole save fail."""
-    values = [_xml_safe(value) if isinstance(value, str) else value for value in values]
-    sheet.append(values)
-    row = sheet.max_row
-    for column, value in enumerate(values, start=1):
-        if isinstance(value, str):
-            sheet.cell(row=row, column=column).data_type = "s"
+    sheet.append([_text_cell(sheet, value) if isinstance(value, str) else value for value in values])
 
 
-def _xml_safe(text: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+def _text_cell(sheet, text: str):
+    # Typed before it is appended: asking the sheet for its last row (max_row) scans every cell,
+    # which made writing a sheet quadratic in its rows.
+    from openpyxl.cell.cell import Cell as WorkbookCell  # noqa: PLC0415
+
+    cell = WorkbookCell(sheet, value=xml_safe(text))
+    cell.data_type = "s"
+    return cell
+
+
+# The control characters XML 1.0 cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE).
+ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+@lru_cache(maxsize=None)
+def column_letter(index: int) -> str:
+    """Excel's letters of the 1-based column `index` (1 -> A, 27 -> AA)."""
+    letters = ""
+    while index > 0:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def xml_safe(text: str) -> str:
+    """`text` with the characters XML cannot hold shown as \\xNN (a save would fail on them)."""
+    return ILLEGAL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def plain_value(value: object, whole_numbers_as_int: bool = False) -> object:

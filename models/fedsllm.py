@@ -14,11 +14,13 @@ gigacycles, declared as s*GHz), powers in mW, so Ipopt sees numbers near 1.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pyomo.environ as pyo
 
 from data.fedsllm.inputs import FedsllmInputs, lemma_constants
+from models.fedsllm_values import DelayModelValues
 
 u = pyo.units
 LOG2 = math.log(2.0)
@@ -284,15 +286,18 @@ def _declare_delay_model(model: pyo.ConcreteModel) -> None:
 
 def set_equal_split_start(model: pyo.ConcreteModel) -> None:
     """A feasible point: equal bandwidth shares, upload times at those rates (t = s / r), T just enough."""
-    count = len(model.users)
-    for k in model.users:
-        model.bandwidth_main[k].set_value(pyo.value(model.bandwidth_main_budget) / count)
-        model.bandwidth_fed[k].set_value(pyo.value(model.bandwidth_fed_budget) / count)
-        model.time_main[k].set_value(pyo.value(model.smashed_data / model.eq11_rate_main[k]))
-        model.time_fed[k].set_value(pyo.value(model.model_upload / model.eq11_rate_fed[k]))
+    values = DelayModelValues.read(model)
+    users, count = list(model.users.ordered_data()), len(model.users)
+    main_mhz = np.full(count, values.bandwidth_main_budget_mhz / count)
+    fed_mhz = np.full(count, values.bandwidth_fed_budget_mhz / count)
+    model.bandwidth_main.set_values(dict(zip(users, main_mhz.tolist())))
+    model.bandwidth_fed.set_values(dict(zip(users, fed_mhz.tolist())))
+    values = replace(values, bandwidth_main_mhz=main_mhz, bandwidth_fed_mhz=fed_mhz)
+    model.time_main.set_values(dict(zip(users, (values.smashed_mbit / values.rate_main_mbps).tolist())))
+    model.time_fed.set_values(dict(zip(users, (values.upload_mbit / values.rate_fed_mbps).tolist())))
     set_smallest_feasible_delay(model)
 
 
 def set_smallest_feasible_delay(model: pyo.ConcreteModel) -> None:
     """T = the largest user delay (15) at the current times and eta, so (17a) holds."""
-    model.T.set_value(max(pyo.value(model.eq15_user_delay[k]) for k in model.users))
+    model.T.set_value(float(np.max(DelayModelValues.read(model).delays_s())))

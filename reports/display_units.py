@@ -66,9 +66,11 @@ def _scaled(value, factor: float):
 
 def workbook_table(table):
     """The table (a reports.export.ResultTable) as the Excel workbook shows it: clocks, bandwidths and rates
-    in display units; the table itself when nothing changes."""
+    in display units, a column at a time; the table itself when nothing changes."""
     shown = [shown_column(column) for column in table.columns]
     if all(factor == 1.0 for _, factor in shown):
         return table
-    return replace(table, columns=[column for column, _ in shown],
-                   rows=[[_scaled(value, factor) for value, (_, factor) in zip(row, shown)] for row in table.rows])
+    values = [table.column_values(index) for index in range(len(shown))]
+    return type(table).from_columns(table.name, [column for column, _ in shown], [
+        column if factor == 1.0 else [_scaled(value, factor) for value in column]
+        for column, (_, factor) in zip(values, shown)])

@@ -19,18 +19,14 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-
-from data.workbook import append_as_data, plain_value
+from data.workbook import plain_value
 from reports.display_units import header_text as _header_for, workbook_table
 from reports.files.destination import PARTIAL_MARK, ReportExistsError, partial_prefix, refuse_existing
 from reports.files.provenance import Provenance
+from reports.xlsx import DECIMAL, GENERAL, PERCENT as PERCENT_FORMAT, SCIENTIFIC, WHOLE, Sheet, SheetColumn, write_sheets
 
 
 log = logging.getLogger(__name__)
@@ -65,13 +61,15 @@ class Percent(float):
     """A summary row's fraction that the xlsx report shows as a percentage; a float everywhere else."""
 
 
-@dataclass
 class ResultTable:
-    """One sheet of the Excel report and one CSV file."""
+    """One sheet of the Excel report and one CSV file, held by column: `add` appends a row, and
+    `from_columns` takes whole columns (numpy arrays too), so a per-user table costs no Python object
+    per row until it is written."""
 
-    name: str
-    columns: list[Column]
-    rows: list[list[object]] = field(default_factory=list)
+    def __init__(self, name: str, columns: list[Column]):
+        self.name = name
+        self.columns = list(columns)
+        self._data: list = [[] for _ in self.columns]
 
     @classmethod
     def of(cls, name: str, columns: list[Column], rows) -> "ResultTable":
@@ -81,10 +79,54 @@ class ResultTable:
             table.add(*row)
         return table
 
+    @classmethod
+    def from_columns(cls, name: str, columns: list[Column], values: list) -> "ResultTable":
+        """A table from one entry per column: a sequence (list, tuple, numpy array) of the table's length,
+        or a single value (a str, a number) repeated on every row."""
+        table = cls(name, list(columns))
+        if len(values) != len(table.columns):
+            raise ValueError(f"table {name}: {len(values)} columns of values for {len(table.columns)} columns")
+        lengths = {len(v) for v in values if not _is_single(v)}
+        if len(lengths) > 1:
+            raise ValueError(f"table {name}: columns of different lengths {sorted(lengths)}")
+        count = lengths.pop() if lengths else 1
+        table._data = [[v] * count if _is_single(v) else v for v in values]
+        return table
+
     def add(self, *values: object) -> None:
         if len(values) != len(self.columns):
             raise ValueError(f"table {self.name}: {len(values)} values for {len(self.columns)} columns")
-        self.rows.append(list(values))
+        if not all(isinstance(column, list) for column in self._data):
+            self._data = [list(column) for column in self._data]
+        for column, value in zip(self._data, values):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(self._data[0]) if self._data else 0
+
+    @property
+    def rows(self) -> list[list[object]]:
+        return [list(row) for row in zip(*self._data)]
+
+    def column_values(self, index: int) -> list:
+        """Column `index` as plain Python values (numpy unwrapped, NaN as None: an empty cell)."""
+        import numpy as np  # noqa: PLC0415 (the command line's checks import this module and need no numpy)
+
+        values = self._data[index]
+        if isinstance(values, np.ndarray):
+            plain = values.tolist()
+            if values.dtype.kind == "f" and np.isnan(values).any():
+                plain = [None if v != v else v for v in plain]
+            return plain
+        if all(type(v) is str for v in values):
+            return list(values)
+        return [plain_value(v) for v in values]
+
+
+def _is_single(value) -> bool:
+    import numpy as np  # noqa: PLC0415
+
+    return isinstance(value, (str, bytes, int, float, bool, type(None))) or np.ndim(value) == 0
 
 
 SUMMARY_COLUMNS = [
@@ -206,20 +248,21 @@ def csv_text(value: object) -> object:
     return value
 
 
+def _csv_column(values: list) -> list:
+    """csv_text of every cell of a column of plain values: numbers pass as they are, and the csv module
+    writes None as an empty cell, so a column without text is taken whole."""
+    if not any(type(v) is str for v in values):
+        return values
+    return ["" if v is None else "'" + v if type(v) is str and len(v) > 1 and v.startswith(FORMULA_TRIGGERS) else v
+            for v in values]
+
+
 def write_csv(path: Path, table: ResultTable) -> None:
+    columns = [_csv_column(table.column_values(index)) for index in range(len(table.columns))]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([csv_text(column.name) for column in table.columns])
-        for row in table.rows:
-            writer.writerow([csv_text(v) for v in row])
-
-
-PASS_FILL = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
-PASS_FONT = Font(color="006100")
-FAIL_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
-FAIL_FONT = Font(color="9C0006")
-SCIENTIFIC, DECIMAL, WHOLE, PERCENT_FORMAT = "0.000E+00", "#,##0.000", "#,##0", "0.00%"
-WIDEST_COLUMN = 60
+        writer.writerows(zip(*columns))
 
 
 def header_text(column: Column) -> str:
@@ -228,22 +271,18 @@ def header_text(column: Column) -> str:
     return _header_for(column.name, column.unit)
 
 
-def _numbers(values) -> list[float]:
-    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(float(v))]
-
-
 def number_format(values, percent: bool = False) -> str:
     """A format for these numbers: whole numbers plain, percentages, fixed decimals, or scientific when the
     magnitudes span more than four decades or leave [1e-3, 1e7)."""
-    numbers = _numbers(values)
     if percent:
         return PERCENT_FORMAT
-    if not numbers:
-        return "General"
-    if all(isinstance(v, int) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)):
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    finite = [abs(float(v)) for v in numbers if math.isfinite(v)]
+    if not finite:
+        return GENERAL
+    if all(isinstance(v, int) for v in numbers):
         return WHOLE
-    magnitudes = [abs(v) for v in numbers if v != 0]
+    magnitudes = [v for v in finite if v != 0]
     if not magnitudes:
         return DECIMAL
     low, high = min(magnitudes), max(magnitudes)
@@ -252,72 +291,43 @@ def number_format(values, percent: bool = False) -> str:
     return DECIMAL
 
 
-def _shown_width(value, style: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if style == PERCENT_FORMAT:
-            return len(f"{value:.2%}")
-        if style == SCIENTIFIC:
-            return 10
-        if style == WHOLE:
-            return len(f"{value:,.0f}")
-        return len(f"{value:,.3f}")
-    return len(str(value))
-
-
 # An id is a number in the xlsx only when its text is a number's own digits: "7" (typed 7), never "007" or
 # the fullwidth "１２", which are other ids than 7 and 12 and stay text, as the workbook holds them.
 NUMBER_ID = re.compile(r"0|[1-9][0-9]{0,14}")
 
 
-def _cell_value(column: Column, value):
-    value = plain_value(value)
-    if column.format == ID and isinstance(value, str) and NUMBER_ID.fullmatch(value):
-        return int(value)
-    return value
+def _excel_values(column: Column, values: list) -> list:
+    """An id column's text that is a number's own digits as that number, so Excel shows no "number stored
+    as text"."""
+    if column.format != ID:
+        return values
+    return [int(v) if isinstance(v, str) and NUMBER_ID.fullmatch(v) else v for v in values]
 
 
 def _is_summary(table: ResultTable) -> bool:
     return [c.name for c in table.columns[:3]] == ["name", "value", "unit"]
 
 
+def sheet_of(table: ResultTable) -> Sheet:
+    """The table as the report's sheet: each column's header (unit in brackets), comment, values and
+    number format (percent for shares and reductions, whole numbers, fixed decimals, scientific where
+    values span decades; per row in a summary, a Percent row as a percentage)."""
+    values = [_excel_values(column, table.column_values(i)) for i, column in enumerate(table.columns)]
+    columns = []
+    for index, column in enumerate(table.columns):
+        if _is_summary(table) and column.name == "value":
+            formats = [number_format([value], isinstance(value, Percent)) for value in values[1]]
+        else:
+            formats = number_format(values[index], column.format == PERCENT)
+        columns.append(SheetColumn(header_text(column), column.description, values[index], formats))
+    return Sheet(table.name[:31], columns)
+
+
 def write_workbook(path: Path, tables: list[ResultTable]) -> None:
-    """One sheet per table: headers bold and frozen with their unit in brackets and the description as a
-    comment, a number format per column (percent for shares and reductions, whole numbers, fixed decimals,
-    scientific where values span decades; per row in a summary), widths fitted to the content, an
-    autofilter, PASS green and FAIL red, ids that are numbers written as numbers. Text is written as text."""
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = workbook.create_sheet(table.name[:31])
-        append_as_data(sheet, [header_text(column) for column in table.columns])
-        rows = [[_cell_value(column, v) for column, v in zip(table.columns, row)] for row in table.rows]
-        for row in rows:
-            append_as_data(sheet, row)
-        summary = _is_summary(table)
-        for index, column in enumerate(table.columns, start=1):
-            cell = sheet.cell(row=1, column=index)
-            cell.font = bold
-            cell.comment = Comment(column.description, "fedsplit")
-            values = [row[index - 1] for row in rows]
-            formats = ([number_format([row[1]], isinstance(row[1], Percent)) for row in rows]
-                       if summary and column.name == "value"
-                       else [number_format(values, column.format == PERCENT)] * len(rows))
-            for offset, (value, style) in enumerate(zip(values, formats), start=2):
-                target = sheet.cell(row=offset, column=index)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    target.number_format = style
-                elif isinstance(value, str) and value.startswith(("PASS", "FAIL")):
-                    target.fill, target.font = (PASS_FILL, PASS_FONT) if value.startswith("PASS") else \
-                        (FAIL_FILL, FAIL_FONT)
-            width = max([len(header_text(column)), *(_shown_width(v, f) for v, f in zip(values, formats))])
-            sheet.column_dimensions[get_column_letter(index)].width = min(WIDEST_COLUMN, width + 2)
-        sheet.freeze_panes = "A2"
-        if table.columns:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(1, len(rows) + 1)}"
-    workbook.save(path)
+    """One sheet per table (reports/xlsx.py): headers bold and frozen with their unit in brackets and the
+    description as a comment, a number format per column, widths fitted to the content, an autofilter,
+    PASS green and FAIL red, ids that are numbers written as numbers. Text is written as text."""
+    write_sheets(path, [sheet_of(table) for table in tables])
 
 
 def write_units(path: Path, tables: list[ResultTable]) -> None:

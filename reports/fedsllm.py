@@ -94,24 +94,24 @@ def energy_values(parts, index: int | None = None) -> list[float]:
 
 
 def allocation_table(inputs: FedsllmInputs, optimum, energy=None) -> ResultTable:
-    """Per user, at the optimum (an OptimumAllocation); `energy` (EnergyParts) adds the energy columns."""
-    table = ResultTable("allocation", ALLOCATION_COLUMNS + (ENERGY_COLUMNS if energy is not None else []))
-    for index, user in enumerate(optimum.user_ids):
-        table.add(
-            user,
-            *(plain_value(inputs.column(name)[index], whole_numbers_as_int=True) for name in (
-                "gain_main_db", "gain_fed_db", "samples", "cycles_per_sample", "cpu_max_hz",
-                "power_main_max_dbm", "power_fed_max_dbm")),
-            optimum.bandwidth_main_mhz[index], optimum.bandwidth_fed_mhz[index],
-            optimum.time_main_s[index], optimum.time_fed_s[index],
-            optimum.rate_main_mbps[index], optimum.rate_fed_mbps[index],
-            optimum.compute_s[index], optimum.delay_s[index],
-            optimum.bandwidth_main_mhz[index] / optimum.bandwidth_main_budget_mhz,
-            optimum.bandwidth_fed_mhz[index] / optimum.bandwidth_fed_budget_mhz,
-            optimum.delay_s[index] / optimum.T,
-            *(energy_values(energy, index) if energy is not None else []),
-        )
-    return table
+    """Per user, at the optimum (an OptimumAllocation), as whole columns; `energy` (EnergyParts) adds the
+    energy columns."""
+    def input_column(name: str) -> list:
+        return [plain_value(v, whole_numbers_as_int=True) for v in inputs.column(name).tolist()]
+
+    energy_columns = ([energy.client_j, energy.server_j, energy.main_j, energy.fed_j, energy.per_user_j]
+                      if energy is not None else [])
+    return ResultTable.from_columns("allocation", ALLOCATION_COLUMNS + (ENERGY_COLUMNS if energy is not None else []), [
+        list(optimum.user_ids),
+        *(input_column(name) for name in ("gain_main_db", "gain_fed_db", "samples", "cycles_per_sample",
+                                          "cpu_max_hz", "power_main_max_dbm", "power_fed_max_dbm")),
+        optimum.bandwidth_main_mhz, optimum.bandwidth_fed_mhz, optimum.time_main_s, optimum.time_fed_s,
+        optimum.rate_main_mbps, optimum.rate_fed_mbps, optimum.compute_s, optimum.delay_s,
+        optimum.bandwidth_main_mhz / optimum.bandwidth_main_budget_mhz,
+        optimum.bandwidth_fed_mhz / optimum.bandwidth_fed_budget_mhz,
+        optimum.delay_s / optimum.T,
+        *(np.asarray(values, dtype=float) for values in energy_columns),
+    ])
 
 
 def eta_sweep_table(result) -> ResultTable:
@@ -150,6 +150,8 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
              "f_s^max > f_k^max for every client (Section III-E's A* = A_min needs it)"),
             ("reduction_holds", "yes" if solved.reduction_holds else "no", "-",
              "Problem (16)'s best agrees with (17): same T, f, f_s, p at max, A = A_min"),
+            ("problem16_crosscheck", solved.problem16_crosscheck, "-",
+             "what answered Problem (16); Ipopt's starts only up to problem16_multistart_max_users users"),
         ]
     found = solved.global_eta
     if found is not None:
@@ -181,24 +183,39 @@ def optimum_summary_rows(solved, certificate) -> list[tuple]:
 
 
 ALL_USERS = "all"  # a Check's scope when it is over every user
+CERTIFICATE_COLUMNS = [
+    Column("check", "-", "what is checked"),
+    Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users", format=ID),
+    Column("value", "-", "the measured value, in `unit`"),
+    Column("unit", "-", "unit of the value"),
+    Column("tolerance", "-", "the condition the value must meet"),
+    Column("verdict", "-", "PASS or FAIL"),
+    Column("description", "-", "meaning"),
+]
 
 
 def certificate_table(certificate) -> ResultTable:
-    """The Lemma 3 / KKT checks of a Certificate, one row each; `user` holds the id as the allocation sheet
-    does (empty for a check over all users), so the column has one type and joins the allocation on it."""
-    table = ResultTable("lemma3_kkt", [
-        Column("check", "-", "what is checked"),
-        Column("user", "-", "the user id, as in the allocation sheet; empty: a check over all users", format=ID),
-        Column("value", "-", "the measured value, in `unit`"),
-        Column("unit", "-", "unit of the value"),
-        Column("tolerance", "-", "the condition the value must meet"),
-        Column("verdict", "-", "PASS or FAIL"),
-        Column("description", "-", "meaning"),
-    ])
-    for c in certificate.checks:
-        table.add(c.check, None if c.scope == ALL_USERS else c.scope, c.value, c.unit, c.tolerance,
-                  "PASS" if c.passed else "FAIL", c.description)
-    return table
+    """The checks of a Certificate, one row each: the per-user checks user by user (built as whole columns
+    from its arrays), then the overall ones; `user` holds the id as the allocation sheet does (empty for a
+    check over all users), so the column has one type and joins the allocation on it."""
+    per_user, users, overall = certificate.per_user, certificate.users, certificate.checks
+    repeated = len(users)
+
+    def column(attribute: str) -> list:
+        return np.tile([getattr(c, attribute) for c in per_user], repeated).tolist() + [getattr(c, attribute)
+                                                                                          for c in overall]
+
+    values = np.stack([c.values for c in per_user], axis=1).ravel() if per_user else np.empty(0)
+    passed = np.stack([c.passed for c in per_user], axis=1).ravel() if per_user else np.empty(0, bool)
+    return ResultTable.from_columns("lemma3_kkt", CERTIFICATE_COLUMNS, [
+        column("check"),
+        np.repeat(np.asarray(users, dtype=object), len(per_user)).tolist()
+        + [None if c.scope == ALL_USERS else c.scope for c in overall],
+        np.concatenate([values, np.array([c.value for c in overall], dtype=float)]), column("unit"),
+        column("tolerance"),
+        np.where(passed, "PASS", "FAIL").tolist() + ["PASS" if c.passed else "FAIL" for c in overall],
+        column("description")])
+
 
 
 def baselines_table(comparison, energies: dict | None = None) -> ResultTable:

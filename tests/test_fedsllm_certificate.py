@@ -30,10 +30,32 @@ def test_certificate_passes_at_the_optimum(default_optimum):
     _, _, model = default_optimum
     certificate = certify_optimum(model)
     assert certificate.passed, certificate.verdict()
-    rows = {(c.check, c.scope): c for c in certificate.checks}
+    rows = {(c.check, c.scope): c for c in certificate.rows()}
     assert abs(rows["sum_lambda_minus_1", "all"].value) < 1e-6
     assert rows["min_lambda", "all"].value > 0
-    assert len([c for c in certificate.checks if c.scope == "1"]) == 7  # per-user rows
+    assert len([c for c in certificate.rows() if c.scope == "1"]) == 7  # per-user rows
+    assert certificate.count == len(certificate.rows()) == 7 * len(model.users) + len(certificate.checks)
+
+
+def test_per_user_checks_equal_pyomos_own_expressions(default_optimum):
+    """The certificate's per-user arrays (numpy) against the model's Expressions evaluated by Pyomo, user by
+    user: Lemma 3's (19)-(21) and the slack of (17a)."""
+    _, _, model = default_optimum
+    checks = {c.check: c.values for c in certify_optimum(model).per_user}
+    eta, T, a = pyo.value(model.eta), pyo.value(model.T), pyo.value(model.a)
+    round_time, n = (1 - eta) * T / a, pyo.value(model.lemma2_local_iterations)
+    for index, k in enumerate(model.users):
+        t_main, t_fed = model.time_main[k].value, model.time_fed[k].value
+        expected19 = abs(t_fed + n * t_main - (round_time - pyo.value(model.eq10_compute_time[k]))) / round_time
+        needed = pyo.value(model.smashed_data) / t_main
+        expected20 = abs(needed - pyo.value(model.eq11_rate_main[k])) / needed
+        needed = pyo.value(model.model_upload) / t_fed
+        expected21 = abs(needed - pyo.value(model.eq11_rate_fed[k])) / needed
+        assert checks["lemma3_eq19"][index] == pytest.approx(expected19, rel=1e-6, abs=1e-14)
+        assert checks["lemma3_eq20"][index] == pytest.approx(expected20, rel=1e-6, abs=1e-14)
+        assert checks["lemma3_eq21"][index] == pytest.approx(expected21, rel=1e-6, abs=1e-14)
+        assert checks["slack_17a"][index] == pytest.approx(T - pyo.value(model.eq15_user_delay[k]), abs=1e-12 * T)
+        assert checks["lambda_17a"][index] == model.dual[model.eq17a_delay[k]]
 
 
 def test_certificate_fails_on_a_perturbed_allocation_and_names_the_rows(default_optimum):
@@ -78,6 +100,8 @@ def test_problem16_units_and_agreement_with_problem17(default_optimum):
     assert reduction_holds(best, result.best.T, inputs)
     assert best.T == pytest.approx(result.best.T, rel=1e-6)
     assert pyo.value(model.T) == pytest.approx(best.T, rel=1e-9)
+    # the model holds the best start's point as its solve left it, multipliers included (none solved again)
+    assert best is not solutions[-1] and certify_optimum(model).passed
 
 
 def test_reduction_does_not_apply_with_a_client_faster_than_the_server(make_workbook, tmp_path, capsys):
@@ -171,3 +195,35 @@ def test_optimum_over_eta_matches_the_reference(make_workbook, name):
     # ... and the reference is not lower next to it: T is at a minimum over eta there
     for eta in (found_eta - ETA_NEIGHBOURHOOD, found_eta + ETA_NEIGHBOURHOOD):
         assert solve_reference(scenario, eta).T >= found_T * (1 - 1e-8)
+
+
+def test_problem16_cross_checked_on_the_structured_engine_at_scale(make_workbook, tmp_path):
+    """Every client slower than the server: (16) at eta* with A searched by the structured engine gives
+    A = A_min and the reference's T*(eta*) (independent of the engine); end to end with Ipopt's starts
+    skipped by the user count, the summary says so and the reduction still holds."""
+    import csv
+
+    from data.fedsllm.generate import fedsllm_inputs_in_memory
+    from solvers.app.cli import main
+    from solvers.fedsllm.problem16 import structured_crosscheck
+    from solvers.fedsllm.scenario import SplitScenario
+    from tests.conftest import SPEC_PARAMETERS
+
+    users = users_table([-98.0, -107.0, -116.0, -121.0], samples=[900, 1400, 1100, 700],
+                        cycles=[1.5e4, 2.5e4, 2e4, 1.2e4])
+    scenario = SplitScenario.from_inputs(fedsllm_inputs_in_memory(users, SPEC_PARAMETERS))
+    eta = 0.8
+    found = structured_crosscheck(scenario, eta, (0.1, 0.9), 1e-12)
+    assert found.record.optimal and found.client_share == 0.1
+    assert found.T == pytest.approx(solve_reference(reference_scenario(users), eta).T, rel=1e-8)
+
+    out = tmp_path / "out"
+    workbook = make_workbook(users, {"eta_step": 0.05})
+    assert main(["model=fedsllm", f"data={workbook}", f"out={out}", "progress=false",
+                 "problem16_multistart_max_users=2"]) == 0
+    summary = {row["name"]: row["value"] for row in csv.DictReader(open(out / "summary.csv"))}
+    assert summary["reduction_holds"] == "yes" and summary["optimum_from"] == "Problem (17)"
+    assert "skipped: 4 users > problem16_multistart_max_users=2" in summary["problem16_crosscheck"]
+    rows = list(csv.DictReader(open(out / "reduction.csv")))
+    assert [r["start"] for r in rows] == ["structured engine: A searched at eta*", "reduction: Problem (17) optimum"]
+    assert abs(float(rows[0]["T_vs_problem17"])) <= 1e-8

@@ -166,3 +166,53 @@ def test_a_run_certifies_problem16_next_to_the_multistart(make_workbook, tmp_pat
         checks = {row["check"]: row for row in csv.DictReader(handle)}
     assert checks["problem16_multistart_vs_global"]["verdict"] == "PASS"
     assert checks["problem16_global"]["verdict"] == "PASS"
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_eb_bounds_are_below_the_equal_split_everywhere(seed):
+    """EB's branch and bound (only the users that can set T kept, a second-order bound) against the equal
+    split's T(eta) evaluated directly on a dense grid and minimised by Brent over log eta."""
+    rng = np.random.default_rng(seed)
+    count = 40
+    users = users_table(rng.uniform(-125.0, -95.0, count), samples=rng.integers(500, 2500, count),
+                        cycles=rng.uniform(1e4, 3e4, count))
+    scenario = SplitScenario.from_inputs(fedsllm_inputs_in_memory(users, SPEC_PARAMETERS))
+    result = certify_global_eta(scenario, GRID, tol=1e-6, equal_split=True)
+    assert result.certified and result.solves < 1000
+    for eta in np.concatenate([np.linspace(0.001, 0.999, 400), np.geomspace(1e-8, 1e-3, 40)]):
+        exact = scenario.equal_split_delay_s(float(eta))
+        covering = [i for i in result.envelope if i.low <= eta <= i.high]
+        assert covering and max(i.lower_bound for i in covering) <= exact * (1 + 1e-12)
+    found = minimize_scalar(lambda log_eta: scenario.equal_split_delay_s(float(np.exp(log_eta))),
+                            bounds=(np.log(1e-6), np.log(0.999)), method="bounded", options={"xatol": 1e-9})
+    assert result.lower_bound <= found.fun * (1 + 1e-12)
+    assert result.T == pytest.approx(found.fun, rel=1e-6)
+    assert result.T == pytest.approx(scenario.equal_split_delay_s(result.eta), rel=1e-14)
+
+
+def test_problem16_decided_by_its_certified_search_above_certify_max_users(make_workbook, tmp_path):
+    """Some client faster than the server and no Ipopt at all (structured engine, certify_max_users=0, no
+    starts): the certified (16) point is the reported optimum, certified by its gap and a feasibility check,
+    and its T is the reference's at the certified eta and A."""
+    import csv
+
+    from solvers.app.jobs import EXIT_OK
+    from solvers.app.cli import main
+
+    users, parameters = mixed_clients()
+    workbook = make_workbook(users, {**parameters, "eta_step": 0.05})
+    out = tmp_path / "report"
+    assert main(["model=fedsllm", f"data={workbook}", f"out={out}", "progress=false", "solver.engine=structured",
+                 "solver.certify_max_users=0", "problem16_multistart_max_users=0",
+                 "global_eta.problem16_tol=1e-2"]) == EXIT_OK
+    with open(out / "summary.csv", newline="") as handle:
+        summary = {row["name"]: row["value"] for row in csv.DictReader(handle)}
+    assert summary["optimum_from"] == "Problem (16)" and summary["certificate"] == "PASS"
+    assert summary["certified_by"] == "duality gap" and "decides" in summary["problem16_crosscheck"]
+    T, eta, share = float(summary["T"]), float(summary["eta"]), float(summary["A_problem16_certified"])
+    assert T == pytest.approx(float(summary["T_problem16_certified"]), rel=1e-12)
+    reference = reference_scenario(users, {**parameters, "client_share_min": share})
+    assert T == pytest.approx(solve_reference(reference, eta).T, rel=1e-8)
+    with open(out / "lemma3_kkt.csv", newline="") as handle:
+        checks = {row["check"]: row["verdict"] for row in csv.DictReader(handle)}
+    assert checks["problem16_reported_vs_global"] == "PASS" and checks["delay_within_T"] == "PASS"

@@ -145,3 +145,25 @@ def test_card_rows_and_quantities_are_named_by_their_equation():
         "eq8_server_compute", "eq10_delay", "eq11_energy", "eq12_cost_if_cut"}
     for component in model.component_objects((pyo.Constraint, pyo.Expression, pyo.Objective)):
         assert "(1" in component.doc or "(8)" in component.doc, component.local_name
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--cfg", "job"], ["eta.stp=0.1"]], ids=["help", "cfg", "refused"])
+def test_answers_that_solve_nothing_import_no_numerical_library(arguments):
+    """--help, --cfg job and a refused override load neither Pyomo, pandas, matplotlib, Dask nor SciPy; the
+    first two answer from the configuration alone, without numpy, openpyxl or pint either, while a refused
+    override also names the workbook's problems, so it reads the workbook (`./fedsplit bench startup`
+    times them)."""
+    import subprocess
+    import sys
+
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['solvers.run', *{arguments!r}]\n"
+             "try:\n    runpy.run_module('solvers.run', run_name='__main__', alter_sys=True)\n"
+             "except SystemExit as stop:\n    code = stop.code\n"
+             "print('loaded:', *sorted({m.split('.')[0] for m in sys.modules}), file=sys.__stderr__)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    loaded = set(next(line for line in done.stderr.splitlines() if line.startswith("loaded:")).split()[1:])
+    heavy = {"pyomo", "pandas", "matplotlib", "dask", "distributed", "scipy", "cyipopt"}
+    if arguments != ["eta.stp=0.1"]:
+        heavy |= {"numpy", "openpyxl", "pint"}
+    assert not loaded & heavy, sorted(loaded & heavy)

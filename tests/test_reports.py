@@ -156,3 +156,56 @@ def test_clocks_and_bandwidths_in_ghz_and_mhz(tmp_path):
     with pytest.raises(InputError) as caught:
         load_card(path)
     assert any("'Hz'" in issue.expected for issue in caught.value.issues)
+
+
+# --- The report writer (reports/xlsx.py) -----------------------------------------------------------
+
+def test_the_writer_keeps_every_promise_read_back_by_openpyxl(tmp_path):
+    """Text as text (a formula-like id, a control character), NaN empty, infinity as text, whole numbers
+    and decimals with their formats, PASS/FAIL colours, a per-row format in a summary, header comments,
+    fitted widths, autofilter, frozen header; the CSV of the same table neutralised."""
+    from reports.export import ID, Column, Percent, ResultTable, summary_with_versions, write_csv, write_workbook
+
+    values = np.array([0.5, np.nan, 1234.5678, np.inf])
+    table = ResultTable.from_columns("per_user", [Column("user", "-", "user id", ID), Column("delay", "s", "delay"),
+                                                  Column("verdict", "-", "PASS or FAIL"), Column("note", "-", "text")],
+                                     [["=HYPERLINK(\"x\")", "2", "3", "4"], values, ["PASS", "FAIL", "PASS", "PASS"],
+                                      "bell\x07 here"])
+    summary = summary_with_versions([("share_of_users", Percent(0.25), "-", "a share"), ("users", 4, "-", "a count")])
+    path = tmp_path / "report.xlsx"
+    write_workbook(path, [summary, table])
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["summary", "per_user"]
+    sheet = book["per_user"]
+    assert [c.value for c in sheet[1]] == ["user", "delay (s)", "verdict", "note"]
+    assert all(c.font.b and c.comment is not None for c in sheet[1]) and sheet["B1"].comment.text == "delay"
+    assert (sheet["A2"].value, sheet["A2"].data_type) == ('=HYPERLINK("x")', "s")  # text, never a formula
+    assert sheet["A3"].value == 2  # an all-digit id in an id column is a number
+    assert sheet["B2"].value == 0.5 and sheet["B3"].value is None and sheet["B5"].value == "inf"
+    assert sheet["B4"].value == pytest.approx(1234.5678) and sheet["B4"].number_format == "#,##0.000"
+    assert sheet["C2"].fill.start_color.rgb.endswith("C6EFCE") and sheet["C3"].fill.start_color.rgb.endswith("FFC7CE")
+    assert sheet["D2"].value == "bell\\x07 here"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:D5"
+    assert sheet.column_dimensions["B"].width >= len("delay (s)") and sheet.column_dimensions["D"].width >= 14
+    summary_sheet = book["summary"]
+    rows = {summary_sheet.cell(r, 1).value: summary_sheet.cell(r, 2) for r in range(2, summary_sheet.max_row + 1)}
+    assert rows["share_of_users"].number_format == "0.00%" and rows["users"].number_format == "#,##0"
+    write_csv(tmp_path / "per_user.csv", table)
+    lines = (tmp_path / "per_user.csv").read_text().splitlines()
+    assert lines[1].startswith("\"'=HYPERLINK(\"\"x\"\")\",0.5,PASS") and lines[2].startswith("2,,FAIL")
+
+
+def test_a_sheet_longer_than_excel_holds_keeps_its_first_rows(tmp_path, monkeypatch):
+    """Excel holds 1,048,576 rows: a longer table's sheet has the first ones (its CSV all of them); shown
+    here with the limit lowered to 5 rows."""
+    import reports.xlsx
+    from reports.export import ID, Column, ResultTable, write_workbook
+
+    monkeypatch.setattr(reports.xlsx, "SHEET_ROW_LIMIT", 5)
+    monkeypatch.setattr(reports.xlsx, "ROWS_PER_BLOCK", 3)  # and rows streamed in blocks of 3
+    table = ResultTable.from_columns("long", [Column("index", "-", "row", ID), Column("value", "s", "a value")],
+                                     [list(range(1, 11)), np.linspace(0.0, 1.0, 10)])
+    write_workbook(tmp_path / "long.xlsx", [table])
+    sheet = openpyxl.load_workbook(tmp_path / "long.xlsx")["long"]
+    assert sheet.max_row == 5 and sheet.auto_filter.ref == "A1:B5"
+    assert [sheet.cell(r, 1).value for r in range(2, 6)] == [1, 2, 3, 4]

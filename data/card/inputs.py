@@ -20,6 +20,7 @@ from data.schema import (
     CARD_LLM_COLUMNS,
     CARD_PARAMETERS,
     CARD_SERVER_COLUMNS,
+    SHIPPED_WORKBOOKS,
     Field,
     Kind,
 )
@@ -36,7 +37,7 @@ from data.validation import (
 from data.units import parameters_in_schema_units
 from data.workbook import Table, read_tables
 
-DEFAULT_CARD_WORKBOOK = Path(__file__).parents[1] / "card.xlsx"
+DEFAULT_CARD_WORKBOOK = SHIPPED_WORKBOOKS["card"]
 SHEET_ORDER = ("parameters", "server", "devices", "llm", "cqi", "layers")
 
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from data.issues import Found, InputIssue
-from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Kind
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, LONGEST_DELAY_S, SHIPPED_WORKBOOKS, Kind
 from data.validation import (
     CrossRule,
     SheetContext,
@@ -34,7 +34,7 @@ from data.workbook import Table, read_tables
 
 PARAMETERS_SHEET = "parameters"
 USERS_SHEET = "users"
-DEFAULT_WORKBOOK = Path(__file__).parents[1] / "fedsllm.xlsx"
+DEFAULT_WORKBOOK = SHIPPED_WORKBOOKS["fedsllm"]
 
 FEDSLLM_CROSS_RULES = (
     CrossRule("gamma", ("gamma", "L"), lambda p: p["gamma"] <= p["L"],
@@ -65,7 +65,6 @@ def full_band_snr_db(gain_db: float, power_dbm: float, noise_dbm_per_hz: float, 
 LN2 = math.log(2.0)
 # The longest training the model plans for: beyond this Ipopt works with delays of 1e9 s and more,
 # far from the numbers near 1 it is scaled for, and no deployment waits that long.
-LONGEST_DELAY_S = 1e9  # about 32 years
 
 
 def lemma_constants(parameters: dict[str, float]) -> tuple[float, float]:

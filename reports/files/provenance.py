@@ -10,12 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import cyipopt
-import numpy
-import openpyxl
-import pyomo
-import scipy
-
 
 @dataclass(frozen=True)
 class Provenance:
@@ -52,7 +46,14 @@ def git_commit() -> str:
 
 
 def versions() -> dict[str, str]:
-    """The solver stack's versions, for every report's summary."""
+    """The solver stack's versions, for every report's summary (imported here: a command that writes no
+    report does not load them)."""
+    import cyipopt  # noqa: PLC0415
+    import numpy  # noqa: PLC0415
+    import openpyxl  # noqa: PLC0415
+    import pyomo  # noqa: PLC0415
+    import scipy  # noqa: PLC0415
+
     return {
         "python_version": platform.python_version(),
         "numpy_version": numpy.__version__,

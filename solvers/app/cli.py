@@ -19,9 +19,10 @@ from data.errors import FedsplitError
 from solvers.app.config import MODEL_CONFIGS, ConfigError
 from solvers.app.context import command_line
 from reports.export import committed_reports
-from solvers.app.help import GENERATOR_SETTINGS, completion_script, configuration_yaml, help_text
+from solvers.app.help import completion_script, configuration_yaml, help_text
 from solvers.app.jobs import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, run_multirun, run_single
-from solvers.app.overrides import WORKBOOKS, check_run
+from data.schema import SHIPPED_WORKBOOKS
+from solvers.app.overrides import check_run
 from solvers.runtime.stopping import StopRequested, stop_signals_handled
 from solvers.runtime.terminal import guarded_console
 
@@ -98,7 +99,7 @@ def guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
 def _main(argv: list[str]) -> int:
     command = parse_command_line(argv)
     if command.shell_completion is not None:
-        print(completion_script(command.shell_completion, GENERATOR_SETTINGS))
+        print(completion_script(command.shell_completion))
         return EXIT_OK
     if command.help:  # whatever else the line holds: a user asking for help is not told off first
         models = [text.split("=", 1)[1] for text in command.overrides if text.startswith("model=")]
@@ -109,7 +110,7 @@ def _main(argv: list[str]) -> int:
         for number, (job, cfg) in enumerate(zip(checked.jobs, checked.configs)):
             if len(checked.jobs) > 1:
                 print(f"# job {number}: {' '.join(job)}")
-            print(configuration_yaml(cfg, WORKBOOKS[cfg.model][0]))
+            print(configuration_yaml(cfg, SHIPPED_WORKBOOKS[cfg.model]))
         return EXIT_OK
     if command.multirun:
         return run_multirun(checked)

@@ -18,14 +18,14 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
-from data.drops import card_sweep_names, fedsllm_sweep_names, sweep_field
 from data.errors import FedsplitError
-from data.schema import CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, within
-from solvers.fedsllm.search import CERTIFY_MAX_USERS, IPOPT_MAX_USERS, Engine, EngineSettings
+from data.schema import (
+    CARD_PARAMETERS, CHANNEL_STATES, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, card_sweep_names,
+    fedsllm_sweep_names, sweep_field, within)
+from solvers.fedsllm.settings import (
+    CERTIFY_MAX_USERS, DEFAULT_GAP, GLOBAL_TOLERANCE, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings)
 from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
-from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
-from solvers.fedsllm.structured import DEFAULT_GAP
 from solvers.studies.cluster import local_workers_problem
 from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
 from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
@@ -194,7 +194,9 @@ class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fe
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
     progress: bool = setting(True, "progress bars on stderr")
     baseline_eta: float = setting(0.1, "the fixed eta of the FE and BA baselines, in (0, 1)", valid=FRACTION)
-    problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
+    problem16: bool = setting(True, "also answer Problem (16): cross-checked against (17), or its certified optimum")
+    problem16_multistart_max_users: int = setting(MULTISTART_MAX_USERS, "Problem (16) by Ipopt from 4 starts up to "
+                                                  "this many users", valid=within(0, whole=True))
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
     power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study", study="power_sweep")

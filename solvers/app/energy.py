@@ -40,8 +40,8 @@ from solvers.fedsllm.energy.search import (
     Strategy,
     strategies,
 )
-from solvers.app.fedsllm import FedsllmModels, FedsllmOptimum, effective_eta, engine_settings, \
-    refine_tolerance, run_fedsllm, solve, validate
+from solvers.app.fedsllm import FedsllmOptimum, effective_eta, engine_settings, refine_tolerance, run_fedsllm, \
+    solve, validate
 from reports.files.report import Report
 from solvers.app.context import RunContext, read
 from solvers.app.study import cluster_settings
@@ -72,8 +72,8 @@ def delay_optimum(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid) -> Feds
     """The delay run's eta search, baselines and global search over eta, without Problem (16) and, on the
     structured engine, without Ipopt's re-solve of eta* (T* needs its bounds, not the Lemma 3 certificate)."""
     engine = replace(engine_settings(run), certify_max_users=0)
-    models = FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine), None)
-    return solve(run, inputs, grid, models)
+    models = build_strategy_models(inputs, run.solver, run.progress, engine)
+    return solve(run, inputs, grid, models, problem16=False)
 
 
 def infeasible_message(max_delay_s: float, least_delay_s: float, source: str) -> str:

@@ -52,7 +52,8 @@ from solvers.fedsllm.baselines import (
 )
 from solvers.fedsllm.energy.scenario import optimum_energy, strategy_energies
 from solvers.fedsllm.problem16 import (
-    Problem16Solution, best_solution, reduction_applies, reduction_holds, solve_problem16,
+    Problem16Solution, best_solution, certified_point, polish_certified, reduction_applies, reduction_holds,
+    solve_problem16, structured_crosscheck,
 )
 from solvers.fedsllm.global_eta import GlobalEtaResult, GlobalSearchError, certify_global_eta
 from solvers.runtime.ipopt import SolveError
@@ -77,26 +78,24 @@ def refine_tolerance(run: RunContext) -> float | None:
 
 
 @dataclass
-class FedsllmModels:
-    strategies: StrategyModels  # Problem (17) with its eta search, and the equal split
-    problem16: pyo.ConcreteModel | None
-
-
-@dataclass
 class FedsllmOptimum:
     """What the solve step found; `optimum_model` holds the reported optimum for the certificate (None
-    when the structured engine's duality gap certifies it alone, above solver.certify_max_users)."""
+    when the structured engine's duality gap certifies it alone, above solver.certify_max_users), and
+    `optimum_nlp` its PyNumero NLP from the last Ipopt solve (the certificate's derivatives)."""
 
     comparison: Comparison
     optimum: OptimumAllocation
     optimum_model: pyo.ConcreteModel | None
     source: str  # "Problem (17)" or "Problem (16)"
-    problem16: list[Problem16Solution] | None
+    problem16: list[Problem16Solution] | None  # every (16) point solved (Ipopt's starts, the structured engine's)
     best16: Problem16Solution | None  # the best of `problem16`
     reduction_applies: bool
     reduction_holds: bool
     global_eta: GlobalEtaResult | None = None  # the branch and bound over (0, 1), when global_eta.enabled
     global16: GlobalEtaResult | None = None  # the same for Problem (16) with A searched, when the reduction fails
+    optimum_nlp: object = None
+    multistart_best: Problem16Solution | None = None  # the best of Ipopt's starts of (16), when they ran
+    problem16_crosscheck: str = ""  # how (16) was answered, for the summary
 
 
 def run_fedsllm(run: RunContext) -> Report:
@@ -128,46 +127,74 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
     return inputs, grid
 
 
-def build(run: RunContext, inputs: FedsllmInputs) -> FedsllmModels:
-    """The strategies' engine, and Problem (16) for its multistart: skipped (with a note in the log) above
-    solver.certify_max_users users unless the reduction to (17) does not apply, where (16) is the answer."""
-    engine = engine_settings(run)
-    problem16 = run.settings.problem16
-    if problem16 and reduction_applies(inputs) and not engine.certifies_by_kkt(inputs.user_count):
-        log.info("Problem (16)'s multistart is skipped: %d users is above solver.certify_max_users=%d",
-                 inputs.user_count, engine.certify_max_users)
-        problem16 = False
-    return FedsllmModels(build_strategy_models(inputs, run.solver, run.progress, engine),
-                         build_problem16(inputs) if problem16 else None)
-
-
-def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: FedsllmModels) -> FedsllmOptimum:
-    """The four strategies (Proposed is the eta search over (17)), then (16) from several starts."""
-    comparison = compare_strategies(models.strategies, grid, run.settings.baseline_eta, refine_tolerance(run))
+def solve(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, models: StrategyModels,
+          problem16: bool | None = None) -> FedsllmOptimum:
+    """The four strategies (Proposed is the eta search over (17)), the certified optimum over eta, then (16)
+    (`problem16`: whether to answer it; None: as the settings say)."""
+    comparison = compare_strategies(models, grid, run.settings.baseline_eta, refine_tolerance(run))
     global_result = None
     if run.settings.global_eta.enabled:
-        global_result = certify_globally(run, inputs, grid, models.strategies.search)
+        global_result = certify_globally(run, inputs, models.search)
         # Proposed is the search's optimum, which the global search may have moved
-        best = models.strategies.search.result.best
+        best = models.search.result.best
         comparison.results["Proposed"] = StrategyResult("Proposed", best.T, best.eta)
-        certify_eb_globally(run, inputs, grid, comparison)
-    optimum_model, source = models.strategies.search.model, "Problem (17)"
-    applies, holds, solutions, best16 = reduction_applies(inputs), False, None, None
-    if models.problem16 is not None:
-        solutions = solve_problem16(models.problem16, run.solver, comparison.search.best, run.progress)
-        best16 = best_solution(solutions)
-        if not applies:
-            if best16 is None:
-                raise SolveError([f"Problem (16) from {s.start}: status '{s.record.status}'" for s in solutions])
-            optimum_model, source = models.problem16, "Problem (16)"
-        holds = best16 is not None and reduction_holds(best16, comparison.search.best.T, inputs)
-    global16 = None
-    if run.settings.global_eta.enabled and solutions is not None and not applies:
-        global16 = certify_problem16_globally(run, inputs, grid)
-    optimum = (OptimumAllocation.from_model(optimum_model) if optimum_model is not None
-               else optimum_from_allocation(inputs, comparison.search.best))
-    return FedsllmOptimum(comparison, optimum, optimum_model, source, solutions, best16, applies, holds,
-                          global_result, global16)
+        certify_eb_globally(run, inputs, comparison)
+    search = models.search
+    solved = FedsllmOptimum(comparison, None, search.model, "Problem (17)", None, None, reduction_applies(inputs),
+                            False, global_result, optimum_nlp=search.final_nlp)
+    if run.settings.problem16 if problem16 is None else problem16:
+        answer_problem16(run, inputs, grid, search, solved)
+    if solved.optimum_model is not None:
+        solved.optimum = OptimumAllocation.from_model(solved.optimum_model)
+    elif solved.source == "Problem (16)":
+        solved.optimum = optimum_from_allocation(inputs, solved.best16.allocation, solved.best16.client_share)
+    else:
+        solved.optimum = optimum_from_allocation(inputs, search.result.best)
+    return solved
+
+
+def answer_problem16(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch,
+                     solved: FedsllmOptimum) -> None:
+    """Problem (16) into `solved`. Ipopt from several starts up to problem16_multistart_max_users users (a
+    cross-check). Every client slower than the server: the structured engine's (16) at eta* (A searched)
+    cross-checks the reduction at any K. Otherwise (16)'s certified global search decides, its point
+    polished by Ipopt on the (16) model up to solver.certify_max_users (the Lemma 3/KKT certificate reads it)."""
+    users, limit = inputs.user_count, run.settings.problem16_multistart_max_users
+    scenario, gap = SplitScenario.from_inputs(inputs), run.settings.solver.gap
+    share_range = (inputs.parameter("client_share_min"), inputs.parameter("client_share_max"))
+    solutions, model = [], None
+    if users <= limit:
+        model = build_problem16(inputs)
+        solutions = solve_problem16(model, run.solver, search.result.best, run.progress)
+        solved.multistart_best = best_solution(solutions)
+        multistart = f"; Ipopt from {len(solutions)} starts as a cross-check"
+    else:
+        multistart = f"; Ipopt's starts skipped: {users} users > problem16_multistart_max_users={limit}"
+    if solved.reduction_applies:
+        solutions.append(structured_crosscheck(scenario, search.result.best.eta, share_range, gap))
+        solved.best16 = best_solution(solutions)
+        solved.problem16_crosscheck = "the structured engine at eta* with A searched" + multistart
+    else:
+        solved.global16 = certify_problem16_globally(run, inputs, grid)
+        certified = certified_point(scenario, solved.global16.eta, solved.global16.client_share, gap)
+        if certified.allocation is None:
+            raise SolveError([f"Problem (16) at the certified eta = {certified.eta:.9g}, A = {certified.client_share:.9g}: "
+                              f"the structured engine stopped with status '{certified.record.status}'"])
+        reported = certified
+        if engine_settings(run).certifies_by_kkt(users):
+            model = model or build_problem16(inputs)
+            reported, solved.optimum_nlp = polish_certified(model, run.solver, certified)
+            if not reported.record.optimal:
+                raise SolveError([f"Problem (16) by Ipopt from its certified optimum (eta = {certified.eta:.9g}, "
+                                  f"A = {certified.client_share:.9g}): status '{reported.record.status}'"])
+        solutions.append(reported)
+        solved.best16 = reported
+        solved.optimum_model, solved.source = (model if reported is not certified else None), "Problem (16)"
+        solved.problem16_crosscheck = ("its certified global search (A searched at every eta) decides"
+                                       + (", its point polished by Ipopt" if reported is not certified else "")
+                                       + multistart)
+    solved.problem16 = solutions
+    solved.reduction_holds = solved.best16 is not None and reduction_holds(solved.best16, search.result.best.T, inputs)
 
 
 def global_search(run: RunContext, inputs: FedsllmInputs, start_etas: list[float], tol: float,
@@ -193,10 +220,11 @@ def certify_problem16_globally(run: RunContext, inputs: FedsllmInputs, grid: Eta
     return result
 
 
-def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, search: EtaSearch) -> GlobalEtaResult:
-    """Branch and bound over (0, 1) from the grid and eta*; an eta better than the search's (e.g. outside
-    the grid's range) becomes the optimum (solved and re-solved like eta*)."""
-    result = global_search(run, inputs, [*grid.points(), search.result.best.eta], run.settings.global_eta.tol)
+def certify_globally(run: RunContext, inputs: FedsllmInputs, search: EtaSearch) -> GlobalEtaResult:
+    """Branch and bound over (0, 1) from eta* (the search's solves give it its best bound at once; the
+    grid's other points would cost a solve each, and the bound needs none of them); an eta better than the
+    search's (e.g. outside the grid's range) becomes the optimum (solved and re-solved like eta*)."""
+    result = global_search(run, inputs, [search.result.best.eta], run.settings.global_eta.tol)
     log.info("global search over (0, 1): T = %.12g s at eta = %.9g, lower bound %.12g, %d solves, %s",
              result.T, result.eta, result.lower_bound, result.solves, result.status)
     if result.T < search.result.best.T * (1 - GLOBAL_ADOPT_MARGIN):
@@ -204,11 +232,11 @@ def certify_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, sear
     return result
 
 
-def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, comparison: Comparison) -> None:
-    """EB (equal split, eta optimised) over every eta in (0, 1) too; a better eta than the grid's replaces
-    EB's result."""
+def certify_eb_globally(run: RunContext, inputs: FedsllmInputs, comparison: Comparison) -> None:
+    """EB (equal split, eta optimised) over every eta in (0, 1) too, from its eta; a better eta than the
+    grid's replaces EB's result."""
     eb = comparison.results["EB"]
-    result = global_search(run, inputs, [*grid.points(), eb.eta], run.settings.global_eta.tol, equal_split=True)
+    result = global_search(run, inputs, [eb.eta], run.settings.global_eta.tol, equal_split=True)
     log.info("global search of EB over (0, 1): T = %.12g s at eta = %.9g, %s", result.T, result.eta, result.status)
     if result.T < eb.T:
         comparison.results["EB"] = StrategyResult("EB", result.T, result.eta)
@@ -218,14 +246,18 @@ def certify(run: RunContext, inputs: FedsllmInputs, solved: FedsllmOptimum) -> C
     """Lemma 3 and the KKT conditions at the reported optimum, plus the structured engine's bounds when
     it ran; the duality gap and numpy feasibility checks alone when no Ipopt model holds the optimum."""
     search, gap = solved.comparison.search, run.settings.solver.gap
-    if solved.optimum_model is None:
-        certificate = certify_by_duality_gap(inputs, search.best, search, gap)
-    else:
-        certificate = certify_optimum(solved.optimum_model)
-        if solved.source == "Problem (17)":
+    from_problem16 = solved.source == "Problem (16)"
+    if solved.optimum_model is not None:
+        certificate = certify_optimum(solved.optimum_model, solved.optimum_nlp)
+        if not from_problem16:
             certificate.checks += structured_bound_checks(search, gap)
+    elif from_problem16:
+        certificate = certify_by_duality_gap(inputs, solved.best16.allocation, None, gap, solved.best16.client_share)
+    else:
+        certificate = certify_by_duality_gap(inputs, search.best, search, gap)
     certificate.checks += global_checks(solved.global_eta, search.best.T)
-    certificate.checks += problem16_global_checks(solved.global16, solved.best16)
+    certificate.checks += problem16_global_checks(solved.global16, solved.multistart_best,
+                                                  solved.best16 if from_problem16 else None)
     return certificate
 
 
@@ -263,7 +295,7 @@ def optimum_study(run: RunContext) -> Report:
     """The optimum with its certificate, Problem (16) and the baselines."""
     tables = read(run)
     inputs, grid = validate(run, tables)
-    models = build(run, inputs)
+    models = build_strategy_models(inputs, run.solver, run.progress, engine_settings(run))
     solved = solve(run, inputs, grid, models)
     certificate = certify(run, inputs, solved)
     return report(run, inputs, grid, solved, certificate)

@@ -16,11 +16,16 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 
-from data.card.generate import CardWorkbookSettings
-from data.fedsllm.generate import ScenarioSettings
 from solvers.app.config import MODEL_CONFIGS, ConfigError
 
-GENERATOR_SETTINGS = {"generate": ScenarioSettings, "generate-card": CardWorkbookSettings}
+
+def generator_classes() -> dict[str, type]:
+    """The settings dataclass of `generate` and `generate-card`, imported when asked for: the generators'
+    modules load numpy and openpyxl, which --help and the checks of `run` do not need."""
+    from data.card.generate import CardWorkbookSettings  # noqa: PLC0415
+    from data.fedsllm.generate import ScenarioSettings  # noqa: PLC0415
+
+    return {"generate": ScenarioSettings, "generate-card": CardWorkbookSettings}
 
 
 # --- What the keys are (read from the settings dataclasses) --------------------------------
@@ -255,11 +260,12 @@ COMPLETION_TEMPLATE = r'''_fedsplit_complete() {
 complete -F _fedsplit_complete fedsplit ./fedsplit'''
 
 
-def completion_script(request: str, generators: dict[str, type] = GENERATOR_SETTINGS) -> str:
+def completion_script(request: str, generators: dict[str, type] | None = None) -> str:
     """The bash completion of `./fedsplit` and `fedsplit`: the subcommands, then each one's keys and choices
     (`generators`: the settings dataclass of `generate` and `generate-card`)."""
     if request != "install=bash":
         raise ConfigError(f"--shell-completion {request}: only 'install=bash' is supported")
+    generators = generators or generator_classes()
     fills = {"__FEDSLLM__": key_help(MODEL_CONFIGS["fedsllm"]), "__CARD__": key_help(MODEL_CONFIGS["card"]),
              "__GENERATE__": key_help(generators["generate"]),
              "__GENERATE_CARD__": key_help(generators["generate-card"])}

@@ -9,26 +9,24 @@ import sys
 from enum import Enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.errors import FedsplitError
-from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.workbook import WorkbookFile
 from reports.export import write_index
 from reports.files.destination import ReportDestinationError, check_destination
-from reports.files.report import Report
 from reports.files.run_files import default_out, write_diagnostics
 from solvers.app.overrides import CheckedRun
-from solvers.app.card import run_card
 from solvers.app.context import RunOutcome, command_line, prepare_context
-from solvers.app.energy import run_fedsllm_model
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
 
+if TYPE_CHECKING:
+    from reports.files.report import Report
+
 EXIT_OK, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 70, 130  # and each FedsplitError's exit_code (2 input, 3 solve)
-PIPELINES = {"fedsllm": (run_fedsllm_model, DEFAULT_WORKBOOK), "card": (run_card, DEFAULT_CARD_WORKBOOK)}
 log = logging.getLogger("solvers.run")  # not __name__: that is "__main__" under python -m
 
 
@@ -42,11 +40,25 @@ class JobResult:
     settings: dict[str, object] = field(default_factory=dict)  # each override's key -> the value the job ran with
 
 
+def pipeline_of(model: str):
+    """The model's pipeline and its shipped workbook, imported when a job runs: the pipelines load Pyomo,
+    matplotlib and pandas, which --help, --cfg job and the command line's checks do not need."""
+    if model == "card":
+        from data.card.inputs import DEFAULT_CARD_WORKBOOK  # noqa: PLC0415
+        from solvers.app.card import run_card  # noqa: PLC0415
+
+        return run_card, DEFAULT_CARD_WORKBOOK
+    from data.fedsllm.inputs import DEFAULT_WORKBOOK  # noqa: PLC0415
+    from solvers.app.energy import run_fedsllm_model  # noqa: PLC0415
+
+    return run_fedsllm_model, DEFAULT_WORKBOOK
+
+
 def run_pipeline(settings, source=None, command: str | None = None) -> Report:
     """The model's pipeline on typed settings, the one the command line and the notebook API run: `source` is
     the input (default: the workbook `settings.data` names, or the model's shipped one). Call it inside
     `capturing_run_log()`: the report's run.log is what was logged until it returned."""
-    pipeline, default_workbook = PIPELINES[settings.model]
+    pipeline, default_workbook = pipeline_of(settings.model)
     source = source or WorkbookFile(Path(settings.data) if settings.data else default_workbook)
     report = pipeline(prepare_context(settings, source, command or command_line()))
     report.run_files.log_lines = run_log_lines()

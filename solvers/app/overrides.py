@@ -21,8 +21,6 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from data.card.inputs import DEFAULT_CARD_WORKBOOK, card_inputs
-from data.fedsllm.inputs import DEFAULT_WORKBOOK, fedsllm_inputs
 from data.errors import itemised
 from data.issues import InputError, InputIssue
 from data.workbook import read_tables
@@ -33,8 +31,18 @@ from solvers.app.help import KeyHelp, choice_hint, expected_value, key_help, kno
 
 SOLVER_OPTIONS_PREFIX = "solver.options."
 HYDRA_PATH_KEYS = {"hydra.run.dir": "out", "hydra.sweep.dir": "sweep_dir"}
-# Each model's shipped workbook and its validation (the pipelines' read and validate steps).
-WORKBOOKS = {"fedsllm": (DEFAULT_WORKBOOK, fedsllm_inputs), "card": (DEFAULT_CARD_WORKBOOK, card_inputs)}
+
+
+def workbook_of(model: str):
+    """The model's shipped workbook and the validation of its workbooks (the pipelines' read and validate
+    steps), imported when a workbook is checked: they load numpy; --help and --cfg job read no workbook."""
+    if model == "card":
+        from data.card.inputs import DEFAULT_CARD_WORKBOOK, card_inputs  # noqa: PLC0415
+
+        return DEFAULT_CARD_WORKBOOK, card_inputs
+    from data.fedsllm.inputs import DEFAULT_WORKBOOK, fedsllm_inputs  # noqa: PLC0415
+
+    return DEFAULT_WORKBOOK, fedsllm_inputs
 
 
 class SettingsProblems(ConfigError):
@@ -241,7 +249,7 @@ def study_problems(job: list[str], study: str, keys: dict[str, KeyHelp]) -> list
 
 def workbook_issues(model: str, data: str | None) -> list[InputIssue]:
     """The workbook's problems, as the run's validate step would report them (none if it is valid)."""
-    default, validate = WORKBOOKS[model]
+    default, validate = workbook_of(model)
     path = Path(data) if data else default
     try:
         validate(path, read_tables(path))
@@ -253,7 +261,7 @@ def workbook_issues(model: str, data: str | None) -> list[InputIssue]:
 def scenario_issues(scenario) -> list[InputIssue]:
     """An in-memory scenario's problems (data.scenario.Scenario), as its run's validate step would report them."""
     try:
-        WORKBOOKS[scenario.model][1](Path(scenario.resolved()), scenario.read())
+        workbook_of(scenario.model)[1](Path(scenario.resolved()), scenario.read())
     except InputError as error:
         return error.issues
     return []

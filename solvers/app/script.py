@@ -13,12 +13,10 @@ from pathlib import Path
 from hydra.core.override_parser.types import OverrideType
 from omegaconf import OmegaConf
 
-from data.card.generate import card_workbook_problems, write_card_workbook
-from data.fedsllm.generate import generate, scenario_problems
 from data.workbook import OutputExistsError, writable_target
 from solvers.app import cli
 from solvers.app.config import ConfigError
-from solvers.app.help import GENERATOR_SETTINGS, key_help, key_lines
+from solvers.app.help import generator_classes, key_help, key_lines
 from solvers.app.overrides import SettingsProblems, parse_overrides, unknown_key_problem, value_problems
 
 USAGE = """\
@@ -43,21 +41,46 @@ class Generator:
     done: Callable[[object, Path], str]
 
     def usage(self, name: str) -> str:
-        keys = key_help(GENERATOR_SETTINGS[name])
+        keys = key_help(generator_classes()[name])
         return "\n".join([f"fedsplit {name}: {self.about}", "", f"usage: ./fedsplit {name} [key=value ...]   "
                           f"(fedsplit {name} ... once installed)", "", "Keys:", *key_lines(keys)])
+
+
+# The generators' modules load numpy and openpyxl: imported when a generator runs, not for `run`.
+def _scenario_problems(settings) -> list[str]:
+    from data.fedsllm.generate import scenario_problems  # noqa: PLC0415
+
+    return scenario_problems(settings)
+
+
+def _generate(settings) -> Path:
+    from data.fedsllm.generate import generate  # noqa: PLC0415
+
+    return generate(settings)
+
+
+def _card_workbook_problems(settings) -> list[str]:
+    from data.card.generate import card_workbook_problems  # noqa: PLC0415
+
+    return card_workbook_problems(settings)
+
+
+def _write_card_workbook(settings) -> Path:
+    from data.card.generate import write_card_workbook  # noqa: PLC0415
+
+    return write_card_workbook(Path(settings.out), settings)
 
 
 GENERATORS = {
     "generate": Generator(
         "draw a FedsLLM scenario workbook as in the paper's simulation (Section IV): users uniform in a square "
         "around the base station, path loss 128.1 + 37.6 log10(d/km) dB with log-normal shadowing, samples "
-        "multinomial, C_k uniform.", scenario_problems, generate,
+        "multinomial, C_k uniform.", _scenario_problems, _generate,
         lambda s, path: f"wrote {path} ({s.users} users, seed {s.seed})"),
     "generate-card": Generator(
         "write a CARD workbook: the paper's devices and server (Section V), distances uniform in [distance_min_m, "
         "distance_max_m], LLaMA-3.2-1B's configuration with `layers` decoder layers, the 3GPP CQI table.",
-        card_workbook_problems, lambda s: write_card_workbook(Path(s.out), s),
+        _card_workbook_problems, _write_card_workbook,
         lambda s, path: f"wrote {path} ({s.layers} layers)"),
 }
 
@@ -65,7 +88,7 @@ GENERATORS = {
 def generator_settings(name: str, texts: list[str]) -> object:
     """The settings of `generate` or `generate-card` from key=value texts, or SettingsProblems listing every
     unknown key (with the nearest), wrong type, out-of-range value and unusable `out` at once."""
-    settings_class = GENERATOR_SETTINGS[name]
+    settings_class = generator_classes()[name]
     keys = {k.key: k for k in key_help(settings_class)}
     parsed, problems = parse_overrides(texts)
     known = []

@@ -17,19 +17,16 @@ bound on T*(eta) where the engine has one.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import _cyipopt_status_enum, _ipopt_term_cond
 from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
-from pyomo.opt import SolverResults, check_optimal_termination
 
 from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17, set_equal_split_start, set_smallest_feasible_delay
-from solvers.runtime.cyipopt_nlp import run_ipopt
+from models.fedsllm_values import values_of
 from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as ipopt_log, warm_then_cold
 from solvers.fedsllm.scenario import SplitScenario
 from solvers.fedsllm.structured import StructuredPoint
@@ -50,11 +47,8 @@ class Allocation:
 
     @classmethod
     def from_model(cls, model: pyo.ConcreteModel) -> "Allocation":
-        def values(var) -> np.ndarray:
-            return np.array([var[k].value for k in model.users])
-
-        return cls(pyo.value(model.eta), pyo.value(model.T), values(model.bandwidth_main),
-                   values(model.bandwidth_fed), values(model.time_main), values(model.time_fed))
+        return cls(pyo.value(model.eta), pyo.value(model.T), values_of(model.bandwidth_main),
+                   values_of(model.bandwidth_fed), values_of(model.time_main), values_of(model.time_fed))
 
     @classmethod
     def from_structured(cls, point: StructuredPoint) -> "Allocation":
@@ -63,11 +57,10 @@ class Allocation:
 
     def load_into(self, model: pyo.ConcreteModel) -> None:
         """Use this allocation as the starting point (T is recomputed for the model's eta)."""
-        for index, k in enumerate(model.users):
-            model.bandwidth_main[k].set_value(self.bandwidth_main_mhz[index])
-            model.bandwidth_fed[k].set_value(self.bandwidth_fed_mhz[index])
-            model.time_main[k].set_value(self.time_main_s[index])
-            model.time_fed[k].set_value(self.time_fed_s[index])
+        users = list(model.users.ordered_data())
+        for var, values in ((model.bandwidth_main, self.bandwidth_main_mhz), (model.bandwidth_fed, self.bandwidth_fed_mhz),
+                            (model.time_main, self.time_main_s), (model.time_fed, self.time_fed_s)):
+            var.set_values(dict(zip(users, np.asarray(values, dtype=float).tolist())))
         set_smallest_feasible_delay(model)
 
 
@@ -94,6 +87,7 @@ class ModelIpopt:
     def __init__(self, inputs: FedsllmInputs, solver: IpoptSolver, model: pyo.ConcreteModel | None = None):
         self.model = model if model is not None else build_problem17(inputs)
         self.solver = solver
+        self.nlp = None  # the PyomoNLP of the last solve, for the certificate's derivatives
 
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         """From `start` (None: the equal split, cold); a warm start that fails is retried once cold."""
@@ -102,10 +96,12 @@ class ModelIpopt:
         def attempt(warm: bool) -> SolveRecord:
             if warm:
                 start.load_into(self.model)
-                return self.solver.solve(self.model, warm=True, label=label)
+                record, self.nlp = self.solver.solve_holding_nlp(self.model, warm=True, label=label)
+                return record
             set_equal_split_start(self.model)
             self.model.dual.clear()
-            return self.solver.solve(self.model, warm=False, label=f"{label}, cold")
+            record, self.nlp = self.solver.solve_holding_nlp(self.model, warm=False, label=f"{label}, cold")
+            return record
 
         record = _warm_then_cold(start, attempt)
         if not record.optimal:
@@ -170,28 +166,13 @@ class PersistentIpopt:
                           np.full(count, s.bandwidth_fed_hz / count / MHZ), *s.equal_split_times_s())
 
     def _solve_once(self, eta: float, start: Allocation, warm: bool, label: str) -> tuple[SolveRecord, np.ndarray]:
-        x0 = self._point(eta, start)
         problem = _NlpAtEta(self.nlp, self._index["eta"], eta, self.solver.iteration_callback)
-        for name, value in self.solver.options_for(warm).items():
-            problem.add_option(name, value)
         multipliers = self._multipliers if warm and self._multipliers is not None else ([], [], [])
-        self.solver.reset_iterations()
-        started = time.perf_counter()
-        x, info = run_ipopt(problem, x0, *multipliers)
-        seconds = time.perf_counter() - started
+        record, answer = self.solver.solve_nlp(problem, self._point(eta, start), warm, label, multipliers)
         problem.close()
-        results = SolverResults()
-        message = info["status_msg"]
-        message = message.decode() if isinstance(message, bytes) else str(message)
-        results.solver.termination_condition = _ipopt_term_cond[_cyipopt_status_enum[info["status_msg"]]]
-        record = SolveRecord(optimal=bool(check_optimal_termination(results)),
-                             status=str(results.solver.termination_condition), message=message,
-                             iterations=self.solver.iterations, seconds=seconds)
-        ipopt_log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label, " (warm)" if warm else "", record.status,
-                       record.iterations, record.seconds)
         if record.optimal:
-            self._multipliers = (info["mult_g"], info["mult_x_L"], info["mult_x_U"])
-        return record, x
+            self._multipliers = (answer["mult_g"], answer["mult_x_L"], answer["mult_x_U"])
+        return record, answer["x"]
 
     def solve(self, eta: float, start: Allocation | None, label: str) -> EngineSolve:
         """From `start` with the last multipliers (None: the equal split, cold); a warm start that fails

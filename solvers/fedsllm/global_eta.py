@@ -25,14 +25,15 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from solvers.fedsllm.settings import GLOBAL_TOLERANCE
 from solvers.fedsllm.structured import DEFAULT_GAP, dual_round_bound, solve_structured
 from solvers.fedsllm.scenario import SplitScenario
 
-DEFAULT_TOLERANCE = 1e-6
+DEFAULT_TOLERANCE = GLOBAL_TOLERANCE
 SOLVE_LIMIT = 50_000
 
 
@@ -247,14 +248,48 @@ class _EqualSplitPoints(_Points):
 
     def __init__(self, scenario: SplitScenario):
         super().__init__(scenario, 0.0)
-        _, time_fed = scenario.equal_split_times_s()
+        time_main, time_fed = scenario.equal_split_times_s()
         self.fed_floor = float(np.max(time_fed))  # no work left: the fed upload alone
+        # Each user's time per round is L c_k + d_k in L = log2(1/eta) >= 0 (d_k its fed upload): a user
+        # whose c and d are both at most another's never sets the maximum, so only the others are kept
+        # (a handful of ~10^4 etas' worth of users).
+        per_round_at_half = scenario.user_delays_s(0.5, time_main, time_fed) / scenario.rounds(0.5)  # L = 1
+        slope = per_round_at_half - time_fed
+        order = np.argsort(-slope, kind="stable")
+        front = order[time_fed[order] >= np.maximum.accumulate(time_fed[order])]
+        self.users = replace(scenario, compute_cycles=scenario.compute_cycles[front],
+                             client_cpu_hz=scenario.client_cpu_hz[front],
+                             power_to_noise_main_hz=scenario.power_to_noise_main_hz[front],
+                             power_to_noise_fed_hz=scenario.power_to_noise_fed_hz[front])
+        self.times = time_main[front], time_fed[front]
+        self.slopes = np.maximum(slope[front], 0.0)
+        self.slope_at: dict[float, float] = {}  # c of the user who sets T at each solved eta
 
     def solve(self, eta: float) -> float:
         if eta not in self.upper:
-            self.upper[eta] = self.scenario.equal_split_delay_s(eta)
+            delays = self.users.user_delays_s(eta, *self.times)
+            setter = int(np.argmax(delays))
+            self.upper[eta] = float(delays[setter])
             self.round_lower[eta] = self.upper[eta] / self.scenario.rounds(eta)
+            self.slope_at[eta] = float(self.slopes[setter])
         return self.upper[eta]
+
+    def interval_bound(self, low: float, high: float, multipliers=None) -> float:
+        """The monotone bound, and inside (0, 1) a second-order one: the time per round g(L) = max_k
+        (L c_k + d_k) is convex in L = log2(1/eta), so above its tangent at L(high) (slope c of the user who
+        sets T there); L is convex in eta, so above its tangent at `high` (and c >= 0); the rounds are above
+        their tangent at `low`. The two tangents are positive on the interval, one rising and one falling,
+        so their product is concave: least at an end. (1 - 1e-12): c comes from rounded delays."""
+        monotone = super().interval_bound(low, high)
+        if low <= 0.0 or high >= 1.0:
+            return monotone
+        at_high, slope, a = self.round_lower[high], self.slope_at[high], self.scenario.a
+
+        def product(eta: float) -> float:
+            rounds = a / (1.0 - low) + a / (1.0 - low) ** 2 * (eta - low)
+            return rounds * (at_high + slope * (high - eta) / (high * math.log(2)))
+
+        return max(monotone, min(product(low), product(high)) * (1 - 1e-12))
 
 
 class GlobalSearchError(Exception):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 import pyomo.environ as pyo
@@ -22,10 +21,13 @@ from scipy.optimize import minimize_scalar
 
 from data.fedsllm.inputs import FedsllmInputs
 from models.fedsllm import build_problem17
+from models.fedsllm_values import DelayModelValues
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
-from solvers.fedsllm.structured import DEFAULT_GAP
+from solvers.fedsllm.settings import (  # noqa: F401 (where the engines' settings were, and are still read)
+    CERTIFY_MAX_USERS, DEFAULT_GAP, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings,
+)
 from solvers.fedsllm.scenario import SplitScenario, rate_bps
 
 
@@ -111,52 +113,20 @@ class OptimumAllocation:
 
     @classmethod
     def from_model(cls, model: pyo.ConcreteModel) -> "OptimumAllocation":
-        def values(component) -> np.ndarray:
-            return np.array([pyo.value(component[k]) for k in model.users])
-
-        return cls(tuple(str(k) for k in model.users), pyo.value(model.T), pyo.value(model.eta),
-                   pyo.value(model.a), pyo.value(model.v), pyo.value(model.eq8_rounds),
-                   pyo.value(model.lemma2_local_iterations), pyo.value(model.bandwidth_main_budget),
-                   pyo.value(model.bandwidth_fed_budget), values(model.bandwidth_main), values(model.bandwidth_fed),
-                   values(model.time_main), values(model.time_fed), values(model.eq11_rate_main),
-                   values(model.eq11_rate_fed), values(model.eq10_compute_time), values(model.eq15_user_delay))
+        """The optimum a (17) or (16) model holds, its quantities evaluated in numpy (fedsllm_values)."""
+        values = DelayModelValues.read(model)
+        return cls(values.users, values.T, values.eta, values.a, values.v, values.rounds, values.local_iterations,
+                   values.bandwidth_main_budget_mhz, values.bandwidth_fed_budget_mhz, values.bandwidth_main_mhz,
+                   values.bandwidth_fed_mhz, values.time_main_s, values.time_fed_s, values.rate_main_mbps,
+                   values.rate_fed_mbps, values.compute_s, values.delays_s())
 
 
-class Engine(Enum):
-    auto = "auto"  # ipopt up to ipopt_max_users users, structured above
-    ipopt = "ipopt"  # Ipopt on an NLP built once, re-solved at each eta
-    structured = "structured"  # per-user closed forms and a dual search, with certified bounds
-    ipopt_rewrite = "ipopt_rewrite"  # Ipopt writing the NL file at every solve (the first path; for comparisons)
-
-
-# Chosen from `./fedsplit bench fedsllm_engines` (README): Ipopt's search passes ~10 s near K = 200.
-IPOPT_MAX_USERS = 200
-CERTIFY_MAX_USERS = 20_000
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Which engine solves (17) at each eta, and how far its answers are certified."""
-
-    engine: Engine = Engine.auto
-    gap: float = DEFAULT_GAP  # the structured engine's relative gap between its bounds
-    ipopt_max_users: int = IPOPT_MAX_USERS  # `auto` uses Ipopt up to this many users
-    certify_max_users: int = CERTIFY_MAX_USERS  # the final Ipopt re-solve and KKT certificate up to here
-
-    def chosen(self, users: int) -> Engine:
-        if self.engine is Engine.auto:
-            return Engine.ipopt if users <= self.ipopt_max_users else Engine.structured
-        return self.engine
-
-    def certifies_by_kkt(self, users: int) -> bool:
-        """Whether the final point is re-solved by Ipopt for the Lemma 3/KKT certificate."""
-        return self.chosen(users) is not Engine.structured or users <= self.certify_max_users
-
-
-def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation) -> OptimumAllocation:
+def optimum_from_allocation(inputs: FedsllmInputs, allocation: Allocation,
+                            client_share: float | None = None) -> OptimumAllocation:
     """The OptimumAllocation of an allocation found without a Pyomo model (the structured engine above
-    solver.certify_max_users), every quantity from the same formulas in numpy."""
-    scenario = SplitScenario.from_inputs(inputs)
+    solver.certify_max_users), every quantity from the same formulas in numpy (at the client share A;
+    None: A_min)."""
+    scenario = SplitScenario.from_inputs(inputs, client_share)
     eta = allocation.eta
     main_mhz, fed_mhz = allocation.bandwidth_main_mhz, allocation.bandwidth_fed_mhz
     return OptimumAllocation(inputs.user_ids, allocation.T, eta, scenario.a, scenario.v, scenario.rounds(eta),
@@ -224,6 +194,7 @@ class EtaSearch:
         self.solver = solver
         self.progress = progress or Progress.silent()
         self._model: pyo.ConcreteModel | None = None
+        self.final_nlp = None  # the PyomoNLP of the final re-solve, whose derivatives the certificate reuses
         chosen = self.settings.chosen(inputs.user_count)
         if chosen is Engine.ipopt:
             self.engine = PersistentIpopt(inputs, solver)
@@ -253,6 +224,8 @@ class EtaSearch:
         Ipopt's on the Pyomo model the certificate reads; every other one the search engine's."""
         engine = ModelIpopt(self.inputs, self.solver, self.model) if stage == "final" else self.engine
         solved = engine.solve(eta, start, f"(17) eta={eta:.9g} {stage}")
+        if stage == "final":
+            self.final_nlp = engine.nlp
         point = EtaPoint(eta, solved.T, stage, solved.record, solved.lower_bound)
         self.result.points.append(point)
         if not solved.record.optimal:

@@ -32,10 +32,12 @@ def run_ipopt(problem, x0: np.ndarray, lagrange=None, zl=None, zu=None) -> tuple
                              zu=[] if zu is None else zu)
 
 
-def solve_model_by_cyipopt(model, options: Mapping[str, object], intermediate_callback: Callable
-                           ) -> SolverResults:
+def solve_model_keeping_nlp(model, options: Mapping[str, object], intermediate_callback: Callable
+                            ) -> tuple[SolverResults, PyomoNLP]:
     """Ipopt on `model` (one active objective, no grey boxes) as Pyomo's cyipopt solver does it; the point
-    and the multipliers are loaded into the model (its `dual` suffix, when it has one)."""
+    and the multipliers are loaded into the model (its `dual` suffix, when it has one). Also returns the
+    model's PyomoNLP holding the solution: its derivatives (the certificate's KKT residuals) then need no
+    second NL file."""
     nlp = PyomoNLP(model)
     problem = CyIpoptNLP(nlp, intermediate_callback=intermediate_callback)
     scaling = problem.scaling_factors()
@@ -51,7 +53,7 @@ def solve_model_by_cyipopt(model, options: Mapping[str, object], intermediate_ca
     nlp.set_duals(info["mult_g"])
     nlp.load_state_into_pyomo(bound_multipliers=(info["mult_x_L"], info["mult_x_U"]))
     problem.close()
-    return _results(model, info, len(problem.x_lb()), len(problem.g_lb()))
+    return _results(model, info, len(problem.x_lb()), len(problem.g_lb())), nlp
 
 
 def _results(model, info: dict, variables: int, constraints: int) -> SolverResults:

@@ -1,4 +1,7 @@
-"""Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures."""
+"""Ipopt through cyipopt (PyNumero): one configured solver, solve records, clear failures.
+
+Pyomo and numpy are imported where a solve or a check needs them, so that the command line's --help,
+--cfg job and a refused override, which only need the options and the errors, start without them."""
 
 from __future__ import annotations
 
@@ -6,16 +9,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
-
-import numpy as np
-import pyomo.environ as pyo
-from pyomo.opt import check_optimal_termination
+from typing import TYPE_CHECKING, TypeVar
 
 from data.errors import EXIT_SOLVE, FedsplitError, itemised
-from solvers.runtime.cyipopt_nlp import solve_model_by_cyipopt
 from solvers.runtime.native import native_output_to_file
 from solvers.runtime.stopping import stop_requested
+
+if TYPE_CHECKING:
+    import pyomo.environ as pyo
 
 log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome")
@@ -98,6 +99,7 @@ class _OneVariable:
 def check_ipopt_options(options: Mapping[str, object]) -> None:
     """Raise SolverOptionError naming every option Ipopt refuses (name or value)."""
     import cyipopt
+    import numpy as np  # noqa: PLC0415
 
     problem = cyipopt.Problem(n=1, m=0, problem_obj=_OneVariable(), lb=np.zeros(1), ub=np.ones(1))
     refused = []
@@ -118,7 +120,8 @@ def check_ipopt_options(options: Mapping[str, object]) -> None:
 
 def check_ipopt_available() -> None:
     """Raise a clear error when cyipopt or PyNumero's ASL library is missing."""
-    from pyomo.contrib.pynumero.asl import AmplInterface
+    import pyomo.environ as pyo  # noqa: PLC0415
+    from pyomo.contrib.pynumero.asl import AmplInterface  # noqa: PLC0415
 
     if not pyo.SolverFactory("cyipopt").available(exception_flag=False):
         raise SolverUnavailableError("cyipopt is not importable; run ./setup.sh")
@@ -161,19 +164,48 @@ class IpoptSolver:
 
     def solve(self, model: pyo.ConcreteModel, warm: bool = False, label: str = "") -> SolveRecord:
         """One solve; `label` names it in the run log (e.g. "eta=0.84 grid")."""
+        return self.solve_holding_nlp(model, warm, label)[0]
+
+    def solve_holding_nlp(self, model: pyo.ConcreteModel, warm: bool = False, label: str = ""):
+        """`solve`, also returning the model's PyomoNLP (the point and multipliers loaded into both), so that
+        the certificate evaluates its derivatives without writing the model again."""
+        from solvers.runtime.cyipopt_nlp import solve_model_keeping_nlp  # noqa: PLC0415 (Pyomo)
+
         self._iterations = 0
         start = time.perf_counter()
-        results = solve_model_by_cyipopt(model, self.options_for(warm), self.iteration_callback)
-        seconds = time.perf_counter() - start
+        results, nlp = solve_model_keeping_nlp(model, self.options_for(warm), self.iteration_callback)
+        record = self._record(results, time.perf_counter() - start, label or model.name, warm)
+        return record, nlp
+
+    def solve_nlp(self, problem, start, warm: bool, label: str, multipliers=([], [], [])) -> tuple[SolveRecord, dict]:
+        """One solve of a cyipopt problem (a PyNumero CyIpoptNLP) from the primal point `start` and the
+        multipliers (constraints, lower and upper bounds; empty: Ipopt's defaults); returns the record and
+        cyipopt's answer (`x`, `mult_g`, `mult_x_L`, `mult_x_U`, `status_msg`)."""
+        from pyomo.opt import SolverResults  # noqa: PLC0415
+        from pyomo.contrib.pynumero.algorithms.solvers.cyipopt_solver import (  # noqa: PLC0415
+            _cyipopt_status_enum, _ipopt_term_cond)
+
+        from solvers.runtime.cyipopt_nlp import run_ipopt  # noqa: PLC0415
+
+        for name, value in self.options_for(warm).items():
+            problem.add_option(name, value)
+        self.reset_iterations()
+        started = time.perf_counter()
+        x, info = run_ipopt(problem, start, *multipliers)
+        results = SolverResults()
+        results.solver.termination_condition = _ipopt_term_cond[_cyipopt_status_enum[info["status_msg"]]]
+        results.solver.message = info["status_msg"]
+        return self._record(results, time.perf_counter() - started, label, warm), {**info, "x": x}
+
+    def _record(self, results, seconds: float, label: str, warm: bool) -> SolveRecord:
+        """The SolveRecord of a solve's SolverResults, logged in the run log."""
+        from pyomo.opt import check_optimal_termination  # noqa: PLC0415
+
         message = results.solver.message
         message = message.decode() if isinstance(message, bytes) else str(message)
-        record = SolveRecord(
-            optimal=bool(check_optimal_termination(results)),
-            status=str(results.solver.termination_condition),
-            message=message,
-            iterations=self._iterations,
-            seconds=seconds,
-        )
-        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label or model.name, " (warm)" if warm else "",
-                 record.status, record.iterations, record.seconds)
+        record = SolveRecord(optimal=bool(check_optimal_termination(results)),
+                             status=str(results.solver.termination_condition), message=message,
+                             iterations=self._iterations, seconds=seconds)
+        log.info("Ipopt %s%s: %s, %d iterations, %.3f s", label, " (warm)" if warm else "", record.status,
+                 record.iterations, record.seconds)
         return record

@@ -14,9 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from data.schema import (
     CARD_DEVICE_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS, FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind, within,
@@ -29,6 +27,9 @@ COLUMN_SHEETS = {"fedsllm": {"users": FEDSLLM_USER_COLUMNS},
                  "card": {"devices": CARD_DEVICE_COLUMNS, "server": CARD_SERVER_COLUMNS}}
 PARAMETER_SHEETS = {"fedsllm": FEDSLLM_PARAMETERS, "card": CARD_PARAMETERS}
 EXCLUDED = ("eta_step", "seed", "distance_m", "shadowing_db")  # the search's grid, the fading seed, record-only
+
+if TYPE_CHECKING:  # numpy is imported where columns are scaled: the command line's checks need none of it
+    import numpy as np
 
 
 class SensitivityMethod(Enum):
@@ -70,6 +71,8 @@ class Factor:
         return float(round(value)) if self.sheet is None and self.field.kind is Kind.INTEGER else float(value)
 
     def scaled(self, column: np.ndarray, factor: float) -> np.ndarray:
+        import numpy as np  # noqa: PLC0415
+
         column = np.asarray(column, dtype=float)
         if self.field.unit in DECIBEL_UNITS:
             return column + 10.0 * math.log10(factor)
@@ -152,6 +155,8 @@ def factors_of(model: str, parameters: dict) -> list[Factor]:
 
 def column_problems(factors: list[Factor], columns_by_sheet: dict[str, dict[str, np.ndarray]]) -> list[str]:
     """A column factor's range checked on the workbook's column: at both ends every row inside its Field."""
+    import numpy as np  # noqa: PLC0415
+
     problems = []
     for factor in factors:
         if factor.sheet is None:

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
-from data.fedsllm.inputs import LONGEST_DELAY_S
-from data.schema import Field, within
+from data.schema import LONGEST_DELAY_S, Field, within
 
 
 def _setting(default: Any = None, help: str = "", factory: Any = None, valid: Field | None = None) -> Any:

@@ -247,7 +247,8 @@ def test_sigterm_inside_a_long_ipopt_solve_stops_within_the_limit(tmp_path):
 SCENARIOS = {  # name: (arguments, report workbook); data=... is added for fedsllm
     "fedsllm": (["progress=false"], "fedsllm.xlsx"),
     "card": (["model=card", "rounds=2", "progress=false"], "card.xlsx"),
-    "study": (["study=monte_carlo", "drops=4", "users=5", "dask.workers=2", "progress=false"], "fedsllm.xlsx"),
+    "study": (["study=monte_carlo", "drops=2", "users=3", "dask.workers=2", "monte_carlo.engine=per_task",
+               "progress=false"], "fedsllm.xlsx"),
 }
 
 

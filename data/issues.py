@@ -59,6 +59,9 @@ class Found:
 
     description: str
 
+    def __str__(self) -> str:
+        return self.description
+
 
 class InputError(FedsplitError):
     """Raised when a workbook has problems; carries all of them (`issues`, each with its sheet, row and

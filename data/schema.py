@@ -26,6 +26,9 @@ class Kind(Enum):
 
 
 TEXT_KINDS = (Kind.ID, Kind.TEXT, Kind.CHOICE, Kind.LIST, Kind.BOOL)
+# A number id is one Excel holds exactly (15 digits) and that reads back the same as text: not negative, so
+# no CSV reader takes "-3" for a formula. Every other id is text, kept exactly as typed ("007", "１２", "²").
+LARGEST_NUMBER_ID = 999_999_999_999_999
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Field:
     def expected(self) -> str:
         """What a valid value looks like, in words."""
         if self.kind is Kind.ID:
-            return "a non-empty id (text or whole number)"
+            return f"a non-empty id: a text, or a whole number from 0 to {LARGEST_NUMBER_ID:,}"
         if self.kind is Kind.TEXT:
             return "a non-empty text"
         if self.kind is Kind.CHOICE:
@@ -71,7 +74,7 @@ class Field:
             return None if self._text_kind_ok(value) else self.expected()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.expected()
-        number = float(value)
+        number = float(value) if abs(value) <= 1e308 else math.inf  # an int beyond any double
         if not math.isfinite(number):
             return self.expected()
         if self.kind is Kind.INTEGER and not number.is_integer():
@@ -85,7 +88,8 @@ class Field:
     def _text_kind_ok(self, value: object) -> bool:
         if self.kind is Kind.ID:
             return isinstance(value, str) or (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer())
+                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= LARGEST_NUMBER_ID
+                and float(value).is_integer())
         if self.kind is Kind.TEXT:
             return isinstance(value, str)
         if self.kind is Kind.BOOL:
@@ -110,6 +114,11 @@ class Field:
         if self.kind is Kind.LIST:
             return tuple(by_lower[item.strip().lower()] for item in value.split(","))
         return value
+
+
+def field_named(fields: tuple[Field, ...], name: str) -> Field:
+    """The field of `fields` called `name`."""
+    return next(f for f in fields if f.name == name)
 
 
 # --- FedsLLM (docs/fedsllm.md) -------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from data.issues import Found, InputError, InputIssue
 from data.schema import Field
+from data.units import accepted_units, near_miss_unit
 from data.workbook import Cell, Table
 
 PARAMETER_COLUMNS = ("name", "value")
@@ -41,12 +42,16 @@ def missing_column_issues(context: SheetContext, table: Table, columns: Iterable
 
 
 def repeated_header_issues(context: SheetContext, sheets: Iterable[str]) -> list[InputIssue]:
-    """A header name given twice in a sheet: which column is meant is unclear, so it is an error."""
+    """A header name given twice in a sheet: which column is meant is unclear, so it is an error; so is a
+    header cell that cannot be read."""
+    tables = [context.tables[sheet] for sheet in sheets if sheet in context.tables]
     return [
-        context.issue(sheet, cell.row, cell.column_label, cell.value,
-                      f"each header once (also in column {context.tables[sheet].header[cell.column]})")
-        for sheet in sheets if sheet in context.tables
-        for cell in context.tables[sheet].repeated_headers
+        context.issue(table.sheet, cell.row, cell.column_label, cell.value,
+                      f"each header once (also in column {table.header[cell.column]})")
+        for table in tables for cell in table.repeated_headers
+    ] + [
+        context.issue(table.sheet, cell.row, f"({cell.letter})", cell.value, "a header cell naming its column")
+        for table in tables for cell in table.unreadable_headers
     ]
 
 
@@ -89,10 +94,13 @@ def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field
             )
             continue
         seen[name] = name_cell.row
+        unit_issues = _unit_issues(context, sheet, row, field)
         problem = field.problem(value_cell.value)
-        if problem:
-            issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'", value_cell.value, problem))
-        issues += _unit_issues(context, sheet, row, field)
+        # a number in a unit we cannot read has no range to be judged by: the unit cell says what is wrong
+        if problem and not (unit_issues and isinstance(value_cell.value, (int, float))):
+            issues.append(context.issue(sheet, value_cell.row, f"{value_cell.column_label} of '{name}'",
+                                        value_cell.value, problem))
+        issues += unit_issues
     issues += [
         context.issue(sheet, None, "'name'", Found(f"no row named '{field.name}'"),
                       f"a row named '{field.name}': {field.description} ({field.unit})")
@@ -103,19 +111,22 @@ def check_parameter_sheet(context: SheetContext, sheet: str, fields: tuple[Field
 
 
 def _unit_issues(context: SheetContext, sheet: str, row: dict[str, Cell], field: Field) -> list[InputIssue]:
-    """A unit cell that disagrees with the schema means the value is in the wrong unit."""
+    """A unit cell that disagrees with the schema means the value is in the wrong unit (a near miss, `Mhz`,
+    is named)."""
     unit_cell = row.get("unit")
     if unit_cell is None or unit_cell.value is None or str(unit_cell.value) == field.unit:
         return []
-    return [
-        context.issue(
-            sheet,
-            unit_cell.row,
-            f"{unit_cell.column_label} of '{field.name}'",
-            unit_cell.value,
-            f"'{field.unit}' (values are read in {field.unit}; convert the value and the unit)",
-        )
-    ]
+    accepted = accepted_units(field)
+    if len(accepted) > 1:
+        expected = f"one of {', '.join(repr(u) for u in accepted)} (values in {', '.join(accepted[1:])} are " \
+                   f"converted to {field.unit})"
+    else:
+        expected = f"'{field.unit}' (values are read in {field.unit}; convert the value and the unit)"
+    near = near_miss_unit(str(unit_cell.value), field)
+    if near:
+        expected += f": did you mean '{near}'? (units are case-sensitive)"
+    return [context.issue(sheet, unit_cell.row, f"{unit_cell.column_label} of '{field.name}'", unit_cell.value,
+                          expected)]
 
 
 def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...], id_column: str | None,
@@ -142,7 +153,7 @@ def check_row_table(context: SheetContext, sheet: str, fields: tuple[Field, ...]
         if id_column is None or id_column not in table.header:
             continue
         id_cell = row[id_column]
-        if id_cell.value is None:
+        if id_cell.value is None or isinstance(id_cell.value, Found):  # reported above
             continue
         key = normalise_id(id_cell.value)
         if key in first_row_of_id:

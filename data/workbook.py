@@ -3,12 +3,12 @@ and the generators' command line (their target checked before any work)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import sys
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from data.errors import FedsplitError
 from data.issues import Found, InputError, InputIssue
+from data.safe_read import check_archive, check_regular_file, open_workbook, sheet_rows
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Table:
     header: dict[str, str]  # header name -> Excel column letter (the first column of that name)
     rows: list[dict[str, Cell]]
     repeated_headers: tuple[Cell, ...] = ()  # header cells whose name an earlier column already has
+    unreadable_headers: tuple[Cell, ...] = ()  # header cells that could not be read (their value a Found)
 
     def column_label(self, name: str) -> str:
         letter = self.header.get(name)
@@ -79,43 +81,20 @@ OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # encrypted .xlsx and old .xl
 
 def read_tables(path: Path) -> dict[str, Table]:
     """All sheets of a workbook as tables (values only, never evaluated), or an InputError that says
-    why the file cannot be read."""
+    why the file cannot be read: every damaged part and sheet at once (data/safe_read.py)."""
     path = Path(path)
     _check_file(path)
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError,
-            OSError) as error:
-        raise _file_error(path, Found(f"a file openpyxl cannot read ({type(error).__name__}: {error})"),
-                          "an Excel .xlsx workbook; it may be damaged: open it in Excel or LibreOffice and "
-                          "save it again") from None
-    try:
-        tables = {name: _read_table(workbook[name], path) for name in workbook.sheetnames}
-    finally:
-        workbook.close()
-    if any(cell.value is None for table in tables.values() for row in table.rows for cell in row.values()):
-        tables = _formulas_marked(path, tables)
+    check_archive(path)
+    tables, issues = {}, []
+    with open_workbook(path) as workbook:
+        for name in workbook.sheetnames:
+            try:
+                tables[name] = _read_table(workbook[name], path)
+            except InputError as error:
+                issues += error.issues
+    if issues:
+        raise InputError(issues)
     return tables
-
-
-def _rows_or_error(worksheet, path: Path):
-    """The sheet's rows as values; a cell openpyxl cannot parse (a number cell holding NaN or INF, which
-    Excel never writes) becomes an InputError at its row. Reading stops there: the sheet cannot be read on."""
-    rows = worksheet.iter_rows(values_only=True)
-    row_number = 0
-    while True:
-        try:
-            values = next(rows)
-        except StopIteration:
-            return
-        except (ValueError, TypeError, KeyError) as error:
-            raise InputError([InputIssue(
-                str(path), worksheet.title, row_number + 1, None,
-                Found(f"a cell that cannot be read as a value ({error})"),
-                "numbers that are finite (Excel never writes NaN or INF; the file came from another program: "
-                "retype the cell in Excel or LibreOffice)")]) from None
-        row_number += 1
-        yield values
 
 
 def _file_error(path: Path, found: Found, expected: str) -> InputError:
@@ -124,12 +103,7 @@ def _file_error(path: Path, found: Found, expected: str) -> InputError:
 
 def _check_file(path: Path) -> None:
     """A clear error for a path that is not a readable .xlsx file, before openpyxl tries it."""
-    if not path.exists():
-        where = path.parent if str(path.parent) not in ("", ".") else Path.cwd()
-        raise _file_error(path, Found(f"no such file (looked in {where.absolute()})"),
-                          "an existing .xlsx workbook; paths are relative to the folder you run the command from")
-    if path.is_dir():
-        raise _file_error(path, Found("a folder"), "an .xlsx workbook file, not a folder")
+    check_regular_file(path)
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
@@ -151,59 +125,44 @@ def _check_file(path: Path) -> None:
                           "an .xlsx workbook saved by Excel, LibreOffice or openpyxl")
 
 
-def _formulas_marked(path: Path, tables: dict[str, Table]) -> dict[str, Table]:
-    """Empty cells that hold a formula with no saved result say so (such a formula is never evaluated)."""
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    try:
-        marked = {}
-        for name, table in tables.items():
-            formulas = {(row_number, letter): value
-                        for row_number, values in enumerate(workbook[name].iter_rows(values_only=True), start=1)
-                        for letter, value in ((get_column_letter(i), v) for i, v in enumerate(values, start=1))
-                        if isinstance(value, str) and value.startswith("=")}
-            rows = [{key: (replace(cell, value=Found(f"the formula {_cut(formulas[(cell.row, cell.letter)])} with "
-                                                     f"no saved result (fedsplit never evaluates formulas: type "
-                                                     f"the value, or open and save the workbook in Excel)"))
-                           if cell.value is None and (cell.row, cell.letter) in formulas else cell)
-                     for key, cell in row.items()} for row in table.rows]
-            marked[name] = replace(table, rows=rows)
-        return marked
-    finally:
-        workbook.close()
-
-
-def _cut(text: str, longest: int = 40) -> str:
-    return f"'{text[:longest]}...'" if len(text) > longest else f"'{text}'"
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _read_table(worksheet, path: Path) -> Table:
-    row_iter = _rows_or_error(worksheet, path)
-    header_values = next(row_iter, ())
+    """Row 1 is the header; the rows below keep their Excel numbers (blank rows are skipped)."""
+    rows_read = sheet_rows(worksheet, path)
+    first = next(rows_read, None)
+    header_cells = first[1] if first is not None and first[0] == 1 else {}
     header: dict[str, str] = {}
     positions: list[tuple[int, str]] = []
     repeated: list[Cell] = []
-    for index, name in enumerate(header_values, start=1):
-        if name is None or str(name).strip() == "":
+    unreadable: list[Cell] = []
+    for index, name in sorted(header_cells.items()):
+        if isinstance(name, Found):
+            unreadable.append(Cell(1, get_column_letter(index), get_column_letter(index), name))
+            continue
+        if _is_blank(name):
             continue
         name = str(name).strip()
         if name in header:  # reported by validation; the first column of a name is the one read
             repeated.append(Cell(1, name, get_column_letter(index), name))
             continue
         header[name] = get_column_letter(index)
-        positions.append((index - 1, name))
+        positions.append((index, name))
+    body = rows_read if first is None or first[0] == 1 else itertools.chain([first], rows_read)
     rows = []
-    for row_number, values in enumerate(row_iter, start=2):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+    for row_number, values in body:
+        if all(_is_blank(v) for v in values.values()):
             continue  # blank lines between blocks are allowed
         row = {}
         for index, name in positions:
-            value = values[index] if index < len(values) else None
+            value = values.get(index)
             if isinstance(value, str):
-                value = value.strip()
-                value = value if value else None
+                value = value.strip() or None
             row[name] = Cell(row_number, name, header[name], value)
         rows.append(row)
-    return Table(worksheet.title, header, rows, tuple(repeated))
+    return Table(worksheet.title, header, rows, tuple(repeated), tuple(unreadable))
 
 
 def new_workbook_with_parameters(fields, values: dict[str, object]) -> openpyxl.Workbook:
@@ -255,14 +214,18 @@ class OutputExistsError(FedsplitError):
 
 
 def writable_target(path: Path, overwrite: bool) -> Path:
-    """`path`, checked before any work: refuse an existing file unless `overwrite`, and a folder."""
+    """`path`, checked before any work: refuse an existing file unless `overwrite`, a folder, and a file
+    whose folder does not exist (a mistyped folder is not created)."""
     path = Path(path)
     if path.is_dir():
         raise OutputExistsError(f"out={path} is a folder; give a file name ending in .xlsx")
     if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another out=... or add overwrite=true")
+        raise OutputExistsError(f"out={path} already exists; choose another out=... or add overwrite=true")
     if path.suffix.lower() != ".xlsx":
         raise OutputExistsError(f"out={path} must end in .xlsx")
+    if not path.parent.is_dir():
+        raise OutputExistsError(f"out={path}: the folder {path.parent} does not exist; create it first or "
+                                f"choose another out=...")
     return path
 
 

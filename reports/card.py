@@ -83,10 +83,11 @@ def out_of_range_table(results) -> ResultTable:
                           ((result.state, *link) for result in results for link in result.out_of_range))
 
 
-def crosscheck_verdict(checks) -> str:
-    """PASS or FAIL; NONE when no device-round of the checked rounds was in range (nothing could be checked)."""
+def crosscheck_verdict(checks, off: bool = False) -> str:
+    """PASS or FAIL; OFF when the cross-checks were turned off; NONE when no device-round of the checked
+    rounds was in range (nothing could be checked)."""
     if not checks:
-        return "NONE (no device-round of the checked rounds is in range)"
+        return "OFF (crosscheck.rounds=0)" if off else "NONE (no device-round of the checked rounds is in range)"
     return "PASS" if all(check.passed for check in checks) else "FAIL"
 
 

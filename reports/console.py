@@ -36,16 +36,17 @@ def power_sweep_lines(powers: int, mean_reduction: float) -> list[str]:
             f"(paper: {PAPER_REDUCTION_VS_BA:.2%})"]
 
 
-def card_lines(chosen, results, checks) -> list[str]:
-    """`chosen`, `results`: StateResults (the chosen channel state and all three); `checks`: CrossChecks."""
+def card_lines(chosen, results, checks, crosschecks_off: bool = False) -> list[str]:
+    """`chosen`, `results`: StateResults (the chosen channel state and all three); `checks`: CrossChecks
+    (none, with `crosschecks_off`, when crosscheck.rounds=0 turned them off)."""
     lines = [f"CARD, {chosen.state} channel: mean delay {chosen.mean('card', 'delay_s'):.3f} s and server energy "
              f"{chosen.mean('card', 'energy_j'):.3f} J per round; {len(chosen.out_of_range)} device-rounds out of range"]
     for result in results:
         lines.append(f"  {result.state:>6}: delay {delay_reduction(result):.1%} below device-only (paper: "
                      f"{PAPER_DELAY_REDUCTION:.1%}), server energy {energy_reduction(result):.1%} below server-only "
                      f"(paper: {PAPER_ENERGY_REDUCTION:.1%})")
-    lines.append(f"cross-checks: {crosscheck_verdict(checks)} " + "; ".join(
-        f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks))
+    lines.append((f"cross-checks: {crosscheck_verdict(checks, crosschecks_off)} " + "; ".join(
+        f"{c.check}: max |dU| = {c.max_cost_difference:.1e}" for c in checks)).rstrip())
     return lines
 
 

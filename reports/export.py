@@ -27,9 +27,9 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from data.errors import FedsplitError
 from data.workbook import append_as_data, plain_value
 from reports.display_units import header_text as _header_for, workbook_table
+from reports.files.destination import PARTIAL_MARK, ReportExistsError, partial_prefix, refuse_existing
 from reports.files.provenance import Provenance
 
 
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 # A CSV cell starting with one of these is a formula (or can start one) in Excel,
 # LibreOffice and Google Sheets (OWASP, "CSV Injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-PARTIAL_MARK = ".partial-"
 _committed: list[Path] = []  # every report folder this process committed, in order
 
 
@@ -51,7 +50,7 @@ def committed_reports() -> list[Path]:
 # How a column's numbers are shown in the xlsx report (the CSVs hold the plain values).
 AUTO = "auto"  # whole numbers plain, fixed decimals, or scientific where the values span decades
 PERCENT = "percent"  # a share or a reduction: 0.7991 shown as 79.91 %
-ID = "id"  # an id or a count: text that is all digits is written as a number
+ID = "id"  # an id or a count: text that is a number's own digits ("7", never "007") is written as a number
 
 
 @dataclass(frozen=True)
@@ -96,36 +95,6 @@ SUMMARY_COLUMNS = [
 ]
 
 
-class ReportDestinationError(FedsplitError):
-    """The report cannot go where it was asked to go; checked before any work."""
-
-
-class ReportExistsError(ReportDestinationError):
-    pass
-
-
-def refuse_existing(destination: Path) -> Path:
-    """The destination, if no file or folder is there yet; a report never overwrites one."""
-    destination = Path(destination)
-    if destination.exists() or destination.is_symlink():
-        raise ReportExistsError(f"the report folder {destination} already exists; choose another out=... or remove it")
-    return destination
-
-
-def check_destination(destination: Path) -> Path:
-    """Refuse, before any work, a destination that exists or whose nearest existing parent is a file
-    or a folder this user cannot write in."""
-    destination = refuse_existing(destination)
-    parent = destination.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ReportDestinationError(f"cannot write the report folder {destination}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ReportDestinationError(f"cannot write the report folder {destination}: no permission to write in {parent}")
-    return destination
-
-
 def remove_stale_partials(parent: Path) -> list[Path]:
     """Remove the temporary folders of report writers that no longer run (killed outright); return them."""
     pattern = re.compile(r"^\..+" + re.escape(PARTIAL_MARK) + r"(\d+)-")
@@ -164,8 +133,7 @@ class ReportFolder:
         self.destination = refuse_existing(destination)
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(self.destination.parent)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}{PARTIAL_MARK}{os.getpid()}-",
-                                          dir=self.destination.parent))
+        self.path = Path(tempfile.mkdtemp(prefix=partial_prefix(self.destination.name), dir=self.destination.parent))
         # mkdtemp makes the folder private (0700); a report gets a folder's ordinary permissions.
         os.chmod(self.path, 0o777 & ~_current_umask())
         self.tables: list[ResultTable] = []
@@ -298,9 +266,14 @@ def _shown_width(value, style: str) -> int:
     return len(str(value))
 
 
+# An id is a number in the xlsx only when its text is a number's own digits: "7" (typed 7), never "007" or
+# the fullwidth "１２", which are other ids than 7 and 12 and stay text, as the workbook holds them.
+NUMBER_ID = re.compile(r"0|[1-9][0-9]{0,14}")
+
+
 def _cell_value(column: Column, value):
     value = plain_value(value)
-    if column.format == ID and isinstance(value, str) and value.isdigit() and len(value) < 16:
+    if column.format == ID and isinstance(value, str) and NUMBER_ID.fullmatch(value):
         return int(value)
     return value
 

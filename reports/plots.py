@@ -23,6 +23,7 @@ from reports.style import (
     integer_ticks,
     legend_below,
     linear_unless_decades,
+    literal_text,
     new_figure,
     paper_style,
     plain_ticks,
@@ -116,7 +117,8 @@ def plot_fig3(result, path: Path, w: float | None = None, platforms: dict | None
         cut_axes, clock_axes = axes_pair
         for index, device in enumerate(devices):
             marker = MARKERS[index % len(MARKERS)]
-            name = f"{device}: {platforms[device]}" if platforms and device in platforms else f"device {device}"
+            name = (f"{literal_text(device)}: {literal_text(platforms[device])}" if platforms and device in platforms
+                    else f"device {literal_text(device)}")
             # on a shared cut the markers nest, the first device's largest, all hollow, so each one shows
             size = 3.0 + 4.0 * (len(devices) - 1 - index) / max(1, len(devices) - 1)
             cut_axes.plot(rounds, _device_series(result, device, rounds, "cut"), marker=marker, markersize=size,

@@ -35,6 +35,13 @@ PAPER_STYLE = {
 }
 LAYOUT_PAD_IN = 0.03  # constrained layout's padding around each axes
 
+
+def literal_text(text: object) -> str:
+    """Text from the data (an id) as matplotlib must show it: every `$` escaped, so `$x^$` is never read as
+    (and never fails as) math text."""
+    return str(text).replace("$", r"\$")
+
+
 # The papers' strategies, explained where they appear (legends); {eta}: the fixed eta of FE and BA.
 STRATEGY_LABELS = {
     "Proposed": "Proposed: $b$, $\\eta$ optimised",

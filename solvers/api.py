@@ -35,16 +35,20 @@ from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.scenario import Scenario, load_scenario
 from reports.export import ResultTable
+from reports.files.destination import check_destination
 from reports.files.report import Report
 from solvers.app import config
-from solvers.app.config import MODEL_CONFIGS, ConfigError, nearest_key, settings_problems
+from solvers.app.config import MODEL_CONFIGS, ConfigError, settings_problems
+from solvers.app.help import KeyHelp, key_help, nearest_key, shown
 from solvers.app.jobs import run_pipeline
+from solvers.app.overrides import SettingsProblems, scenario_issues, study_problems
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log
 from solvers.studies.cluster import ClusterError, unguarded_main
 
-__all__ = ["FedsplitError", "Result", "Scenario", "card", "fedsllm", "load", "solve"]
+__all__ = ["FedsplitError", "InputProblems", "Result", "Scenario", "card", "fedsllm", "load", "solve"]
 NOT_SETTINGS = {"data": "the scenario is the input", "out": "nothing is written until result.write(folder)"}
+InputProblems = SettingsProblems  # every problem of the settings (`problems`) and, beside them, the workbook's (`issues`)
 
 
 def load(path: str | Path) -> Scenario:
@@ -56,7 +60,10 @@ def solve(scenario: Scenario, progress: bool = False, **settings) -> Result:
     """Validate the scenario and the settings as the command line does, run its pipeline, keep the report."""
     if not isinstance(scenario, Scenario):
         raise ConfigError(f"api.solve needs a scenario from api.load(path), got {type(scenario).__name__}")
-    typed = typed_settings(scenario.model, {"progress": progress, **settings})
+    try:
+        typed = typed_settings(scenario.model, {"progress": progress, **settings})
+    except SettingsProblems as error:  # the workbook's problems beside the settings', fixed in one round
+        raise SettingsProblems(error.settings_problems, scenario_issues(scenario)) from None
     unguarded = unguarded_main() if typed.study.value == "monte_carlo" and typed.dask.scheduler is None else None
     if unguarded:  # before any work: the local cluster's workers would import the script again
         raise ClusterError(unguarded)
@@ -92,7 +99,7 @@ def typed_settings(model: str, values: dict[str, Any]):
     """The model's configuration with `values` set (`eta__step` is eta.step), each value of its key's type
     and in its range; a ConfigError listing every problem."""
     settings = MODEL_CONFIGS[model]()
-    problems = []
+    problems, given = [], []
     for name, value in values.items():
         key = name.replace("__", ".")
         if key in NOT_SETTINGS:
@@ -108,13 +115,18 @@ def typed_settings(model: str, values: dict[str, Any]):
         holder, leaf, kind = found
         converted, expected = _typed(value, kind)
         if expected:
-            problems.append(f"{key}={value!r}: expected {expected}")
+            problems.append(f"{key}={shown(value)}: expected {expected}")
         else:
             setattr(holder, leaf, converted)
-    if not problems:
-        problems = settings_problems(settings)
+            given.append(f"{key}={shown(value)}")
+    # every problem at once: the ranges of what could be set too, but not of a key this study does not read
+    keys = {k.key: k for k in key_help(MODEL_CONFIGS[model])}
+    study = settings.study.value
+    problems += [p for p in settings_problems(settings)
+                 if keys.get(p.split("=", 1)[0].split(":", 1)[0].strip(), KeyHelp("", None, "")).study in (None, study)]
+    problems += study_problems(given, study, keys)
     if problems:
-        raise ConfigError.listing("bad setting", problems)
+        raise SettingsProblems(list(dict.fromkeys(problems)))
     return settings
 
 
@@ -215,6 +227,8 @@ class Result:
 
     def write(self, folder: str | Path) -> Path:
         """The command line's report folder at `folder`, which must not exist (xlsx, CSVs, figures,
-        config.yaml, run.log, the input tables); built beside it and moved into place whole."""
-        written, _ = self._solved_report().write(Path(folder))
+        config.yaml, run.log, the input tables); built beside it and moved into place whole. The folder is
+        checked first (free, its names short enough, creatable), as the command line checks it before solving."""
+        report = self._solved_report()
+        written, _ = report.write(check_destination(Path(folder)))
         return written

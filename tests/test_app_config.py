@@ -11,8 +11,8 @@ import pytest
 from data.schema import CHANNEL_STATES, Field
 from solvers import api
 from solvers.app import config
-from solvers.app.config import MODEL_CONFIGS, key_help
-from solvers.app.help import completion_script, help_text
+from solvers.app.config import MODEL_CONFIGS
+from solvers.app.help import completion_script, help_text, key_help
 
 # Keys whose check is a rule between settings, not a range: the sweep's values are checked as the swept
 # quantity, crosscheck.rounds is "all" or a count of rounds, solver.options is Ipopt's to judge.
@@ -57,7 +57,7 @@ def test_typed_settings_name_every_wrong_value_at_once():
                                        "out": "here", "eta__stepp": 0.1})
     problems = caught.value.problems
     assert len(problems) == 6 and caught.value.exit_code == 2
-    assert any(p.startswith("eta.step='fine': expected a number") for p in problems)
+    assert any(p.startswith("eta.step=fine: expected a number") for p in problems)
     assert any("did you mean eta__step" in p for p in problems)
     settings = api.typed_settings("card", {"channel_state": "Poor", "w": 1, "crosscheck__rounds": 2})
     assert (settings.channel_state.value, settings.w, settings.crosscheck.rounds) == ("Poor", 1.0, "2")

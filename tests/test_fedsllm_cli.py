@@ -168,7 +168,7 @@ def test_existing_report_folder_is_not_overwritten(tmp_path, capsys):
 
 
 def test_help_lists_every_key_with_its_default(capsys):
-    from solvers.app.config import known_keys
+    from solvers.app.help import known_keys
     assert main(["--help"]) == EXIT_OK
     text = capsys.readouterr().out
     for model in ("fedsllm", "card"):

@@ -18,7 +18,8 @@ from data.schema import (
     FEDSLLM_PARAMETERS,
     FEDSLLM_USER_COLUMNS,
 )
-from solvers.app.config import MODEL_CONFIGS, key_help
+from solvers.app.config import MODEL_CONFIGS
+from solvers.app.help import key_help
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

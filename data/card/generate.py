@@ -1,7 +1,7 @@
 """Write CARD workbooks: the paper's setting (Section V) and the spec's defaults.
 
-    python -m data.card.generate layers=32 out=data/card.xlsx
-    python -m data.card.generate layers=16 out=data/card_llama32_1b.xlsx
+    ./fedsplit generate-card layers=32 out=data/card.xlsx              (solvers/app/script.py)
+    ./fedsplit generate-card layers=16 out=data/card_llama32_1b.xlsx
 
 Devices and server as in the paper's table; distances uniform in [5, 25] m
 (seeded by `distance_seed`); LLaMA-3.2-1B's public configuration with `layers`
@@ -11,13 +11,18 @@ CQI table with the spec's 10 % BLER AWGN thresholds.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import sys
+
 import numpy as np
 
-from data.schema import CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS
+from data.fedsllm.generate import described, field_problems
+from data.schema import (
+    CARD_CQI_COLUMNS, CARD_DEVICE_COLUMNS, CARD_LLM_COLUMNS, CARD_PARAMETERS, CARD_SERVER_COLUMNS, Field, Kind,
+    field_named,
+)
 from data.input_style import style_workbook
 from data.workbook import append_as_data, generator_main, new_workbook_with_parameters
 
@@ -42,12 +47,30 @@ CQI_TABLE = [  # cqi, modulation, code rate x 1024, efficiency, SNR threshold (d
 
 @dataclass(frozen=True)
 class CardWorkbookSettings:
-    layers: int = 32
-    distance_seed: int = 1
-    distance_min_m: float = 5.0
-    distance_max_m: float = 25.0
-    out: str = "card.xlsx"
-    overwrite: bool = False  # replace an existing `out`
+    layers: int = described(32, "decoder layers I of the LLM (the paper says 32; LLaMA-3.2-1B has 16)")
+    distance_seed: int = described(1, "seed of the devices' distances")
+    distance_min_m: float = described(5.0, "distances are drawn uniform in [distance_min_m, distance_max_m] (m)")
+    distance_max_m: float = described(25.0, "see distance_min_m (m)")
+    out: str = described("card.xlsx", "the workbook to write, relative to where you run; its folder must exist")
+    overwrite: bool = described(False, "replace an existing out")
+
+
+# Each setting's range, like the workbook cells it fills.
+CARD_WORKBOOK_FIELDS = {
+    "layers": field_named(CARD_LLM_COLUMNS, "layers"),
+    "distance_seed": Field("distance_seed", "-", "seed", Kind.INTEGER, low=0, high=2**32 - 1),
+    "distance_min_m": field_named(CARD_DEVICE_COLUMNS, "distance_m"),
+    "distance_max_m": field_named(CARD_DEVICE_COLUMNS, "distance_m"),
+}
+
+
+def card_workbook_problems(settings: CardWorkbookSettings) -> list[str]:
+    """Every setting that cannot write a workbook, in words (before anything is written)."""
+    problems = field_problems(settings, CARD_WORKBOOK_FIELDS)
+    if not problems and settings.distance_min_m > settings.distance_max_m:
+        problems.append(f"distance_min_m={settings.distance_min_m:g}: expected <= distance_max_m="
+                        f"{settings.distance_max_m:g}")
+    return problems
 
 
 def _sheet(workbook, title: str, fields, rows) -> None:

@@ -1,9 +1,9 @@
 """Draw a FedsLLM scenario workbook as in the paper's simulation (Section IV).
 
-    python -m data.fedsllm.generate users=50 seed=1 area_m=500 out=scenario.xlsx
+    ./fedsplit generate users=50 seed=1 area_m=500 out=scenario.xlsx     (solvers/app/script.py)
 
-`out` is relative to the folder the command runs in; an existing file is kept
-unless `overwrite=true`.
+`out` is relative to the folder the command runs in and its folder must exist;
+an existing file is kept unless `overwrite=true`.
 
 Users are uniform in a square of side `area_m` centred on the base station
 (none closer than `min_distance_m`), path loss 128.1 + 37.6 log10(d/km) dB with
@@ -17,36 +17,79 @@ both links get the same gain. Parameters come from the schema defaults.
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Optional
 from pathlib import Path
+
+import sys
 
 import numpy as np
 
 from data.fedsllm.inputs import FedsllmInputs
 from data.input_style import style_workbook
-from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS
+from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind, field_named
 from data.workbook import append_as_data, generator_main, new_workbook_with_parameters, plain_value, writable_target
+
+
+def described(default: object, help: str) -> object:
+    """A generator setting with its one-line help (`fedsplit generate --help` lists them)."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class ScenarioSettings:
-    users: int = 50
-    seed: int = 1
-    area_m: float = 500.0
-    min_distance_m: float = 10.0
-    shadowing_std_db: float = 8.0
-    total_samples: Optional[int] = None  # null: PAPER_TOTAL_SAMPLES, scaled with users above PAPER_USERS
-    cycles_min: float = 1e4
-    cycles_max: float = 3e4
-    cpu_max_hz: float = 2e9
-    power_max_dbm: float = 10.0
-    out: str = "scenario.xlsx"
-    overwrite: bool = False  # replace an existing `out`
+    users: int = described(50, "users K")
+    seed: int = described(1, "seed of the draws (positions, shadowing, samples, cycles)")
+    area_m: float = described(500.0, "side of the square the users are drawn in, centred on the base station (m)")
+    min_distance_m: float = described(10.0, "no user closer than this to the base station (m)")
+    shadowing_std_db: float = described(8.0, "standard deviation of the log-normal shadowing (dB)")
+    total_samples: Optional[int] = described(None, "samples shared among the users; null: the paper's 60,021, "
+                                                   "scaled with the users above 50")
+    cycles_min: float = described(1e4, "C_k is drawn uniform in [cycles_min, cycles_max] (cycles per sample)")
+    cycles_max: float = described(3e4, "see cycles_min (cycles per sample)")
+    cpu_max_hz: float = described(2e9, "every user's CPU frequency f_k^max (Hz)")
+    power_max_dbm: float = described(10.0, "every user's maximum transmit power on both links (dBm)")
+    out: str = described("scenario.xlsx", "the workbook to write, relative to where you run; its folder must exist")
+    overwrite: bool = described(False, "replace an existing out")
 
 
 PAPER_TOTAL_SAMPLES, PAPER_USERS = 60021, 50  # BlogFeedback over the paper's 50 users
+EXCEL_DATA_ROWS = 1_048_575  # a sheet's rows below its header
+
+
+# Each setting's range, like the workbook cells it fills.
+SCENARIO_FIELDS = {
+    "users": Field("users", "-", "users K", Kind.INTEGER, low=1, high=EXCEL_DATA_ROWS),
+    "seed": Field("seed", "-", "seed", Kind.INTEGER, low=0, high=2**32 - 1),
+    "area_m": Field("area_m", "m", "side of the square", low=0, high=1e7, low_open=True),
+    "min_distance_m": Field("min_distance_m", "m", "smallest distance", low=0, high=1e7),
+    "shadowing_std_db": Field("shadowing_std_db", "dB", "shadowing standard deviation", low=0, high=50),
+    "cycles_min": field_named(FEDSLLM_USER_COLUMNS, "cycles_per_sample"),
+    "cycles_max": field_named(FEDSLLM_USER_COLUMNS, "cycles_per_sample"),
+    "cpu_max_hz": field_named(FEDSLLM_USER_COLUMNS, "cpu_max_hz"),
+    "power_max_dbm": field_named(FEDSLLM_USER_COLUMNS, "power_main_max_dbm"),
+}
+
+
+def field_problems(settings: object, ranges: dict[str, Field]) -> list[str]:
+    """`key=value: expected ...` for each setting outside its field's range."""
+    values = {name: getattr(settings, name) for name in ranges}
+    return [f"{name}={value:g}: expected {ranges[name].problem(value)}" for name, value in values.items()
+            if ranges[name].problem(value)]
+
+
+def scenario_problems(settings: ScenarioSettings) -> list[str]:
+    """Every setting that cannot draw a scenario, in words (before anything is drawn)."""
+    problems = field_problems(settings, SCENARIO_FIELDS)
+    if not problems and settings.min_distance_m >= settings.area_m / 2:
+        problems.append(f"min_distance_m={settings.min_distance_m:g}: expected below half of area_m "
+                        f"({settings.area_m / 2:g} m)")
+    if not problems and settings.cycles_min > settings.cycles_max:
+        problems.append(f"cycles_min={settings.cycles_min:g}: expected <= cycles_max={settings.cycles_max:g}")
+    if settings.total_samples is not None and not (1 <= settings.users <= settings.total_samples):
+        problems.append(f"total_samples={settings.total_samples}: expected a whole number >= users "
+                        f"({settings.users}), so that every user draws a sample")
+    return problems
 
 
 def sample_total(settings: ScenarioSettings) -> int:
@@ -137,7 +180,7 @@ def write_fedsllm_workbook(path: Path, users: dict[str, np.ndarray], parameters:
 def generate(settings: ScenarioSettings) -> Path:
     writable_target(Path(settings.out), settings.overwrite)
     about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in ("out", "overwrite")}
-    about["generator"] = "python -m data.fedsllm.generate"
+    about["generator"] = "fedsplit generate"
     return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from reports.files.destination import DIAGNOSTICS_SUFFIX
 from reports.export import ReportFolder
-
-DIAGNOSTICS_SUFFIX = ".failed-diagnostics.log"
 
 
 def default_out(label: str) -> Path:

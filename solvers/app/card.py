@@ -18,6 +18,8 @@ from data.card.inputs import CardInputs, card_inputs
 from data.issues import Found, InputError, InputIssue
 from data.papers import CARD_METHODS
 from data.card.profile import Profile, build_profile
+from data.card.ranges import empty_range_issues
+from data.validation import raise_issues
 from data.schema import CHANNEL_STATES
 from data.workbook import Table
 from reports import console
@@ -42,9 +44,9 @@ from solvers.card.crosscheck import (
 )
 from solvers.card.state import StateResult, solve_state
 from solvers.card.minlp import solve_per_round_by_scip
-from solvers.app.config import CardStudy, ServerClock
+from solvers.app.config import CardStudy, ConfigError, ServerClock
 from solvers.app.study import card_monte_carlo, card_sensitivity
-from solvers.runtime.progress import LONG_RUN_SECONDS
+from solvers.runtime.progress import LONG_RUN_SECONDS, too_long_problem
 from solvers.app.context import RunContext, read
 
 
@@ -60,6 +62,7 @@ def run_card(run: RunContext) -> Report:
     tables = read(run)
     inputs = validate(run, tables)
     profile = build(inputs)
+    raise_issues(empty_range_issues(inputs, profile, tables))  # (12) divides by each device-round's ranges
     results = solve(run, inputs, profile)
     checks = certify(run, inputs, results)
     return report(run, inputs, profile, results, checks)
@@ -77,9 +80,15 @@ def validate(run: RunContext, tables: dict[str, Table]) -> CardInputs:
     inputs = inputs.with_parameters(**{name: value for name, value in changes.items() if value is not None})
     check = run.settings.crosscheck
     estimate = crosscheck_estimate_seconds(inputs, check.round_count(), check.minlp.value)
+    if problem := too_long_problem(estimate, settings.solver.max_hours, f"the cross-checks of "
+                                   f"{checked_pairs(inputs, check.round_count())} device-rounds by "
+                                   f"{check.minlp.value}", "a smaller crosscheck.rounds or crosscheck.minlp=scip "
+                                   "shortens it"):
+        raise ConfigError(problem)
     if estimate > LONG_RUN_SECONDS:
         log.warning("the cross-checks solve P3 at every cut and P1 by %s over %d device-rounds: this run may take "
-                    "about %.0f min (a smaller crosscheck.rounds shortens it)", check.minlp.value,
+                    "about %.0f min (a smaller crosscheck.rounds shortens it; crosscheck.rounds=0 turns them off)",
+                    check.minlp.value,
                     checked_pairs(inputs, check.round_count()), estimate / 60)
     return inputs
 
@@ -129,7 +138,8 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
            checks: list[CrossCheck]) -> Report:
     """The report's tables, figures, run files and console lines (written by whoever asked for the run)."""
     chosen = chosen_state(inputs, results)
-    verdict = crosscheck_verdict(checks)
+    off = run.settings.crosscheck.round_count() == 0
+    verdict = crosscheck_verdict(checks, off)
     tables = [summary_table(inputs, profile, chosen, results, verdict, time.perf_counter() - run.started,
                             run.provenance),
               decisions_table(chosen), benchmarks_table(results), profile_table(profile), out_of_range_table(results),
@@ -147,5 +157,5 @@ def report(run: RunContext, inputs: CardInputs, profile: Profile, results: list[
                 "delay_reduction_vs_device_only": delay_reduction(chosen),
                 "energy_reduction_vs_server_only": energy_reduction(chosen), "crosschecks": verdict}
     effective = {name: inputs.parameter(name) for name in ("channel_state", "w", "rounds")}
-    return Report("card.xlsx", tables, console.card_lines(chosen, results, checks), headline, figures,
+    return Report("card.xlsx", tables, console.card_lines(chosen, results, checks, off), headline, figures,
                   run_files=run.run_files(effective))

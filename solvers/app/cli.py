@@ -10,19 +10,18 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from data.errors import FedsplitError
-from solvers.app.config import ConfigError
+from solvers.app.config import MODEL_CONFIGS, ConfigError
 from solvers.app.context import command_line
 from reports.export import committed_reports
-from solvers.app.help import completion_script, help_text
+from solvers.app.help import GENERATOR_SETTINGS, completion_script, configuration_yaml, help_text
 from solvers.app.jobs import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, run_multirun, run_single
-from solvers.app.overrides import check_overrides, checked_config, job_overrides
+from solvers.app.overrides import WORKBOOKS, check_run
 from solvers.runtime.stopping import StopRequested, stop_signals_handled
 from solvers.runtime.terminal import guarded_console
 
@@ -72,11 +71,16 @@ def stop_line(stop: StopRequested, reports_before: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """`fedsplit run ...`: its exit code."""
+    return guarded(_main, sys.argv[1:] if argv is None else argv)
+
+
+def guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """A subcommand's body, with every failure turned into its line(s) and exit code."""
     reports_before = len(committed_reports())
     with guarded_console(), stop_signals_handled():
         try:
-            return _main(argv)
+            return command(argv)
         except StopRequested as stop:
             print(stop_line(stop, reports_before), file=sys.stderr)
             return stop.exit_code
@@ -94,19 +98,22 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     command = parse_command_line(argv)
     if command.shell_completion is not None:
-        print(completion_script(command.shell_completion))
+        print(completion_script(command.shell_completion, GENERATOR_SETTINGS))
         return EXIT_OK
-    overrides = check_overrides(command.overrides, command.multirun)
-    if command.help:
-        print(help_text(overrides.model if any(o.startswith("model=") for o in command.overrides) else None))
+    if command.help:  # whatever else the line holds: a user asking for help is not told off first
+        models = [text.split("=", 1)[1] for text in command.overrides if text.startswith("model=")]
+        print(help_text(models[-1] if models and models[-1] in MODEL_CONFIGS else None))
         return EXIT_OK
+    checked = check_run(command.overrides, command.multirun)
     if command.print_config:
-        for job in job_overrides(overrides):
-            print(OmegaConf.to_yaml(checked_config(job)))
+        for number, (job, cfg) in enumerate(zip(checked.jobs, checked.configs)):
+            if len(checked.jobs) > 1:
+                print(f"# job {number}: {' '.join(job)}")
+            print(configuration_yaml(cfg, WORKBOOKS[cfg.model][0]))
         return EXIT_OK
     if command.multirun:
-        return run_multirun(overrides)
-    return run_single(job_overrides(overrides)[0])
+        return run_multirun(checked)
+    return run_single(checked)
 
 
 def report_internal_error(trace: str) -> int:

@@ -14,7 +14,7 @@ import difflib
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from enum import Enum
-from typing import Any, Optional, get_args, get_type_hints
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -26,6 +26,7 @@ from solvers.fedsllm.energy.settings import EnergyKeys, energy_problems
 from solvers.fedsllm.global_eta import DEFAULT_TOLERANCE as GLOBAL_TOLERANCE
 from solvers.runtime.ipopt import DEFAULT_OPTIONS
 from solvers.fedsllm.structured import DEFAULT_GAP
+from solvers.studies.cluster import local_workers_problem
 from solvers.studies.fedsllm import DEFAULT_STUDY_TOLERANCE, StudyEngine
 from solvers.studies.sensitivity_points import SensitivityConfig, sensitivity_problems
 
@@ -35,11 +36,12 @@ class ConfigError(FedsplitError):
 
 
 def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False,
-            valid: Field | None = None) -> Any:
+            valid: Field | None = None, study: str | None = None) -> Any:
     """A configuration field with its one-line help (shown by --help) and its range (`valid`, a schema Field:
     one of the workbook's when the setting replaces a cell, else `within(...)`; each item of a list is
-    checked); `internal` ones are set by fedsplit itself, not on the command line."""
-    metadata = {"help": help, "internal": internal, "valid": valid}
+    checked); `internal` ones are set by fedsplit itself, not on the command line; `study`: the one study
+    that reads it (refused with any other)."""
+    metadata = {"help": help, "internal": internal, "valid": valid, "study": study}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -89,15 +91,19 @@ ChannelState = Enum("ChannelState", {state: state for state in CHANNEL_STATES}) 
 @dataclass
 class SolverConfig:
     # Defaults are Ipopt's DEFAULT_OPTIONS (solvers/runtime/ipopt.py, which says why each is chosen).
-    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance", valid=within(0, low_open=True))
+    tol: float = setting(DEFAULT_OPTIONS["tol"], "Ipopt's relative convergence tolerance",
+                       valid=within(0, 1, low_open=True, high_open=True))
     max_iter: int = setting(DEFAULT_OPTIONS["max_iter"], "Ipopt's iteration limit per solve", valid=within(1, whole=True))
     mumps_pivot_order: int = setting(DEFAULT_OPTIONS["mumps_pivot_order"],
                                      "MUMPS ordering (0 = AMD; Debian's SCOTCH ordering crashes on large models)",
                                      valid=within(0, 7, whole=True))
     bound_relax_factor: float = setting(DEFAULT_OPTIONS["bound_relax_factor"],
-                                        "Ipopt's bound relaxation (0: constraints hold exactly)", valid=within(0))
+                                        "Ipopt's bound relaxation (0: constraints hold exactly)",
+                                        valid=within(0, 1, high_open=True))
     print_level: int = setting(DEFAULT_OPTIONS["print_level"], "Ipopt's log level, 0 = quiet .. 12",
                                valid=within(0, 12, whole=True))
+    max_hours: float = setting(24.0, "refuse, before it starts, a run whose solves are estimated to take longer (h)",
+                               valid=within(0, low_open=True))
     options: dict[str, Any] = setting(factory=dict, help="any other Ipopt option: +solver.options.NAME=VALUE")
 
     def ipopt_options(self) -> dict[str, Any]:
@@ -182,7 +188,7 @@ class MonteCarloConfig:
 
 @dataclass
 class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fedsllm/energy/settings.py)
-    model_name: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
+    model: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
     study: Study = setting(Study.optimum, "optimum (the default run), power_sweep (Fig. 2), monte_carlo, or pareto")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
@@ -191,16 +197,16 @@ class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fe
     problem16: bool = setting(True, "also solve the full Problem (16) from several starts")
     solver: FedsllmSolverConfig = setting(factory=FedsllmSolverConfig, help="Ipopt and the engine of the eta search")
     eta: EtaConfig = setting(factory=EtaConfig, help="the eta search")
-    power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study")
+    power_sweep: PowerSweepConfig = setting(factory=PowerSweepConfig, help="the power study", study="power_sweep")
     global_eta: GlobalEtaConfig = setting(factory=GlobalEtaConfig, help="the certified optimum over (0, 1)")
-    drops: int = setting(100, "monte_carlo: random drops (users redrawn from seed + drop)", valid=DROPS)
-    seed: int = setting(1, "monte_carlo: the first drop's seed", valid=SEED)
-    users: Optional[int] = setting(None, "monte_carlo: users K per drop; null: the workbook's number of users",
-                                   valid=USERS)
-    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity")
-    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
-    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="monte_carlo: per-drop solves")
-    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
+    drops: int = setting(100, "random drops (users redrawn from seed + drop)", valid=DROPS, study="monte_carlo")
+    seed: int = setting(1, "the first drop's seed (sensitivity: its sample's)", valid=SEED)
+    users: Optional[int] = setting(None, "users K per drop; null: the workbook's number of users",
+                                   valid=USERS, study="monte_carlo")
+    sweep: SweepConfig = setting(factory=SweepConfig, help="the swept quantity", study="monte_carlo")
+    dask: DaskConfig = setting(factory=DaskConfig, help="where a study's tasks run")
+    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="per-drop solves", study="monte_carlo")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="the factors", study="sensitivity")
 
     def report_label(self) -> str:
         return f"fedsllm-{self.study.value}"
@@ -209,39 +215,41 @@ class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fe
 @dataclass
 class CrossCheckConfig:
     rounds: str = setting("all", "rounds whose device-rounds are cross-checked (P3 by Ipopt, enumeration, P1 by "
-                                 "the MINLP solver): all, or the first N rounds")
-    minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: scip or mindtpy")
+                                 "the MINLP solver): all, the first N rounds, or 0 (no cross-check)")
+    minlp: Minlp = setting(Minlp.scip, "the MINLP solver of P1: SCIP, or MindtPy's outer approximation")
     time_limit: float = setting(600.0, "time limit of each SCIP solve (s); reaching it stops the run (exit 3) "
                                        "with the bounds reached", valid=within(0, low_open=True, unit="s"))
 
     def round_count(self) -> int | None:
-        """The first N rounds, or None for all (after `card_problems` accepted the value)."""
+        """The first N rounds (0: none), or None for all (after `card_problems` accepted the value)."""
         return None if str(self.rounds).strip().lower() == "all" else int(self.rounds)
 
 
 @dataclass
 class CardConfig:
-    model_name: str = setting("card", "the model (set by model=card)", internal=True)
-    study: CardStudy = setting(CardStudy.decisions, "decisions (the default run) or monte_carlo")
+    model: str = setting("card", "the model (set by model=card)", internal=True)
+    study: CardStudy = setting(CardStudy.decisions, "what to compute: CARD's decisions with their cross-checks, "
+                                                    "or a Monte Carlo study on Dask")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/card.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/card-<time>")
     progress: bool = setting(True, "progress bars on stderr")
     channel_state: Optional[ChannelState] = setting(None, f"{', '.join(CHANNEL_STATES[:-1])} or {CHANNEL_STATES[-1]}; "
-                                                                  "null: the workbook's")
-    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's",
+                                                                  "null: the workbook's channel_state")
+    w: Optional[float] = setting(None, "weight of delay against energy, in [0, 1]; null: the workbook's w",
                                  valid=_schema_field(CARD_PARAMETERS, "w"))
-    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's",
+    rounds: Optional[int] = setting(None, "training rounds N; null: the workbook's rounds",
                                     valid=_schema_field(CARD_PARAMETERS, "rounds"))
     server_clock: ServerClock = setting(ServerClock.per_device, "per_device (the paper: a clock per device-round) "
                                                                 "or per_round (one clock per round, by SCIP)")
     solver: SolverConfig = setting(factory=SolverConfig, help="Ipopt")
     crosscheck: CrossCheckConfig = setting(factory=CrossCheckConfig, help="the cross-checks")
-    drops: int = setting(100, "monte_carlo: random drops (distances and fading redrawn from seed + drop)",
-                         valid=DROPS)
-    seed: int = setting(1, "monte_carlo: the first drop's seed", valid=SEED)
-    sweep: SweepConfig = setting(factory=SweepConfig, help="monte_carlo: the swept quantity (w: the Pareto curve)")
-    dask: DaskConfig = setting(factory=DaskConfig, help="monte_carlo: where the tasks run")
-    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="study=sensitivity: the factors")
+    drops: int = setting(100, "random drops (distances and fading redrawn from seed + drop)",
+                         valid=DROPS, study="monte_carlo")
+    seed: int = setting(1, "the first drop's seed (sensitivity: its sample's)", valid=SEED)
+    sweep: SweepConfig = setting(factory=SweepConfig, help="the swept quantity (w: the Pareto curve)",
+                                 study="monte_carlo")
+    dask: DaskConfig = setting(factory=DaskConfig, help="where a study's tasks run")
+    sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="the factors", study="sensitivity")
 
     def report_label(self) -> str:
         return "card" if self.study is CardStudy.decisions else f"card-{self.study.value}"
@@ -256,50 +264,6 @@ def register_configs() -> None:
     store.store(name="config", node=PRIMARY_CONFIG)
     for name, node in MODEL_CONFIGS.items():
         store.store(group="model", name=name, node=node, package="_global_")
-
-
-# --- What the keys are ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KeyHelp:
-    key: str  # dotted path, e.g. "eta.step"
-    default: Any
-    help: str
-    choices: tuple[str, ...] = ()  # the values of a choice (an Enum), for help and completion
-
-
-def key_help(config_class: type, prefix: str = "") -> list[KeyHelp]:
-    """Every leaf key of a configuration dataclass, with its default, help and choices, in declaration order."""
-    keys = []
-    instance = config_class()
-    types = get_type_hints(config_class)  # each field in its own module's names (energy keys are inherited)
-    for item in fields(config_class):
-        if item.metadata.get("internal"):
-            continue
-        value = getattr(instance, item.name)
-        path = f"{prefix}{item.name}"
-        if is_dataclass(value):
-            keys += key_help(type(value), f"{path}.")
-        else:
-            enum = next((t for t in (types[item.name], *get_args(types[item.name]))
-                         if isinstance(t, type) and issubclass(t, Enum)), None)
-            keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
-                                item.metadata.get("help", ""), tuple(e.value for e in enum) if enum else ()))
-    return keys
-
-
-def known_keys(model: str) -> list[str]:
-    return [k.key for k in key_help(MODEL_CONFIGS[model])]
-
-
-def nearest_key(key: str, model: str) -> str | None:
-    """The known key closest to a mistyped one, if any is close."""
-    candidates = known_keys(model) + ["model"]
-    matches = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-    if not matches:  # a right last word under a wrong or missing group: eta_step -> eta.step
-        last_word = re.split(r"[._]", key)[-1]
-        matches = [c for c in candidates if c.rsplit(".", 1)[-1] == last_word][:1]
-    return matches[0] if matches else None
 
 
 # --- Ranges: every setting like the workbook value it replaces -----------------------------
@@ -353,6 +317,9 @@ def study_problems(settings, model: str) -> list[str]:
     scheduler = settings.dask.scheduler
     if scheduler is not None and not SCHEDULER_ADDRESS.fullmatch(str(scheduler)):
         problems.append(f"dask.scheduler={scheduler}: expected an address like tcp://HOST:PORT")
+    workers = settings.dask.workers
+    if workers is not None and scheduler is None and (problem := local_workers_problem(workers)):
+        problems.append(problem)
     return problems
 
 
@@ -367,9 +334,10 @@ def card_problems(settings: CardConfig) -> list[str]:
     rounds = str(settings.crosscheck.rounds).strip()
     if rounds.lower() != "all":
         whole = re.fullmatch(r"[0-9]+", rounds) is not None
-        if not whole or int(rounds) < 1 or (settings.rounds is not None and int(rounds) > settings.rounds):
+        if not whole or (settings.rounds is not None and int(rounds) > settings.rounds):
             upper = f" and <= rounds={settings.rounds}" if settings.rounds is not None else ""
-            problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 1{upper}")
+            problems.append(f"crosscheck.rounds={rounds}: expected all, or a whole number >= 0{upper} (0: no "
+                            f"cross-check)")
     return problems + study_problems(settings, "card") + sensitivity_problems(settings, "card")
 
 

@@ -62,7 +62,7 @@ def command_line() -> str:
     program = sys.argv[0] if sys.argv else ""
     if program.endswith("run.py"):
         script = os.environ.get(PROGRAM_VARIABLE)
-        head = [script, "run"] if script else ["python", "-m", "solvers.run"]
+        head = [script] if script else ["python", "-m", "solvers.run"]  # the script passes its command word on
     else:
         head = [Path(program).name or "fedsplit"]
     return shlex.join([*head, *sys.argv[1:]])

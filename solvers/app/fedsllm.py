@@ -57,7 +57,7 @@ from solvers.fedsllm.problem16 import (
 from solvers.fedsllm.global_eta import GlobalEtaResult, GlobalSearchError, certify_global_eta
 from solvers.runtime.ipopt import SolveError
 from solvers.fedsllm.scenario import SplitScenario
-from solvers.runtime.progress import LONG_RUN_SECONDS
+from solvers.runtime.progress import LONG_RUN_SECONDS, too_long_problem
 from solvers.app.context import RunContext, read
 
 
@@ -117,6 +117,10 @@ def validate(run: RunContext, tables: dict[str, Table]) -> tuple[FedsllmInputs, 
     estimate = search_estimate_seconds(grid, inputs.user_count, engine_settings(run).chosen(inputs.user_count))
     if run.settings.study is Study.power_sweep:
         estimate *= len(run.settings.power_sweep.powers_dbm)
+    if problem := too_long_problem(estimate, run.settings.solver.max_hours, f"{len(grid.points())} eta grid points "
+                                   f"with {inputs.user_count} users", "a coarser eta.step or solver.engine=auto "
+                                   "shortens it"):
+        raise ConfigError(problem)
     if estimate > LONG_RUN_SECONDS:
         log.warning("%d eta grid points with %d users: this run may take about %.0f min (a coarser eta.step "
                     "shortens it; the refinement still finds eta to eta.refine_tol)", len(grid.points()),

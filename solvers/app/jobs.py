@@ -16,13 +16,14 @@ from data.card.inputs import DEFAULT_CARD_WORKBOOK
 from data.errors import FedsplitError
 from data.fedsllm.inputs import DEFAULT_WORKBOOK
 from data.workbook import WorkbookFile
-from reports.export import ReportDestinationError, check_destination, write_index
+from reports.export import write_index
+from reports.files.destination import ReportDestinationError, check_destination
 from reports.files.report import Report
 from reports.files.run_files import default_out, write_diagnostics
+from solvers.app.overrides import CheckedRun
 from solvers.app.card import run_card
 from solvers.app.context import RunOutcome, command_line, prepare_context
 from solvers.app.energy import run_fedsllm_model
-from solvers.app.overrides import Overrides, checked_config, job_overrides
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log, run_log_lines
 
@@ -45,7 +46,7 @@ def run_pipeline(settings, source=None, command: str | None = None) -> Report:
     """The model's pipeline on typed settings, the one the command line and the notebook API run: `source` is
     the input (default: the workbook `settings.data` names, or the model's shipped one). Call it inside
     `capturing_run_log()`: the report's run.log is what was logged until it returned."""
-    pipeline, default_workbook = PIPELINES[settings.model_name]
+    pipeline, default_workbook = PIPELINES[settings.model]
     source = source or WorkbookFile(Path(settings.data) if settings.data else default_workbook)
     report = pipeline(prepare_context(settings, source, command or command_line()))
     report.run_files.log_lines = run_log_lines()
@@ -67,22 +68,24 @@ def run_job(cfg: DictConfig) -> RunOutcome:
     return RunOutcome([*report.lines, f"report: {final}"], final, report.headline, tables)
 
 
-def run_single(overrides: list[str]) -> int:
-    cfg = checked_config(overrides)
-    outcome = run_job(cfg)
+def run_single(checked: CheckedRun) -> int:
+    outcome = run_job(checked.configs[0])
     for line in outcome.lines:
         print(line)
     return EXIT_OK
 
 
-def run_multirun(overrides: Overrides) -> int:
+def run_multirun(checked: CheckedRun) -> int:
     """Every job in order; a failed job is recorded and the next one runs; then the index."""
+    overrides = checked.overrides
     outs = [o for o in overrides.hydra if o.key_or_group == "out" and not o.is_sweep_override()]
     sweep_dir = Path(str(outs[-1].value()) if outs else overrides.sweep_dir or default_out("multirun"))
-    jobs = job_overrides(replace(overrides, hydra=[o for o in overrides.hydra if o not in outs]))
     if sweep_dir.exists():
         raise ReportDestinationError(f"the multirun folder {sweep_dir} already exists; choose another out=...")
-    configs = [checked_config([*job, f"out={sweep_dir / str(number)}"]) for number, job in enumerate(jobs)]
+    jobs = [[text for text in job if not text.startswith("out=")] for job in checked.jobs]
+    configs = checked.configs
+    for number, cfg in enumerate(configs):
+        cfg.out = str(sweep_dir / str(number))
     print(f"multirun: {len(jobs)} jobs into {sweep_dir}", file=sys.stderr)
     results = []
     for number, (job, cfg) in enumerate(zip(jobs, configs)):

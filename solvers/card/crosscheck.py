@@ -73,9 +73,10 @@ def _compare(check: str, ours: list[CardDecision], theirs: list[CardDecision], m
 def crosscheck(result: StateResult, rounds: int | None, solver: IpoptSolver, progress: Progress | None = None,
                minlp: str = "scip", time_limit_s: float = SCIP_TIME_LIMIT_S) -> list[CrossCheck]:
     """CARD against P3 by Ipopt (every cut), the enumeration over those, and P1 by SCIP (or MindtPy), on the
-    in-range pairs of the first `rounds` rounds (None: the whole horizon); none when all are out of range."""
-    if rounds is not None and rounds < 1:
-        raise ValueError(f"the cross-checks need at least one round, got {rounds}")
+    in-range pairs of the first `rounds` rounds (None: the whole horizon; 0: none, the cross-checks are off);
+    none when all are out of range."""
+    if rounds is not None and rounds < 0:
+        raise ValueError(f"the cross-checks need a number of rounds >= 0, got {rounds}")
     if minlp not in MINLP_ENGINES:
         raise ValueError(f"minlp={minlp!r}: expected one of {MINLP_ENGINES}")
     progress = progress or Progress.silent()
@@ -92,16 +93,15 @@ def crosscheck(result: StateResult, rounds: int | None, solver: IpoptSolver, pro
     flat_ipopt = [d for row in by_cut for d in row]
     flat_closed = [d for row in closed for d in row]
     enumerated = [least_cost(row) for row in by_cut]
-    name = "SCIP" if minlp == "scip" else "MindtPy"
-    progress.start(f"cross-check: P1 by {name}", 1, unit="MINLPs")
     if minlp == "scip":
-        solved = solve_p1_by_scip(pairs, time_limit_s=time_limit_s)
+        solved = solve_p1_by_scip(pairs, time_limit_s=time_limit_s, label="cross-check: P1", progress=progress)
         label = f"P1 by {solved.solver}, {len(pairs)} device-rounds at once"
     else:
+        progress.start("cross-check: P1 by MindtPy", 1, unit="MINLPs")
         solved = solve_p1_by_mindtpy(pairs, time_limit_s)
         label = "P1 by MindtPy (OA: HiGHS MILP, Ipopt NLP)"
-    progress.advance(f"{len(pairs)} device-rounds")
-    progress.finish()
+        progress.advance(f"{len(pairs)} device-rounds")
+        progress.finish()
     return [
         _compare("P3 by Ipopt against the closed form, every cut", flat_closed, flat_ipopt),
         _compare("enumeration of P3 by Ipopt (full enumeration)", ours, enumerated),

@@ -23,6 +23,7 @@ from data.card.costs import PairCosts
 from models.card import build_p1, per_round_clocks, set_choice
 from solvers.card.algorithm import CardDecision, decision
 from solvers.runtime.ipopt import DEFAULT_OPTIONS, SolveError
+from solvers.card.scip_progress import solve_progress
 from solvers.runtime.progress import Progress
 from solvers.runtime.stopping import StopRequested
 
@@ -89,21 +90,21 @@ def _chosen_decisions(model: pyo.ConcreteModel, pairs: list[PairCosts]) -> list[
 
 
 def solve_p1_by_scip(pairs: list[PairCosts], clock_groups: list | None = None,
-                     time_limit_s: float = SCIP_TIME_LIMIT_S, label: str = "P1", form: str = "big_m") -> MinlpSolve:
+                     time_limit_s: float = SCIP_TIME_LIMIT_S, label: str = "P1", form: str = "big_m",
+                     progress: Progress | None = None) -> MinlpSolve:
     """P1 (13) over `pairs` by SCIP, to proven optimality (SCIP's gap limit 0), feasibility tolerance 1e-9.
     `clock_groups` and `form` as in `models.card.build_p1` (per_round_clocks for one clock per round, whose
-    fast form is the perspective one). Ctrl-C or SIGTERM interrupts SCIP (solvers.runtime.scip) and the run
-    stops as for any stop."""
+    fast form is the perspective one); `progress` shows the solve against its time limit. Ctrl-C or SIGTERM
+    interrupts SCIP (solvers.runtime.scip) and the run stops as for any stop."""
     from pyomo.contrib.solver.common.results import TerminationCondition  # noqa: PLC0415
 
-    from solvers.runtime.scip import StoppableScip  # noqa: PLC0415 (imports PySCIPOpt)
-
     model = build_p1(pairs, clock_groups=clock_groups, form=form)
-    solver = StoppableScip()
     started = time.perf_counter()
-    results = solver.solve(model, time_limit=time_limit_s, load_solutions=False,
-                           raise_exception_on_nonoptimal_result=False,
-                           solver_options={"numerics/feastol": SCIP_FEASIBILITY_TOLERANCE})
+    shown = progress or Progress.silent()
+    with solve_progress(shown, f"{label} by SCIP", time_limit_s) as solver:
+        results = solver.solve(model, time_limit=time_limit_s, load_solutions=False,
+                               raise_exception_on_nonoptimal_result=False,
+                               solver_options={"numerics/feastol": SCIP_FEASIBILITY_TOLERANCE})
     seconds = time.perf_counter() - started
     condition = results.termination_condition
     log.info("%s by SCIP over %d device-rounds: %s in %.1f s; its log: %d bytes", label, len(pairs), condition.name,

@@ -20,11 +20,11 @@ import sys
 from solvers.runtime.stopping import EXIT_CODES, StopRequested, stop_signals_handled, stops_end_the_process
 
 
-def run_entry_point(command: str, argv: list[str] | None = None) -> int:
-    """`command`'s main(argv) (a module name: imported here, under the handlers); its exit code."""
+def run_entry_point(command: str, argv: list[str] | None = None, **options) -> int:
+    """`command`'s main(argv, **options) (a module name: imported here, under the handlers); its exit code."""
     with stop_signals_handled():
         try:
-            code = importlib.import_module(command).main(argv)
+            code = importlib.import_module(command).main(argv, **options)
         except StopRequested as stop:  # while importing (main prints its own stops)
             print(stop.line(), file=sys.stderr)
             code = stop.exit_code

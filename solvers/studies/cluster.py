@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from data.errors import FedsplitError
 from solvers.runtime.progress import Progress
 from solvers.runtime.stopping import stops_deferred
@@ -48,6 +50,23 @@ WAIT_SLICE_S = 0.2
 
 class ClusterError(FedsplitError):
     """The cluster could not be started or reached; the message says which and what to try."""
+
+
+WORKERS_PER_CORE = 2  # a worker is one single-threaded process: beyond this they only share the cores
+WORKER_MEMORY_BYTES = 250e6  # a worker with the solver stack imported holds about 180 MB
+
+
+def local_workers_problem(workers: int) -> str | None:
+    """Why this machine cannot run `workers` local Dask workers, if it cannot: at most WORKERS_PER_CORE per
+    usable core, and WORKER_MEMORY_BYTES each of the memory free now (1000 workers on 2 cores never start)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    free = psutil.virtual_memory().available
+    most = max(1, min(WORKERS_PER_CORE * cores, int(free // WORKER_MEMORY_BYTES)))
+    if 1 <= workers <= most:
+        return None
+    return (f"dask.workers={workers}: expected a whole number from 1 to {most} on this machine ({cores} cores, "
+            f"at most {WORKERS_PER_CORE} worker processes per core, each needing about "
+            f"{WORKER_MEMORY_BYTES / 1e9:.2g} GB of the {free / 1e9:.1f} GB free), or null (one per core)")
 
 
 def _quiet_dask() -> None:

@@ -247,8 +247,34 @@ def test_sigterm_inside_a_long_ipopt_solve_stops_within_the_limit(tmp_path):
 SCENARIOS = {  # name: (arguments, report workbook); data=... is added for fedsllm
     "fedsllm": (["progress=false"], "fedsllm.xlsx"),
     "card": (["model=card", "rounds=2", "progress=false"], "card.xlsx"),
-    "study": (["study=monte_carlo", "drops=4", "users=5", "dask.workers=2", "progress=false"], "fedsllm.xlsx"),
+    "study": (["study=monte_carlo", "drops=2", "users=3", "dask.workers=2", "monte_carlo.engine=per_task",
+               "progress=false"], "fedsllm.xlsx"),
 }
+
+
+@pytest.mark.parametrize("moment", ["scheduler", "first worker"])
+def test_a_stop_while_the_cluster_starts_is_clean(tmp_path, moment):
+    """As soon as multiprocessing's resource tracker is up (the scheduler is starting next), or as soon as
+    the first worker process exists (the others are being spawned, none has started): the moments that
+    printed Dask's 'AssertionError: Status.init'."""
+    out = tmp_path / "study"
+    run = Run([*SCENARIOS["study"][0], f"out={out}"])
+
+    def command(process: psutil.Process) -> str:
+        try:
+            return " ".join(process.cmdline())
+        except psutil.Error:  # gone, or a zombie
+            return ""
+
+    def started() -> bool:
+        names = [command(child) for child in psutil.Process(run.process.pid).children()]
+        workers = sum("spawn_main" in name for name in names)
+        return workers >= 1 if moment == "first worker" else any("resource_tracker" in name for name in names)
+
+    run.wait_until(started, poll_s=0.002)
+    seconds = run.stop(signal.SIGINT)
+    assert run.process.returncode == 130, run.text("err")
+    assert assert_stopped_cleanly(run, signal.SIGINT, seconds, out, "fedsllm.xlsx") == "stopped"
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,9 @@ from contextlib import ExitStack, contextmanager
 from solvers.runtime.stopping import STOP_SIGNALS
 
 KEPT_LOG_BYTES = 1 << 20  # what a caller may read back of a solver's output: its last MiB
+# Descriptors 1 and 2 belong to the whole process: one redirection at a time (a thread's solve waits for
+# another's), so that each puts back what it found.
+_redirecting = threading.RLock()
 
 
 @contextmanager
@@ -32,8 +35,8 @@ def native_output_to_file(lines: list[str] | None = None) -> Iterator[None]:
     console); with `lines`, the last KEPT_LOG_BYTES of it come back there, one string a line."""
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with tempfile.TemporaryFile() as captured:
+    with _redirecting, tempfile.TemporaryFile() as captured:
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
         try:
             for fd in saved:
                 os.dup2(captured.fileno(), fd)

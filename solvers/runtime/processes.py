@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import psutil
@@ -31,8 +32,9 @@ def _is_resource_tracker(process: psutil.Process) -> bool:
 
 
 def kill_at_once(processes: list[psutil.Process], wait_s: float = 0.5) -> None:
-    """SIGKILL to each (they hold nothing to save: a stopped run discards their work), then wait up to
-    `wait_s` for them to be gone; a child stays to be reaped by whoever started it (Dask's nanny)."""
+    """SIGKILL to each but this process (they hold nothing to save: a stopped run discards their work), then
+    wait up to `wait_s` for them to be gone; a child stays to be reaped by whoever started it (Dask's nanny)."""
+    processes = [process for process in processes if process.pid != os.getpid()]
     for process in processes:
         try:
             process.kill()

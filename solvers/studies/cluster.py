@@ -23,6 +23,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ class ClusterSettings:
 
 
 WORKERS_START_TIMEOUT_S = 300.0  # a local worker imports numpy, Pyomo and Dask: seconds, a minute on a busy machine
+WAIT_SLICE_S = 0.2
 
 
 class ClusterError(FedsplitError):
@@ -162,13 +164,19 @@ def _start_workers(client, cluster) -> None:
     import dask  # noqa: PLC0415
 
     count = cluster.fedsplit_workers
+    deadline = time.monotonic() + WORKERS_START_TIMEOUT_S
     with dask.config.set({"temporary-directory": cluster.fedsplit_scratch}):
         cluster.scale(count)
-        try:
-            client.wait_for_workers(count, timeout=WORKERS_START_TIMEOUT_S)
-        except TimeoutError as error:
-            raise ClusterError(f"the local Dask cluster did not start {count} worker(s) within "
-                               f"{WORKERS_START_TIMEOUT_S:g} s ({error}); try fewer dask.workers") from None
+        while True:
+            # In short waits: the main thread, blocked in Dask's wait, hears of a signal that another
+            # thread received only when the wait ends.
+            try:
+                client.wait_for_workers(count, timeout=WAIT_SLICE_S)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"the local Dask cluster did not start {count} worker(s) within "
+                                       f"{WORKERS_START_TIMEOUT_S:g} s; try fewer dask.workers") from None
 
 
 def run_tasks(function: Callable, spec, tasks: list[StudyTask], failure: Callable[[StudyTask, str], list[dict]],

@@ -21,7 +21,7 @@ import psutil
 
 from solvers.runtime.processes import kill_at_once
 
-CLOSE_TIMEOUT_S = 0.5
+CLOSE_TIMEOUT_S = 0.3
 TRACKER_WARNINGS_OFF = "ignore:resource_tracker:UserWarning"
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,13 @@ def end_cluster_at_once(client, cluster) -> None:
 def _worker_processes(cluster) -> list[psutil.Process]:
     processes = []
     for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(nanny, "pid", None)
+        if pid is None:
+            continue  # not spawned yet (psutil.Process(None) would be this very process)
         try:
-            processes.append(psutil.Process(nanny.pid))
-        except (psutil.Error, TypeError, ValueError, AttributeError):
-            continue  # not spawned yet, or already gone
+            processes.append(psutil.Process(pid))
+        except psutil.Error:
+            continue  # already gone
     return processes
 
 

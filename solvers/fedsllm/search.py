@@ -25,9 +25,7 @@ from models.fedsllm_values import DelayModelValues
 from solvers.fedsllm.engines import Allocation, ModelIpopt, PersistentIpopt, Structured
 from solvers.runtime.ipopt import IpoptSolver, SolveError, SolveRecord
 from solvers.runtime.progress import Progress
-from solvers.fedsllm.settings import (  # noqa: F401 (where the engines' settings were, and are still read)
-    CERTIFY_MAX_USERS, DEFAULT_GAP, IPOPT_MAX_USERS, MULTISTART_MAX_USERS, Engine, EngineSettings,
-)
+from solvers.fedsllm.settings import Engine, EngineSettings
 from solvers.fedsllm.scenario import SplitScenario, rate_bps
 
 

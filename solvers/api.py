@@ -63,7 +63,8 @@ def solve(scenario: Scenario, progress: bool = False, **settings) -> Result:
         typed = typed_settings(scenario.model, {"progress": progress, **settings})
     except SettingsProblems as error:  # the workbook's problems beside the settings', fixed in one round
         raise SettingsProblems(error.settings_problems, scenario_issues(scenario)) from None
-    unguarded = unguarded_main() if typed.study.value == "monte_carlo" and typed.dask.scheduler is None else None
+    on_a_cluster = typed.study.value in ("monte_carlo", "sensitivity", "pareto")
+    unguarded = unguarded_main() if on_a_cluster and typed.dask.scheduler is None else None
     if unguarded:  # before any work: the local cluster's workers would import the script again
         raise ClusterError(unguarded)
     shown = ", ".join([repr(scenario.source), *(f"{k}={v!r}" for k, v in settings.items())])
@@ -122,7 +123,7 @@ def typed_settings(model: str, values: dict[str, Any]):
     keys = {k.key: k for k in key_help(MODEL_CONFIGS[model])}
     study = settings.study.value
     problems += [p for p in settings_problems(settings)
-                 if keys.get(p.split("=", 1)[0].split(":", 1)[0].strip(), KeyHelp("", None, "")).study in (None, study)]
+                 if keys.get(p.split("=", 1)[0].split(":", 1)[0].strip(), KeyHelp("", None, "")).read_by(study)]
     problems += study_problems(given, study, keys)
     if problems:
         raise SettingsProblems(list(dict.fromkeys(problems)))

@@ -78,6 +78,18 @@ def test_one_worker_gives_the_numbers_of_two(morris_on_two, tmp_path):
     assert indices.drop(columns=[]).equals(two_indices)
 
 
+def test_the_per_point_engine_gives_the_batched_numbers(morris_on_two, tmp_path):
+    """monte_carlo.engine=per_task (one Dask task per point, the reference) against the default chunks on
+    the batched engine."""
+    points, indices, summary = _study(tmp_path / "r", f"sensitivity.parameters={FACTORS}", "sensitivity.samples=3",
+                                      "dask.workers=2", "monte_carlo.engine=per_task")
+    batched_points, batched_indices, batched_summary = morris_on_two
+    assert summary["study_engine"] == "per_task" and batched_summary["study_engine"] == "batched"
+    assert np.allclose(points[OUTPUTS], batched_points[OUTPUTS], rtol=1e-9, atol=1e-12)
+    assert np.allclose(indices[["mu_star", "sigma", "mu"]], batched_indices[["mu_star", "sigma", "mu"]],
+                       rtol=1e-7, atol=1e-12)
+
+
 def test_sobol_gives_an_ignored_factor_no_share(tmp_path, capsys):
     points, indices, _ = _study(tmp_path / "r", "sensitivity.method=sobol", f"sensitivity.parameters={FACTORS}",
                                 "sensitivity.samples=4", "dask.workers=2")
@@ -127,3 +139,60 @@ def test_a_column_factor_that_leaves_the_columns_range_is_refused(tmp_path, caps
         == EXIT_INPUT
     assert "at 1e+07 the column leaves its allowed range" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _fedsllm_spec(factors_text: dict, energy=None):
+    from data.fedsllm.inputs import load_fedsllm
+    from solvers.studies.fedsllm import FedsllmStudySpec
+    from solvers.studies.sensitivity import SensitivitySpec
+    from solvers.studies.sensitivity_points import factors_of
+
+    base = load_fedsllm()
+    factors = tuple(factors_of("fedsllm", factors_text))
+    model_spec = FedsllmStudySpec(dict(base.parameters), base.user_count, None, 0.1, 1e-4, 1e-9, 5000, "search")
+    return SensitivitySpec(base, factors, model_spec, energy)
+
+
+def test_batched_points_equal_the_per_point_reference():
+    """The points of a chunk solved together on the batched engine give the per-point path's T*, eta* and
+    reduction, a point that breaks a rule (client_share_min > client_share_max) failing alone in both."""
+    from solvers.studies.sensitivity import SensitivityChunk, run_fedsllm_point, run_fedsllm_points, sample_design
+    from solvers.studies.sensitivity_points import SensitivityMethod
+
+    spec = _fedsllm_spec({"client_share_min": [0.1, 0.8], "client_share_max": [0.5, 0.9],
+                          "bandwidth_main_hz": [5e6, 4e7], "users.gain_main_db": [0.5, 2]})
+    design = sample_design(SensitivityMethod.morris, list(spec.factors), 3, LEVELS, 7)
+    tasks = design.tasks()
+    batched = run_fedsllm_points(spec, SensitivityChunk(tuple(tasks)))
+    reference = [row for task in tasks for row in run_fedsllm_point(spec, task)]
+    assert [r["point"] for r in batched] == [r["point"] for r in reference] == list(range(len(tasks)))
+    assert [r["status"] for r in batched] == [r["status"] for r in reference]
+    statuses = {r["status"] for r in batched}
+    assert statuses == {"ok", "failed"}, statuses  # the sample holds both kinds of point
+    for one, other in zip(batched, reference):
+        if one["status"] == "ok":
+            assert one["T_s"] == pytest.approx(other["T_s"], rel=1e-9)
+            assert one["eta"] == pytest.approx(other["eta"], abs=1e-7)
+            assert one["reduction_vs_BA"] == pytest.approx(other["reduction_vs_BA"], abs=1e-9)
+        else:
+            assert one["message"] == other["message"] and np.isnan(one["T_s"])
+
+
+def test_energy_is_an_output_and_equals_the_energy_job_at_its_point(tmp_path):
+    """objective=energy: E* at each point is Problem (E)'s least energy under 1.2 x that point's T*; at a
+    sampled point it equals the energy job's own E* (certified over eta, KKT-checked) on the same values."""
+    from data.fedsllm.inputs import DEFAULT_WORKBOOK
+    from solvers import api
+
+    factors = "{server_cpu_max_hz:[5e9,4e10],bandwidth_main_hz:[5e6,4e7]}"
+    points, indices, _ = _study(tmp_path / "r", "objective=energy", f"sensitivity.parameters={factors}",
+                                "sensitivity.samples=2", "dask.workers=1")
+    assert (points["status"] == "ok").all() and (points["E_J"] > 0).all()
+    assert set(indices["output"]) == {"T_s", "eta", "reduction_vs_BA", "E_J"}
+    point = points.iloc[-1]
+    scenario = api.load(DEFAULT_WORKBOOK)
+    for name in ("server_cpu_max_hz", "bandwidth_main_hz"):
+        scenario.parameters.loc[name, "value"] = float(point[name])
+    result = api.solve(scenario, objective="energy", energy__max_delay_factor=1.2)
+    assert result.solved, result.lines
+    assert result.headline["E_star_j"] == pytest.approx(point["E_J"], rel=1e-5)

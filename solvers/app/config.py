@@ -36,11 +36,11 @@ class ConfigError(FedsplitError):
 
 
 def setting(default: Any = MISSING, help: str = "", factory: Any = MISSING, internal: bool = False,
-            valid: Field | None = None, study: str | None = None) -> Any:
+            valid: Field | None = None, study: str | tuple[str, ...] | None = None) -> Any:
     """A configuration field with its one-line help (shown by --help) and its range (`valid`, a schema Field:
     one of the workbook's when the setting replaces a cell, else `within(...)`; each item of a list is
     checked); `internal` ones are set by fedsplit itself, not on the command line; `study`: the one study
-    that reads it (refused with any other)."""
+    or studies that read it (refused with any other)."""
     metadata = {"help": help, "internal": internal, "valid": valid, "study": study}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=metadata)
@@ -207,7 +207,8 @@ class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fe
                                    valid=USERS, study="monte_carlo")
     sweep: SweepConfig = setting(factory=SweepConfig, help="the swept quantity", study="monte_carlo")
     dask: DaskConfig = setting(factory=DaskConfig, help="where a study's tasks run")
-    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="per-drop solves", study="monte_carlo")
+    monte_carlo: MonteCarloConfig = setting(factory=MonteCarloConfig, help="per-drop (and per-point) solves",
+                                            study=("monte_carlo", "sensitivity"))
     sensitivity: SensitivityConfig = setting(factory=SensitivityConfig, help="the factors", study="sensitivity")
 
     def report_label(self) -> str:

@@ -37,7 +37,10 @@ class KeyHelp:
     default: Any
     help: str
     type: Any = None  # the annotation: int, Optional[float], an Enum, list[float], ...
-    study: str | None = None  # the one study that reads this key, if only one does
+    studies: tuple[str, ...] = ()  # the studies that read this key, if only they do (empty: every study)
+
+    def read_by(self, study: str) -> bool:
+        return not self.studies or study in self.studies
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -45,7 +48,7 @@ class KeyHelp:
         return tuple(choice_values(self.type))
 
 
-def key_help(config_class: type, prefix: str = "", study: str | None = None) -> list[KeyHelp]:
+def key_help(config_class: type, prefix: str = "", studies: tuple[str, ...] = ()) -> list[KeyHelp]:
     """Every leaf key of a settings dataclass, with its default, help, type and study, in declaration
     order (a group's study holds for its keys); `internal` keys (set by fedsplit itself) are left out."""
     keys = []
@@ -56,12 +59,13 @@ def key_help(config_class: type, prefix: str = "", study: str | None = None) -> 
             continue
         value = getattr(instance, item.name)
         path = f"{prefix}{item.name}"
-        item_study = item.metadata.get("study") or study
+        item_study = item.metadata.get("study")
+        item_studies = ((item_study,) if isinstance(item_study, str) else tuple(item_study)) if item_study else studies
         if is_dataclass(value):
-            keys += key_help(type(value), f"{path}.", item_study)
+            keys += key_help(type(value), f"{path}.", item_studies)
         else:
             keys.append(KeyHelp(path, value.value if isinstance(value, Enum) else value,
-                                item.metadata.get("help", ""), annotations[item.name], item_study))
+                                item.metadata.get("help", ""), annotations[item.name], item_studies))
     return keys
 
 
@@ -191,7 +195,7 @@ def key_lines(keys: list[KeyHelp]) -> list[str]:
     lines = []
     for k in keys:
         extra = [f"one of {', '.join(choices)}"] if (choices := choice_values(k.type)) else []
-        extra += [f"study={k.study} only"] if k.study else []
+        extra += [f"study={' or '.join(k.studies)} only"] if k.studies else []
         # \0 keeps "[default:" with its value on one line; it is a space once wrapped
         text = "; ".join([part for part in (k.help, *extra) if part]) + f" [default:\0{shown(k.default)}]"
         lines += [line.replace("\0", " ") for line in textwrap.wrap(

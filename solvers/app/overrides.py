@@ -239,10 +239,11 @@ def study_problems(job: list[str], study: str, keys: dict[str, KeyHelp]) -> list
     foreign: dict[str, list[str]] = {}
     for text in job:
         known = keys.get(text.split("=", 1)[0].lstrip("+~"))
-        if known is not None and known.study is not None and known.study != study:
-            foreign.setdefault(known.study, []).append(text)
-    return [f"{' '.join(texts)}: only study={wanted} reads {'these keys' if len(texts) > 1 else 'this key'} "
-            f"(this run is study={study}); add study={wanted}" for wanted, texts in foreign.items()]
+        if known is not None and not known.read_by(study):
+            foreign.setdefault(known.studies, []).append(text)
+    return [f"{' '.join(texts)}: only study={' or study='.join(wanted)} reads "
+            f"{'these keys' if len(texts) > 1 else 'this key'} (this run is study={study}); add study={wanted[0]}"
+            + (f" (or {', '.join(wanted[1:])})" if len(wanted) > 1 else "") for wanted, texts in foreign.items()]
 
 
 # --- The workbook beside them ----------------------------------------------------------------
@@ -310,8 +311,7 @@ def check_run(texts: list[str], multirun: bool = False) -> CheckedRun:
         settings = OmegaConf.to_object(cfg)
         study = settings.study.value
         # a key this study does not read is refused as such; its range does not matter
-        problems += [p for p in settings_problems(settings) if keys.get(_key_of(p), KeyHelp("", None, "")).study
-                     in (None, study)]
+        problems += [p for p in settings_problems(settings) if keys.get(_key_of(p), KeyHelp("", None, "")).read_by(study)]
         problems += study_problems(job[1:], study, keys)
         configs.append(cfg)
     if problems:

@@ -44,8 +44,8 @@ from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
 from solvers.studies.fedsllm import FedsllmStudySpec, StudyEngine, fedsllm_task_failure, run_fedsllm_task
 from solvers.studies.sensitivity import (
-    FEDSLLM_OUTPUTS, SensitivitySpec, card_outputs, indices_rows, point_failure, run_card_point, run_fedsllm_point,
-    sample_design,
+    EnergyPointSpec, SensitivitySpec, card_outputs, fedsllm_outputs, indices_rows, point_failure, run_card_point,
+    run_fedsllm_point, run_fedsllm_points, sample_design, sensitivity_chunks,
 )
 from solvers.studies.sensitivity_points import column_problems, factors_of
 from solvers.studies.tasks import study_chunks, study_tasks
@@ -177,16 +177,29 @@ def _design(run: RunContext, model: str, columns_by_sheet: dict):
 
 
 def fedsllm_sensitivity(run: RunContext) -> Report:
-    """FedsLLM: T*, eta* and the reduction against BA over the factors' ranges."""
+    """FedsLLM: T*, eta* and the reduction against BA (and E* with objective=energy) over the factors' ranges."""
     inputs = fedsllm_inputs(run.data_path, read(run))
     settings = run.settings
     design = _design(run, "fedsllm", {"users": inputs.users})
     model_spec = FedsllmStudySpec(dict(inputs.parameters), inputs.user_count, None, settings.baseline_eta,
                                   settings.monte_carlo.tol, settings.solver.gap, settings.monte_carlo.solve_limit,
                                   settings.monte_carlo.eta_search.value)
-    spec = SensitivitySpec(inputs, design.factors, model_spec)
-    facts = [("users", inputs.user_count, "-", "users K of the workbook (the base case)")]
-    return _study(run, "fedsllm", spec, design, run_fedsllm_point, FEDSLLM_OUTPUTS, FEDSLLM_HEADLINES, facts)
+    energy = None
+    if settings.objective.value == "energy":
+        energy = EnergyPointSpec(settings.energy.max_delay_s, settings.energy.max_delay_factor,
+                                 settings.eta.refine_tol if settings.eta.refine else None)
+    spec = SensitivitySpec(inputs, design.factors, model_spec, energy)
+    # The batched engine runs the eta search (grid + Brent); the certified search runs per point.
+    batched = settings.monte_carlo.engine is StudyEngine.batched and model_spec.eta_search == "search"
+    facts = [("users", inputs.user_count, "-", "users K of the workbook (the base case)"),
+             ("study_engine", "batched" if batched else "per_task", "-",
+              "batched: chunks of points solved together; per_task: one Dask task per point")]
+    if energy is not None:
+        facts.append(("E_J", "Problem (E) under T_max = " + (f"{energy.max_delay_s:g} s" if energy.max_delay_s
+                      is not None else f"{energy.max_delay_factor:g} x each point's T*"), "-",
+                      "E*: grid and Brent over eta, the structured engine's gap at each eta"))
+    task = (run_fedsllm_points, sensitivity_chunks) if batched else (run_fedsllm_point, None)
+    return _study(run, "fedsllm", spec, design, task, fedsllm_outputs(energy is not None), FEDSLLM_HEADLINES, facts)
 
 
 def card_sensitivity(run: RunContext) -> Report:
@@ -197,7 +210,7 @@ def card_sensitivity(run: RunContext) -> Report:
     design = _design(run, "card", {"devices": base.devices, "server": {k: [v] for k, v in base.server.items()}})
     spec = SensitivitySpec(base, design.factors)
     facts = [("devices", len(base.device_ids), "-", "devices of the workbook (the base case)")]
-    return _study(run, "card", spec, design, run_card_point, card_outputs(), CARD_HEADLINES, facts)
+    return _study(run, "card", spec, design, (run_card_point, None), card_outputs(), CARD_HEADLINES, facts)
 
 
 def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[list[str], list[tuple]]:
@@ -216,12 +229,13 @@ def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[l
     return lines, facts
 
 
-def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task_function, outputs: dict[str, str],
+def _study(run: RunContext, model: str, spec: SensitivitySpec, design, task: tuple, outputs: dict[str, str],
            headlines: dict[str, float], facts: list[tuple]) -> Report:
+    """`task`: (the function a Dask task runs, how points are grouped into chunks or None: one per point)."""
     settings = run.settings
-    tasks = design.tasks()
-    rows, where = run_tasks(task_function, spec, tasks, point_failure(spec, outputs), cluster_settings(run),
-                            run.progress)
+    function, group = task
+    rows, where = run_tasks(function, spec, design.tasks(), point_failure(spec, outputs), cluster_settings(run),
+                            run.progress, group)
     frame = pd.DataFrame(rows)
     method = design.method.value
     indices = indices_frame(indices_rows(design, frame, outputs), method)

@@ -1,7 +1,9 @@
 """Sensitivity studies: which factor moves each headline, by Morris' elementary effects or Sobol' indices.
 
-sample (SALib, fixed by `seed`) -> one Dask task per sample point (solvers/studies/cluster.run_tasks, the
-same machinery as the Monte Carlo studies) -> indices (SALib) per output.
+sample (SALib, fixed by `seed`) -> Dask tasks (solvers/studies/cluster.run_tasks, the same machinery as the
+Monte Carlo studies): FedsLLM's points in chunks solved together on the batched engine (monte_carlo.engine=
+batched, the default) or one task per point (per_task, and eta_search=certified); CARD's one per point ->
+indices (SALib) per output.
 
 A point that fails (a range that breaks a rule between parameters, a solver's status) keeps its row in
 the tidy table with status "failed" and no outputs. The indices of an output rest on the groups whose
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.studies.sensitivity_points import Factor, SensitivityMethod, card_point, fedsllm_point
-from solvers.studies.tasks import StudyTask, worker_name
+from solvers.studies.tasks import StudyChunk, StudyTask, study_chunks, worker_name
 
 CONFIDENCE = 0.95
 RESAMPLES = 1000  # bootstrap resamples of the confidence intervals
@@ -73,15 +75,42 @@ def sample_design(method: SensitivityMethod, factors: list[Factor], samples: int
 # --- The tasks -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class EnergyPointSpec:
+    """objective=energy: Problem (E) at each point under T_max = max_delay_s, or max_delay_factor x its T*."""
+
+    max_delay_s: float | None
+    max_delay_factor: float
+    refine_tolerance: float | None  # eta.refine_tol, or None: the grid only
+
+
+@dataclass(frozen=True)
 class SensitivitySpec:
     """What every task needs: the base case (workbook inputs), the factors, and the model's own spec."""
 
     base: object  # FedsllmInputs or CardInputs
     factors: tuple[Factor, ...]
     model_spec: object = None  # FedsllmStudySpec for FedsLLM
+    energy: EnergyPointSpec | None = None  # FedsLLM with objective=energy: E* is an output too
 
 
 FEDSLLM_OUTPUTS = {"T_s": "s", "eta": "-", "reduction_vs_BA": "-"}
+ENERGY_OUTPUT = {"E_J": "J"}  # objective=energy
+
+
+def fedsllm_outputs(energy: bool) -> dict[str, str]:
+    return {**FEDSLLM_OUTPUTS, **(ENERGY_OUTPUT if energy else {})}
+
+
+@dataclass(frozen=True)
+class SensitivityChunk(StudyChunk):
+    """Consecutive sample points that one Dask task solves together (the batched engine)."""
+
+    def label(self) -> str:
+        return f"points {self.tasks[0].index + 1} to {self.tasks[-1].index + 1}"
+
+
+def sensitivity_chunks(tasks: list[SensitivityTask], workers: int) -> list[SensitivityChunk]:
+    return [SensitivityChunk(chunk.tasks) for chunk in study_chunks(tasks, workers)]
 
 
 def card_outputs() -> dict[str, str]:
@@ -111,30 +140,111 @@ def fedsllm_point_problems(inputs) -> list[str]:
     return problems
 
 
-def run_fedsllm_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:
-    """T*, eta* (Proposed by the Monte Carlo studies' eta search) and 1 - T* / T_BA at one sample point."""
-    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415 (workers import what they run)
-    from solvers.studies.fedsllm import fedsllm_strategy_rows  # noqa: PLC0415
+def _fedsllm_empty(spec: SensitivitySpec) -> dict:
+    return {name: math.nan for name in fedsllm_outputs(spec.energy is not None)}
 
-    worker, started = worker_name(), time.perf_counter()
-    empty = {name: math.nan for name in FEDSLLM_OUTPUTS}
-    inputs = fedsllm_point(spec.base, spec.factors, task.values)
-    problems = fedsllm_point_problems(inputs)
-    if problems:
-        return [_point_row(spec, task, empty, "failed", "; ".join(problems), time.perf_counter() - started, worker)]
-    try:
-        rows = fedsllm_strategy_rows(spec.model_spec, StudyTask(task.index, 0, task.seed, None), inputs,
-                                     SplitScenario.from_inputs(inputs), worker)
-    except (ValueError, ArithmeticError) as error:
-        return [_point_row(spec, task, empty, "failed", f"{type(error).__name__}: {error}",
-                           time.perf_counter() - started, worker)]
+
+def point_energy_j(spec: SensitivitySpec, inputs, eta: float) -> float:
+    """Problem (E) for Proposed at one point: the least energy under T_max, searched over eta from the delay
+    optimum at eta* (the structured engine's allocation there); ValueError when T_max is below T*."""
+    from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN  # noqa: PLC0415 (workers import what they run)
+    from solvers.fedsllm.energy.search import EnergySearch, Strategy  # noqa: PLC0415
+    from solvers.fedsllm.engines import Structured  # noqa: PLC0415
+    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415
+    from solvers.runtime.ipopt import IpoptSolver  # noqa: PLC0415
+
+    gap, energy = spec.model_spec.gap, spec.energy
+    optimum = Structured(inputs, gap).solve(eta, None, "sensitivity: the delay optimum at eta*")
+    if optimum.allocation is None:
+        raise ArithmeticError(f"the delay optimum at eta* = {eta:.6g}: {optimum.record.status}")
+    least = float(optimum.allocation.T)
+    limit = energy.max_delay_s if energy.max_delay_s is not None else energy.max_delay_factor * least
+    if limit < least * (1 - ONLY_POINT_MARGIN):
+        raise ValueError(f"energy.max_delay_s = {limit:.6g} s is below this point's least delay T* = {least:.6g} s")
+    search = EnergySearch(inputs, IpoptSolver(), limit, Strategy("Proposed"), gap=gap)
+    return float(search.run(eta_grid_for(inputs), energy.refine_tolerance, optimum.allocation).best.energy_j)
+
+
+def fedsllm_point_row(spec: SensitivitySpec, task: SensitivityTask, inputs, rows: list[dict], seconds: float,
+                      worker: str) -> dict:
+    """A point's row from its strategies' rows: T*, eta* (Proposed), 1 - T* / T_BA and, with objective=energy,
+    E* (Problem (E) under T_max, solved here)."""
     by_strategy = {row["strategy"]: row for row in rows}
     proposed, ba = by_strategy["Proposed"], by_strategy["BA"]
-    seconds = time.perf_counter() - started
     if proposed["status"] != "ok":
-        return [_point_row(spec, task, empty, "failed", proposed["message"], seconds, worker)]
+        return _point_row(spec, task, _fedsllm_empty(spec), "failed", proposed["message"], seconds, worker)
     outputs = {"T_s": proposed["T_s"], "eta": proposed["eta"], "reduction_vs_BA": 1.0 - proposed["T_s"] / ba["T_s"]}
-    return [_point_row(spec, task, outputs, "ok", "", seconds, worker)]
+    if spec.energy is not None:
+        from solvers.runtime.ipopt import SolveError  # noqa: PLC0415
+
+        clock = time.perf_counter()
+        try:
+            outputs["E_J"] = point_energy_j(spec, inputs, proposed["eta"])
+        except (ValueError, ArithmeticError, SolveError) as error:
+            message = f"Problem (E): {str(error).splitlines()[0]}"
+            return _point_row(spec, task, {**_fedsllm_empty(spec), **outputs}, "failed", message,
+                              seconds + time.perf_counter() - clock, worker)
+        seconds += time.perf_counter() - clock
+    return _point_row(spec, task, outputs, "ok", "", seconds, worker)
+
+
+def _fedsllm_inputs_or_row(spec: SensitivitySpec, task: SensitivityTask, started: float, worker: str):
+    """The point's inputs and scenario, or its failed row when a rule between its values fails."""
+    from solvers.fedsllm.scenario import SplitScenario  # noqa: PLC0415 (workers import what they run)
+
+    inputs = fedsllm_point(spec.base, spec.factors, task.values)
+    problems = fedsllm_point_problems(inputs)
+    message = "; ".join(problems)
+    if not problems:
+        try:
+            return inputs, SplitScenario.from_inputs(inputs), None
+        except (ValueError, ArithmeticError) as error:
+            message = f"{type(error).__name__}: {error}"
+    return None, None, _point_row(spec, task, _fedsllm_empty(spec), "failed", message,
+                                  time.perf_counter() - started, worker)
+
+
+def run_fedsllm_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:
+    """T*, eta* (Proposed by the Monte Carlo studies' eta search, per task) and 1 - T* / T_BA at one sample
+    point (the reference of run_fedsllm_points, and the path of eta_search=certified)."""
+    from solvers.studies.fedsllm import fedsllm_strategy_rows  # noqa: PLC0415 (workers import what they run)
+
+    worker, started = worker_name(), time.perf_counter()
+    inputs, scenario, failed = _fedsllm_inputs_or_row(spec, task, started, worker)
+    if failed is not None:
+        return [failed]
+    try:
+        rows = fedsllm_strategy_rows(spec.model_spec, StudyTask(task.index, 0, task.seed, None), inputs, scenario,
+                                     worker)
+    except (ValueError, ArithmeticError) as error:
+        return [_point_row(spec, task, _fedsllm_empty(spec), "failed", f"{type(error).__name__}: {error}",
+                           time.perf_counter() - started, worker)]
+    return [fedsllm_point_row(spec, task, inputs, rows, time.perf_counter() - started, worker)]
+
+
+def run_fedsllm_points(spec: SensitivitySpec, chunk: SensitivityChunk) -> list[dict]:
+    """run_fedsllm_point's rows for every point of `chunk`, the points solved together on the batched engine
+    (solvers/studies/fedsllm_batched.py: each point a scenario with its own convergence test, gap and status).
+    A row's seconds are the chunk's solve time shared out evenly, plus its own Problem (E)."""
+    from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
+    from solvers.studies.fedsllm_batched import fedsllm_batch_rows  # noqa: PLC0415 (numba)
+
+    worker, started = worker_name(), time.perf_counter()
+    rows_of, by_grid = {}, {}
+    for task in chunk.tasks:
+        inputs, scenario, failed = _fedsllm_inputs_or_row(spec, task, started, worker)
+        if failed is not None:
+            rows_of[task.index] = failed
+        else:  # eta_step is never a factor (sensitivity_points.EXCLUDED): one grid, grouped all the same
+            by_grid.setdefault(eta_grid_for(inputs), []).append((task, inputs, scenario))
+    for grid, points in by_grid.items():
+        clock = time.perf_counter()
+        strategy_rows = fedsllm_batch_rows(spec.model_spec, [StudyTask(t.index, 0, t.seed, None) for t, _, _ in points],
+                                           [scenario for _, _, scenario in points], grid, worker)
+        seconds = (time.perf_counter() - clock) / len(points)
+        for (task, inputs, _), rows in zip(points, strategy_rows):
+            rows_of[task.index] = fedsllm_point_row(spec, task, inputs, rows, seconds, worker)
+    return [rows_of[task.index] for task in chunk.tasks]
 
 
 def run_card_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:
@@ -169,9 +279,11 @@ def run_card_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:
 
 
 def point_failure(spec: SensitivitySpec, outputs: dict[str, str]):
-    """run_tasks' row for a task that crashed on its worker."""
-    def failure(task: SensitivityTask, message: str) -> list[dict]:
-        return [_point_row(spec, task, {name: math.nan for name in outputs}, "failed", message, math.nan, "")]
+    """run_tasks' rows for a task (a point or a chunk of points) that crashed on its worker."""
+    def failure(item, message: str) -> list[dict]:
+        tasks = item.tasks if isinstance(item, StudyChunk) else (item,)
+        return [_point_row(spec, task, {name: math.nan for name in outputs}, "failed", message, math.nan, "")
+                for task in tasks]
     return failure
 
 

@@ -60,7 +60,7 @@ def energy_problems(settings) -> list[str]:
     """The rule between the energy keys and the study (their ranges are their Fields')."""
     problems = []  # the ranges are the Fields' (solvers.app.config.range_problems); here the rules
     study = getattr(settings.study, "value", settings.study)
-    if settings.objective is Objective.energy and study not in ("optimum", "pareto"):
-        problems.append(f"objective=energy with study={study}: expected study=optimum (Problem (E)) or "
-                        f"study=pareto (the front); {study} minimises the delay")
+    if settings.objective is Objective.energy and study not in ("optimum", "pareto", "sensitivity"):
+        problems.append(f"objective=energy with study={study}: expected study=optimum (Problem (E)), "
+                        f"study=pareto (the front) or study=sensitivity (E* an output); {study} minimises the delay")
     return problems

@@ -136,10 +136,21 @@ def plot_indices(indices: pd.DataFrame, method: str, setting: str, path: Path, p
                 _morris_panel(axes, part, factors, unit)
             else:
                 _sobol_panel(axes, part, factors)
-            axes.set_title(output, fontsize=FONT_PT)
+            axes.set_title(panel_title(output), fontsize=FONT_PT)
         state_setting(figure, setting)
         legend_below(figure, axes_list[:1], columns=4)
         return save(figure, axes_list[:len(outputs)], path, setting)
+
+
+TITLE_CHARACTERS = 16  # a longer output name breaks before its last part (a panel of four across holds ~18)
+
+
+def panel_title(output: str) -> str:
+    """The output's column name, broken before its last part when long (CARD's "..._normal")."""
+    if len(output) <= TITLE_CHARACTERS or "_" not in output:
+        return output
+    head, tail = output.rsplit("_", 1)
+    return f"{head}\n{tail}"
 
 
 def _morris_panel(axes, part: pd.DataFrame, factors: list[str], unit: str) -> None:

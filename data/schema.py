@@ -242,6 +242,23 @@ CARD_LAYER_COLUMNS: tuple[Field, ...] = (
 
 # The workbooks shipped with fedsplit, each model's default input.
 SHIPPED_WORKBOOKS = {"fedsllm": Path(__file__).parent / "fedsllm.xlsx", "card": Path(__file__).parent / "card.xlsx"}
+# The shipped workbooks' contents as committed: a file with these bytes is valid (tests/test_workbook_memo.py
+# validates them and checks these digests), so a command refused for its settings need not read it again to
+# list the workbook's problems beside them. Update them with the workbook (sha256sum data/*.xlsx).
+SHIPPED_WORKBOOK_SHA256 = {
+    "fedsllm": "d42cd31f48bde826b4a4496a0f023bd5313d26e927226b490fdf4a90f0b47ed6",
+    "card": "ae1308debf967f249e990dbe4eca725b72d380777c1ba6f2dd2570c2ad4a01b5",
+}
+
+
+def is_shipped_workbook(model: str, path: Path) -> bool:
+    """Whether the file at `path` holds the model's shipped workbook byte for byte (unedited)."""
+    import hashlib  # noqa: PLC0415
+
+    try:
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SHIPPED_WORKBOOK_SHA256[model]
+    except OSError:
+        return False
 LONGEST_DELAY_S = 1e9  # about 32 years: the longest training the model plans for (a delay limit's range)
 
 

@@ -11,15 +11,9 @@ import itertools
 import math
 import re
 import shutil
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from data.errors import FedsplitError
 from data.issues import Found, InputError, InputIssue
@@ -258,22 +252,3 @@ def writable_target(path: Path, overwrite: bool) -> Path:
         raise OutputExistsError(f"out={path}: the folder {path.parent} does not exist; create it first or "
                                 f"choose another out=...")
     return path
-
-
-def generator_main(argv: list[str], settings_class, write: Callable[[Any], str]) -> int:
-    """A workbook generator's command line: key=value settings into `settings_class` (whose `out` and
-    `overwrite` say where), the target checked, then `write(settings)`, which returns the line to print;
-    a problem is one line on stderr and exit 2."""
-    try:
-        config = OmegaConf.merge(OmegaConf.structured(settings_class), OmegaConf.from_dotlist(argv))
-        settings = settings_class(**OmegaConf.to_container(config))
-        writable_target(Path(settings.out), settings.overwrite)
-        done = write(settings)
-    except (OmegaConfBaseException, ValueError, FedsplitError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: cannot write {error.filename or 'the workbook'}: {error.strerror or error}", file=sys.stderr)
-        return 2
-    print(done)
-    return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import sys
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from data.schema import (
     field_named,
 )
 from data.input_style import style_workbook
-from data.workbook import append_as_data, generator_main, new_workbook_with_parameters
+from data.workbook import append_as_data, new_workbook_with_parameters
 
 SERVER = {"clock_max_hz": 2.46e9, "cores": 3072, "flops_per_cycle": 2}
 DEVICES = [  # device, platform, clock_hz, cores, flops_per_cycle
@@ -97,12 +96,3 @@ def write_card_workbook(path: Path, settings: CardWorkbookSettings = CardWorkboo
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
-
-
-def main(argv: list[str]) -> int:
-    return generator_main(argv, CardWorkbookSettings, lambda settings: f"wrote "
-                          f"{write_card_workbook(Path(settings.out), settings)} ({settings.layers} layers)")
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field, fields
 from typing import Optional
 from pathlib import Path
 
-import sys
 
 import numpy as np
 
 from data.fedsllm.inputs import FedsllmInputs
 from data.input_style import style_workbook
 from data.schema import FEDSLLM_PARAMETERS, FEDSLLM_USER_COLUMNS, Field, Kind, field_named
-from data.workbook import append_as_data, generator_main, new_workbook_with_parameters, plain_value, writable_target
+from data.workbook import append_as_data, new_workbook_with_parameters, plain_value, writable_target
 
 
 def described(default: object, help: str) -> object:
@@ -182,12 +181,3 @@ def generate(settings: ScenarioSettings) -> Path:
     about = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name not in ("out", "overwrite")}
     about["generator"] = "fedsplit generate"
     return write_fedsllm_workbook(Path(settings.out), draw_users(settings), about=about)
-
-
-def main(argv: list[str]) -> int:
-    return generator_main(argv, ScenarioSettings,
-                          lambda settings: f"wrote {generate(settings)} ({settings.users} users, seed {settings.seed})")
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -189,7 +189,8 @@ class MonteCarloConfig:
 @dataclass
 class FedsllmConfig(EnergyKeys):  # objective, energy.* and pareto.* (solvers/fedsllm/energy/settings.py)
     model: str = setting("fedsllm", "the model (set by model=fedsllm)", internal=True)
-    study: Study = setting(Study.optimum, "optimum (the default run), power_sweep (Fig. 2), monte_carlo, or pareto")
+    study: Study = setting(Study.optimum, "optimum (the default run), power_sweep (Fig. 2), monte_carlo, pareto "
+                                          "or sensitivity")
     data: Optional[str] = setting(None, "input workbook, relative to where you run; null: data/fedsllm.xlsx")
     out: Optional[str] = setting(None, "report folder, relative to where you run; null: results/fedsllm-<study>-<time>")
     progress: bool = setting(True, "progress bars on stderr")

@@ -51,7 +51,8 @@ class ParetoConfig:
 @dataclass
 class EnergyKeys:
     objective: Objective = _setting(Objective.delay, "delay (Problem (17), the paper) or energy (Problem (E): "
-                                                     "the least energy under the delay limit energy.*)")
+                                                     "the least energy under the delay limit energy.*; with study=sensitivity "
+                                                     "E* is an output beside T*)")
     energy: EnergyConfig = _setting(help="Problem (E): the delay limit", factory=EnergyConfig)
     pareto: ParetoConfig = _setting(help="study=pareto: the delay limits of the front", factory=ParetoConfig)
 

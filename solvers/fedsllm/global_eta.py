@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from solvers.fedsllm.settings import GLOBAL_TOLERANCE
-from solvers.fedsllm.structured import DEFAULT_GAP, dual_round_bound, solve_structured
+from solvers.fedsllm.batched import solve_structured_compiled
+from solvers.fedsllm.structured import DEFAULT_GAP, dual_round_bound
 from solvers.fedsllm.scenario import SplitScenario
 
 DEFAULT_TOLERANCE = GLOBAL_TOLERANCE
@@ -82,7 +83,7 @@ class _Points:
 
     def solve(self, eta: float) -> float:
         if eta not in self.upper:
-            point = solve_structured(self.scenario, eta, self.last, self.gap)
+            point = solve_structured_compiled(self.scenario, eta, self.last, self.gap)
             if not point.converged:
                 raise GlobalSearchError(eta, point.status, point.gap)
             self.last = point
@@ -165,7 +166,7 @@ def best_client_share(scenario: SplitScenario, eta: float, share_min: float, sha
     share = min(max(start.client_share, share_min), share_max) if start is not None else share_min
     model_min = -math.inf
     for _ in range(SHARE_ITERATION_LIMIT):
-        point = solve_structured(scenario, eta, start, gap, client_share=share)
+        point = solve_structured_compiled(scenario, eta, start, gap, client_share=share)
         if not point.converged:
             raise GlobalSearchError(eta, f"{point.status} at A = {share:.9g}", point.gap)
         start = point

@@ -36,6 +36,7 @@ from solvers.fedsllm.scenario import SplitScenario
 
 DEFAULT_TOLERANCE = GLOBAL_TOLERANCE
 SOLVE_LIMIT = 50_000
+WARM_STARTS_KEPT = 8  # solved points kept as warm starts of the branch and bound's solves
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,20 @@ class _Points:
         # are then dropped, so memory stays linear in K whatever the number of intervals.
         self.latest_multipliers = None
         self.last = None
+        # The last few solved points: each solve starts from the nearest in eta (bisection jumps about, and a
+        # neighbour's allocation is a much better start than the last one's); a few, so memory stays linear in K.
+        self.recent: list = []
         # Right end: every user's fed upload needs at least s_c ln 2 / c_c even with all the bandwidth.
         self.fed_floor = float(np.max(scenario.min_time_fed_s))
 
     def solve(self, eta: float) -> float:
         if eta not in self.upper:
-            point = solve_structured_compiled(self.scenario, eta, self.last, self.gap)
+            start = min(self.recent, key=lambda p: abs(p.eta - eta), default=None)
+            point = solve_structured_compiled(self.scenario, eta, start, self.gap)
             if not point.converged:
                 raise GlobalSearchError(eta, point.status, point.gap)
             self.last = point
+            self.recent = [*self.recent[-(WARM_STARTS_KEPT - 1):], point]
             self.upper[eta] = point.T
             self.round_lower[eta] = point.lower_bound / self.scenario.rounds(eta)
             self.latest_multipliers = point.multipliers

@@ -206,3 +206,14 @@ def test_a_guarded_study_from_a_plain_script_runs_and_leaves_nothing_behind(tmp_
     """)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split()[-1] == "8"  # 2 drops x 4 strategies
+
+
+def test_sensitivity_factors_are_given_as_a_dict_and_checked_like_the_command_lines():
+    from solvers.api import typed_settings
+
+    settings = typed_settings("fedsllm", {"study": "sensitivity",
+                                          "sensitivity__parameters": {"bandwidth_main_hz": [5e6, 4e7]}})
+    assert settings.sensitivity.parameters == {"bandwidth_main_hz": [5e6, 4e7]}
+    with pytest.raises(api.FedsplitError) as refused:
+        typed_settings("fedsllm", {"study": "sensitivity", "sensitivity__parameters": {"client_share_max": [0.5, 1.5]}})
+    assert "client_share_max=[0.5, 1.5]: outside client_share_max's allowed range" in str(refused.value)

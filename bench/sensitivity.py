@@ -4,7 +4,8 @@
 
 The whole command (`study=sensitivity`, the shipped 50-user workbook: cluster start, the points, SALib's
 indices, the report and its figure) timed end to end on the batched engine (the default) and on the
-per-point reference (`monte_carlo.engine=per_task`), both in this process, and the same points solved one
+per-point reference (`monte_carlo.engine=per_task`), both in this process (alternating, twice each, the
+fastest kept), and the same points solved one
 after another without Dask (a tenth of them, scaled). Prints the times, their ratios, the largest
 difference between the two engines' indices, and the aim: at most 30 s on two workers.
 """
@@ -32,20 +33,25 @@ def main(argv: list[str]) -> None:
     trajectories, workers = int(arguments.get("trajectories", 20)), int(arguments.get("workers", 2))
     folder = Path(tempfile.mkdtemp(prefix="bench-sensitivity-"))
 
-    def study(engine: str) -> float:
+    def study(engine: str, attempt: int) -> float:
         started = time.perf_counter()
         code = run(["study=sensitivity", f"sensitivity.parameters={FACTORS}", f"sensitivity.samples={trajectories}",
                     f"dask.workers={workers}", "progress=false", f"monte_carlo.engine={engine}",
-                    f"out={folder / engine}"])
+                    f"out={folder / f'{engine}-{attempt}'}"])
         if code != 0:
             raise SystemExit(f"the study on engine {engine} exited {code}")
         return time.perf_counter() - started
 
-    study_s, per_task_s = study("batched"), study("per_task")
-    out = folder / "batched"
+    # Alternating, twice each, the fastest kept: the first study of a process pays what the second does not.
+    runs = {"batched": [], "per_task": []}
+    for attempt in range(2):
+        for engine in ("per_task", "batched"):
+            runs[engine].append(study(engine, attempt))
+    study_s, per_task_s = min(runs["batched"]), min(runs["per_task"])
+    out = folder / "batched-0"
     import pandas as pd  # noqa: PLC0415
 
-    indices = {engine: pd.read_csv(folder / engine / "indices.csv") for engine in ("batched", "per_task")}
+    indices = {engine: pd.read_csv(folder / f"{engine}-0" / "indices.csv") for engine in ("batched", "per_task")}
     difference = (indices["batched"]["mu_star"] - indices["per_task"]["mu_star"]).abs().max()
 
     import yaml  # noqa: PLC0415

@@ -196,3 +196,26 @@ def test_energy_is_an_output_and_equals_the_energy_job_at_its_point(tmp_path):
     result = api.solve(scenario, objective="energy", energy__max_delay_factor=1.2)
     assert result.solved, result.lines
     assert result.headline["E_star_j"] == pytest.approx(point["E_J"], rel=1e-5)
+
+
+def test_a_point_whose_energy_limit_is_below_its_delay_fails_alone_in_its_chunk():
+    """objective=energy with a fixed T_max between the points' least delays: the points whose T* is above it
+    fail with Problem (E)'s message and keep T*, eta* and the reduction; the chunk's other points get E*."""
+    from solvers.studies.sensitivity import EnergyPointSpec, SensitivityChunk, run_fedsllm_points, sample_design
+    from solvers.studies.sensitivity_points import SensitivityMethod
+
+    delay_only = _fedsllm_spec({"bandwidth_main_hz": [5e6, 4e7]})
+    design = sample_design(SensitivityMethod.morris, list(delay_only.factors), 2, LEVELS, 3)
+    chunk = SensitivityChunk(tuple(design.tasks()))
+    delays = [row["T_s"] for row in run_fedsllm_points(delay_only, chunk)]
+    limit = float(np.median(delays))
+    assert min(delays) < limit < max(delays)
+    spec = _fedsllm_spec({"bandwidth_main_hz": [5e6, 4e7]}, EnergyPointSpec(limit, 1.2, 1e-6))
+    rows = run_fedsllm_points(spec, chunk)
+    for row, least in zip(rows, delays):
+        assert row["T_s"] == pytest.approx(least, rel=1e-9)
+        if least > limit * (1 + 1e-9):
+            assert row["status"] == "failed" and np.isnan(row["E_J"])
+            assert row["message"].startswith("Problem (E): energy.max_delay_s =")
+        else:
+            assert row["status"] == "ok" and row["E_J"] > 0

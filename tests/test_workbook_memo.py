@@ -42,3 +42,14 @@ def test_an_edited_copy_is_read_and_its_problems_listed(tmp_path):
     assert not is_shipped_workbook("fedsllm", copy)
     issues = workbook_issues("fedsllm", str(copy))
     assert len(issues) == 1 and issues[0].sheet == "parameters" and "bandwidth_main_hz" in str(issues[0])
+
+
+def test_a_copy_under_another_name_or_size_is_not_taken_for_the_shipped_workbook(tmp_path):
+    """The reader refuses a .csv name: the shortcut must not say such a copy has no problems."""
+    renamed = tmp_path / "copy.csv"
+    shutil.copy(SHIPPED_WORKBOOKS["fedsllm"], renamed)
+    assert not is_shipped_workbook("fedsllm", renamed)
+    assert workbook_issues("fedsllm", str(renamed))  # the reader's own complaint about the name
+    grown = tmp_path / "grown.xlsx"
+    grown.write_bytes(SHIPPED_WORKBOOKS["fedsllm"].read_bytes() + b"\0")
+    assert not is_shipped_workbook("fedsllm", grown)

@@ -214,18 +214,19 @@ def card_sensitivity(run: RunContext) -> Report:
 
 
 def _headline_lines(frame: pd.DataFrame, headlines: dict[str, float]) -> tuple[list[str], list[tuple]]:
-    """Each headline's range over the ok points next to the paper's value (console lines, summary rows)."""
+    """Each headline's range over the points that gave it (as its indices use them) next to the paper's value
+    (console lines, summary rows)."""
     lines, facts = [], []
-    ok = frame[frame["status"] == "ok"]
     for output, paper in headlines.items():
-        values = ok[output].dropna()
+        values = frame[output].dropna()
         if values.empty:
             continue
         low, high = float(values.min()), float(values.max())
         inside = "inside" if low <= paper <= high else "outside"
         lines.append(f"{output} over the sample: {low:.2%} to {high:.2%} (paper {paper:.2%}, {inside} the range)")
-        facts += [(f"{output}_min", Percent(low), "-", f"smallest {output} over the ok points"),
-                  (f"{output}_max", Percent(high), "-", f"largest {output} over the ok points (paper {paper:.2%})")]
+        facts += [(f"{output}_min", Percent(low), "-", f"smallest {output} over the points that gave it"),
+                  (f"{output}_max", Percent(high), "-",
+                   f"largest {output} over the points that gave it (paper {paper:.2%})")]
     return lines, facts
 
 

@@ -179,7 +179,8 @@ class _LastScenario:
 def solve_structured_compiled(scenario: SplitScenario, eta: float, start: StructuredPoint | None = None,
                               gap: float = DEFAULT_GAP, client_share: float | None = None) -> StructuredPoint:
     """solvers.fedsllm.structured.solve_structured on the compiled kernel: the same point, bounds and status;
-    a warm start that fails is retried once cold (the point counts the per-user sweeps of both)."""
+    a warm start that fails is retried once cold (the point counts the per-user sweeps of both). `start`: a
+    StructuredPoint, or anything with its `state` (solvers.fedsllm.global_eta.WarmStart)."""
     points = warm_then_cold(lambda warm: _solve_compiled_at(scenario, eta, start if warm else None, gap, client_share),
                             start is not None, lambda point: point.converged)
     if len(points) == 1:

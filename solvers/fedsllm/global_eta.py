@@ -67,6 +67,14 @@ class GlobalEtaResult:
         return max(0.0, (self.T - self.lower_bound) / self.T)
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """What a compiled solve reads of its start (solvers.fedsllm.batched.solve_structured_compiled: `state`)."""
+
+    eta: float
+    state: object  # solvers.fedsllm.structured._State: every user's ln z, ln w and the round's values
+
+
 class _Points:
     """Structured solves by eta: T(eta) (upper bound) and the proven lower bound on the round time R*."""
 
@@ -91,8 +99,8 @@ class _Points:
             point = solve_structured_compiled(self.scenario, eta, start, self.gap)
             if not point.converged:
                 raise GlobalSearchError(eta, point.status, point.gap)
-            self.last = point
-            self.recent = [*self.recent[-(WARM_STARTS_KEPT - 1):], point]
+            # A warm start reads only the point's state (16 bytes a user), not its allocation or multipliers.
+            self.recent = [*self.recent[-(WARM_STARTS_KEPT - 1):], WarmStart(eta, point.state)]
             self.upper[eta] = point.T
             self.round_lower[eta] = point.lower_bound / self.scenario.rounds(eta)
             self.latest_multipliers = point.multipliers

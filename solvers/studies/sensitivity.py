@@ -6,7 +6,8 @@ batched, the default) or one task per point (per_task, and eta_search=certified)
 indices (SALib) per output.
 
 A point that fails (a range that breaks a rule between parameters, a solver's status) keeps its row in
-the tidy table with status "failed" and no outputs. The indices of an output rest on the groups whose
+the tidy table with status "failed", its message and the outputs it could give (with objective=energy, a
+point whose Problem (E) fails keeps its T*, eta* and reduction). The indices of an output rest on the groups whose
 every point gave that output: Morris' trajectories (D + 1 points each), Sobol's base samples (D + 2 points
 each, first order only); every index row says how many points and groups it rests on.
 """
@@ -181,11 +182,20 @@ def fedsllm_point_row(spec: SensitivitySpec, task: SensitivityTask, inputs, rows
         try:
             outputs["E_J"] = point_energy_j(spec, inputs, proposed["eta"])
         except (ValueError, ArithmeticError, SolveError) as error:
-            message = f"Problem (E): {str(error).splitlines()[0]}"
+            message = f"Problem (E): {_first_line(error)}"
             return _point_row(spec, task, {**_fedsllm_empty(spec), **outputs}, "failed", message,
                               seconds + time.perf_counter() - clock, worker)
         seconds += time.perf_counter() - clock
     return _point_row(spec, task, outputs, "ok", "", seconds, worker)
+
+
+def _first_line(error: Exception) -> str:
+    """What failed, in one line: a SolveError's first failure (its eta and status), else the message."""
+    failures = getattr(error, "failures", None)
+    if failures:
+        return str(failures[0])
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _fedsllm_inputs_or_row(spec: SensitivitySpec, task: SensitivityTask, started: float, worker: str):
@@ -229,22 +239,41 @@ def run_fedsllm_points(spec: SensitivitySpec, chunk: SensitivityChunk) -> list[d
     from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415 (workers import what they run)
     from solvers.studies.fedsllm_batched import fedsllm_batch_rows  # noqa: PLC0415 (numba)
 
-    worker, started = worker_name(), time.perf_counter()
-    rows_of, by_grid = {}, {}
+    worker = worker_name()
+    rows_of, by_grid, built_s = {}, {}, {}
     for task in chunk.tasks:
+        started = time.perf_counter()
         inputs, scenario, failed = _fedsllm_inputs_or_row(spec, task, started, worker)
         if failed is not None:
             rows_of[task.index] = failed
         else:  # eta_step is never a factor (sensitivity_points.EXCLUDED): one grid, grouped all the same
             by_grid.setdefault(eta_grid_for(inputs), []).append((task, inputs, scenario))
+            built_s[task.index] = time.perf_counter() - started
     for grid, points in by_grid.items():
         clock = time.perf_counter()
-        strategy_rows = fedsllm_batch_rows(spec.model_spec, [StudyTask(t.index, 0, t.seed, None) for t, _, _ in points],
-                                           [scenario for _, _, scenario in points], grid, worker)
+        try:
+            strategy_rows = fedsllm_batch_rows(spec.model_spec, [StudyTask(t.index, 0, t.seed, None)
+                                                                 for t, _, _ in points],
+                                               [scenario for _, _, scenario in points], grid, worker)
+        except (ValueError, ArithmeticError):  # the batch as a whole: each point again on its own, failing alone
+            for task, _, _ in points:
+                rows_of[task.index] = run_fedsllm_point(spec, task)[0]
+            continue
         seconds = (time.perf_counter() - clock) / len(points)
         for (task, inputs, _), rows in zip(points, strategy_rows):
-            rows_of[task.index] = fedsllm_point_row(spec, task, inputs, rows, seconds, worker)
+            rows_of[task.index] = _guarded_point_row(spec, task, inputs, rows, seconds + built_s[task.index], worker)
     return [rows_of[task.index] for task in chunk.tasks]
+
+
+def _guarded_point_row(spec: SensitivitySpec, task: SensitivityTask, inputs, rows: list[dict], seconds: float,
+                       worker: str) -> dict:
+    """fedsllm_point_row, a point whose own step raises failing alone with the error's type and message (not
+    the chunk's other points, already solved)."""
+    try:
+        return fedsllm_point_row(spec, task, inputs, rows, seconds, worker)
+    except Exception as error:  # noqa: BLE001 (recorded in the point's row, never silenced)
+        return _point_row(spec, task, _fedsllm_empty(spec), "failed", f"{type(error).__name__}: {_first_line(error)}",
+                          seconds, worker)
 
 
 def run_card_point(spec: SensitivitySpec, task: SensitivityTask) -> list[dict]:

@@ -188,6 +188,9 @@ def test_energy_is_an_output_and_equals_the_energy_job_at_its_point(tmp_path):
     points, indices, _ = _study(tmp_path / "r", "objective=energy", f"sensitivity.parameters={factors}",
                                 "sensitivity.samples=2", "dask.workers=1")
     assert (points["status"] == "ok").all() and (points["E_J"] > 0).all()
+    units = pd.read_csv(tmp_path / "r" / "units.csv").set_index(["table", "column"])
+    assert units.loc[("points", "E_J"), "unit"] == "J"
+    assert units.loc[("points", "E_J"), "description"].startswith("E*: the least energy")
     assert set(indices["output"]) == {"T_s", "eta", "reduction_vs_BA", "E_J"}
     point = points.iloc[-1]
     scenario = api.load(DEFAULT_WORKBOOK)

@@ -43,6 +43,7 @@ POINT_COLUMNS = {column.name: column for column in (
     Column("T_s", "s", "T*: the least training delay (Proposed)"),
     Column("eta", "-", "eta*: its local accuracy"),
     Column("reduction_vs_BA", "-", "1 - T* / T_BA at the fixed eta", format=PERCENT),
+    Column("E_J", "J", "E*: the least energy of a training under T_max (Problem (E), Proposed; objective=energy)"),
     Column("status", "-", "ok or failed"),
     Column("message", "-", "why a point failed"),
     Column("seconds", "s", "wall time of the point on its worker"),

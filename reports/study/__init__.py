@@ -178,9 +178,13 @@ def table_from_frame(name: str, frame: pd.DataFrame, axis: SweepAxis | None = No
         if formats and key in formats:
             column = replace(column, format=formats[key])
         columns.append(column)
-    rows = ([None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v)
+    return ResultTable.of(name, columns, frame_rows(frame))
+
+
+def frame_rows(frame: pd.DataFrame):
+    """The frame's rows as plain Python values for a ResultTable: NaN as an empty cell, numpy scalars unboxed."""
+    return ([None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v)
              for v in record] for record in frame.itertuples(index=False, name=None))
-    return ResultTable.of(name, columns, rows)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, axis: SweepAxis | None = None) -> Path:

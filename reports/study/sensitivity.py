@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reports.export import ID, PERCENT, Column, ResultTable
+from reports.study import frame_rows
 from reports.style import (
     DOUBLE_COLUMN_IN, FONT_PT, MARKERS, legend_below, paper_style, plain_ticks, save, state_setting,
 )
@@ -55,15 +56,8 @@ OUTPUT_DESCRIPTIONS = {"delay_s": ("mean delay per device-round (CARD)", None),
                        "energy_reduction": ("1 - CARD's server energy / server-only's", PERCENT)}
 
 
-def _value(v):
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v.item() if hasattr(v, "item") else v
-
-
 def _table(name: str, frame: pd.DataFrame, columns: dict[str, Column]) -> ResultTable:
-    return ResultTable.of(name, [columns.get(k, Column(k, "-", k)) for k in frame.columns],
-                          ([_value(v) for v in record] for record in frame.itertuples(index=False, name=None)))
+    return ResultTable.of(name, [columns.get(k, Column(k, "-", k)) for k in frame.columns], frame_rows(frame))
 
 
 def point_columns(factors: list[tuple[str, str, str]], outputs: dict[str, str]) -> dict[str, Column]:

@@ -33,7 +33,7 @@ from solvers.fedsllm.energy.scenario import EnergyScenario, energy_at_maxima, st
 from solvers.fedsllm.energy.settings import Objective
 from solvers.fedsllm.energy.bound import EtaBound, EtaBranchAndBound, bound_check, bound_summary_rows
 from solvers.fedsllm.energy.certificate import allocation_checks, binding_users, certify_energy
-from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN
+from solvers.fedsllm.energy.engines import below_least_delay
 from solvers.fedsllm.energy.search import (
     EnergySearch,
     EnergySearchResult,
@@ -92,7 +92,7 @@ def delay_limit(run: RunContext, delay: FedsllmOptimum) -> DelayLimit:
     else:
         limit = DelayLimit(energy.max_delay_factor * least, least,
                            f"energy.max_delay_factor = {energy.max_delay_factor:g} x T*")
-    if limit.max_delay_s < least * (1 - ONLY_POINT_MARGIN):
+    if below_least_delay(limit.max_delay_s, least):
         raise ConfigError(infeasible_message(limit.max_delay_s, least, limit.source))
     return limit
 
@@ -104,7 +104,7 @@ def strategy_at_limit(run: RunContext, inputs: FedsllmInputs, grid: EtaGrid, str
     row = {"strategy": strategy.name, "least_delay_s": optimum.T, "feasible": False, "energy": None,
            "eta": float("nan"),
            "energy_at_least_delay": energy_at_maxima(scenario, optimum.eta, optimum.time_main_s, optimum.time_fed_s)}
-    if max_delay_s < optimum.T * (1 - ONLY_POINT_MARGIN):
+    if below_least_delay(max_delay_s, optimum.T):
         return None, row
     search = EnergySearch(inputs, run.solver, max_delay_s, strategy, run.progress, run.settings.solver.gap,
                           energy_engine(run))

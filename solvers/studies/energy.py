@@ -17,7 +17,7 @@ import numpy as np
 
 from data.fedsllm.inputs import FedsllmInputs
 from solvers.fedsllm.energy.bound import EtaBranchAndBound
-from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN
+from solvers.fedsllm.energy.engines import below_least_delay
 from solvers.fedsllm.energy.search import EnergySearch, Strategy
 from solvers.fedsllm.engines import Allocation
 from solvers.fedsllm.search import EtaGrid
@@ -70,7 +70,7 @@ def run_front_task(spec: FrontSpec, task: StudyTask) -> list[dict]:
     """One job of the front (module docstring)."""
     job = spec.jobs[task.index]
     started, worker = time.perf_counter(), worker_name()
-    if job.max_delay_s < job.delay_optimum.T * (1 - ONLY_POINT_MARGIN):
+    if below_least_delay(job.max_delay_s, job.delay_optimum.T):
         return [_row(job, message=f"least delay {job.delay_optimum.T:.6g} s above T_max", worker=worker)]
     try:
         search = EnergySearch(spec.inputs, IpoptSolver(), job.max_delay_s, job.strategy, gap=spec.gap)

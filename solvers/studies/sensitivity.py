@@ -148,7 +148,7 @@ def _fedsllm_empty(spec: SensitivitySpec) -> dict:
 def point_energy_j(spec: SensitivitySpec, inputs, eta: float) -> float:
     """Problem (E) for Proposed at one point: the least energy under T_max, searched over eta from the delay
     optimum at eta* (the structured engine's allocation there); ValueError when T_max is below T*."""
-    from solvers.fedsllm.energy.engines import ONLY_POINT_MARGIN  # noqa: PLC0415 (workers import what they run)
+    from solvers.fedsllm.energy.engines import below_least_delay  # noqa: PLC0415 (workers import what they run)
     from solvers.fedsllm.energy.search import EnergySearch, Strategy  # noqa: PLC0415
     from solvers.fedsllm.engines import Structured  # noqa: PLC0415
     from solvers.fedsllm.search import eta_grid_for  # noqa: PLC0415
@@ -160,7 +160,7 @@ def point_energy_j(spec: SensitivitySpec, inputs, eta: float) -> float:
         raise ArithmeticError(f"the delay optimum at eta* = {eta:.6g}: {optimum.record.status}")
     least = float(optimum.allocation.T)
     limit = energy.max_delay_s if energy.max_delay_s is not None else energy.max_delay_factor * least
-    if limit < least * (1 - ONLY_POINT_MARGIN):
+    if below_least_delay(limit, least):
         raise ValueError(f"energy.max_delay_s = {limit:.6g} s is below this point's least delay T* = {least:.6g} s")
     search = EnergySearch(inputs, IpoptSolver(), limit, Strategy("Proposed"), gap=gap)
     return float(search.run(eta_grid_for(inputs), energy.refine_tolerance, optimum.allocation).best.energy_j)

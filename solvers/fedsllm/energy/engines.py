@@ -29,6 +29,11 @@ from solvers.runtime.ipopt import IpoptSolver, SolveRecord, log as solve_log
 ONLY_POINT_MARGIN = 1e-9
 
 
+def below_least_delay(max_delay_s: float, least_delay_s: float) -> bool:
+    """Whether T_max is below the least delay T* by more than ONLY_POINT_MARGIN: nothing trains within it."""
+    return max_delay_s < least_delay_s * (1 - ONLY_POINT_MARGIN)
+
+
 @dataclass(frozen=True)
 class EnergyAnswer:
     record: SolveRecord

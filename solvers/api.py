@@ -37,10 +37,10 @@ from data.scenario import Scenario, load_scenario
 from reports.export import ResultTable
 from reports.files.destination import check_destination
 from reports.files.report import Report
-from solvers.app.config import MODEL_CONFIGS, ConfigError, settings_problems
-from solvers.app.help import KeyHelp, key_help, nearest_key, shown
+from solvers.app.config import MODEL_CONFIGS, ConfigError
+from solvers.app.help import key_help, nearest_key, shown
 from solvers.app.jobs import run_pipeline
-from solvers.app.overrides import SettingsProblems, scenario_issues, study_problems
+from solvers.app.overrides import SettingsProblems, read_range_problems, scenario_issues, study_problems
 from solvers.runtime.ipopt import SolveError
 from solvers.runtime.run_log import capturing_run_log
 from solvers.studies.cluster import ClusterError, unguarded_main
@@ -121,10 +121,8 @@ def typed_settings(model: str, values: dict[str, Any]):
             given.append(f"{key}={shown(value)}")
     # every problem at once: the ranges of what could be set too, but not of a key this study does not read
     keys = {k.key: k for k in key_help(MODEL_CONFIGS[model])}
-    study = settings.study.value
-    problems += [p for p in settings_problems(settings)
-                 if keys.get(p.split("=", 1)[0].split(":", 1)[0].strip(), KeyHelp("", None, "")).read_by(study)]
-    problems += study_problems(given, study, keys)
+    problems += read_range_problems(settings, keys)
+    problems += study_problems(given, settings.study.value, keys)
     if problems:
         raise SettingsProblems(list(dict.fromkeys(problems)))
     return settings

@@ -288,6 +288,13 @@ def _key_of(problem: str) -> str:
     return problem.split("=", 1)[0].split(":", 1)[0].strip()
 
 
+def read_range_problems(settings, keys: dict[str, KeyHelp]) -> list[str]:
+    """The settings' range problems (settings_problems), but not of a key this study does not read: such a
+    key is refused as such (study_problems), its range does not matter."""
+    study = settings.study.value
+    return [p for p in settings_problems(settings) if keys.get(_key_of(p), KeyHelp("", None, "")).read_by(study)]
+
+
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -312,10 +319,8 @@ def check_run(texts: list[str], multirun: bool = False) -> CheckedRun:
             problems.append(str(error))
             continue
         settings = OmegaConf.to_object(cfg)
-        study = settings.study.value
-        # a key this study does not read is refused as such; its range does not matter
-        problems += [p for p in settings_problems(settings) if keys.get(_key_of(p), KeyHelp("", None, "")).read_by(study)]
-        problems += study_problems(job[1:], study, keys)
+        problems += read_range_problems(settings, keys)
+        problems += study_problems(job[1:], settings.study.value, keys)
         configs.append(cfg)
     if problems:
         data = configs[0].data if configs else None

@@ -42,6 +42,7 @@ from solvers.app.config import ConfigError
 from solvers.app.context import RunContext, read
 from solvers.studies.card import CardStudySpec, card_task_failure, run_card_task
 from solvers.studies.cluster import ClusterSettings, run_tasks
+from solvers.fedsllm.energy.settings import Objective
 from solvers.studies.fedsllm import FedsllmStudySpec, StudyEngine, fedsllm_task_failure, run_fedsllm_task
 from solvers.studies.sensitivity import (
     EnergyPointSpec, SensitivitySpec, card_outputs, fedsllm_outputs, indices_rows, point_failure, run_card_point,
@@ -185,7 +186,7 @@ def fedsllm_sensitivity(run: RunContext) -> Report:
                                   settings.monte_carlo.tol, settings.solver.gap, settings.monte_carlo.solve_limit,
                                   settings.monte_carlo.eta_search.value)
     energy = None
-    if settings.objective.value == "energy":
+    if settings.objective is Objective.energy:
         energy = EnergyPointSpec(settings.energy.max_delay_s, settings.energy.max_delay_factor,
                                  settings.eta.refine_tol if settings.eta.refine else None)
     spec = SensitivitySpec(inputs, design.factors, model_spec, energy)
